@@ -1,0 +1,24 @@
+// The datagram seam: everything above it (rolodex, member, DTLS sessions) sends and receives
+// through this interface, so tests can swap the UDP socket for an in-memory network.
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export type MessageHandler = (data: Buffer, from: Endpoint) => void;
+
+export interface DatagramTransport {
+  /** Queues one datagram; never throws for an unreachable destination (UDP has no such thing). */
+  send(data: Uint8Array, port: number, address: string): void;
+  /** One handler at a time; `data` may be reused by the transport after the handler returns. */
+  onMessage(handler: MessageHandler): void;
+  /** The bound local endpoint (address may be the wildcard). */
+  localEndpoint(): Endpoint;
+  close(): Promise<void>;
+}
+
+/** "1.2.3.4:5" or "[2001:db8::1]:5", the form the rolodex uses on the wire. */
+export function formatEndpoint(endpoint: Endpoint): string {
+  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
+}

@@ -1,0 +1,62 @@
+// The real DatagramTransport: one node:dgram socket. Only composition roots create it.
+import dgram from 'node:dgram';
+import type { DatagramTransport, Endpoint, MessageHandler } from './transport';
+
+export interface UdpOptions {
+  /** Bind address; '::' listens on IPv6 and, unless ipv6Only, IPv4-mapped addresses too. */
+  address: string;
+  port: number;
+  ipv6Only?: boolean;
+  /** Kernel socket buffer sizes in bytes; larger buffers absorb bursts on the packet path. */
+  bufferBytes?: number;
+}
+
+export class UdpTransport implements DatagramTransport {
+  private handler: MessageHandler = () => {};
+
+  private constructor(private readonly socket: dgram.Socket) {
+    socket.on('message', (data, rinfo) => {
+      this.handler(data, { address: unmapIPv4(rinfo.address), port: rinfo.port });
+    });
+    // A send to an unreachable host surfaces as an async error; UDP callers treat it as loss.
+    socket.on('error', () => {});
+  }
+
+  static open(options: UdpOptions): Promise<UdpTransport> {
+    const type = options.address.includes(':') ? 'udp6' : 'udp4';
+    const socket = dgram.createSocket({ type, ipv6Only: options.ipv6Only ?? false });
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(options.port, options.address, () => {
+        socket.off('error', reject);
+        if (options.bufferBytes) {
+          socket.setRecvBufferSize(options.bufferBytes);
+          socket.setSendBufferSize(options.bufferBytes);
+        }
+        resolve(new UdpTransport(socket));
+      });
+    });
+  }
+
+  send(data: Uint8Array, port: number, address: string): void {
+    this.socket.send(data, port, address);
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  localEndpoint(): Endpoint {
+    const { address, port } = this.socket.address();
+    return { address, port };
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+/** A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d; peers and maps use the plain form. */
+export function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,17 @@
+// The packet-device seam: a TUN device (or an in-memory fake) that yields and accepts whole IP packets.
+
+export type PacketsHandler = (packets: readonly Buffer[]) => void;
+
+export interface PacketDevice {
+  readonly name: string;
+  readonly mtu: number;
+  /**
+   * One handler at a time, called with a batch of packets read together. The buffers may be
+   * reused by the device once the handler returns: copy anything kept longer.
+   */
+  onPackets(handler: PacketsHandler): void;
+  /** Writes one packet; a packet the kernel rejects is counted by the device, not thrown. */
+  write(packet: Uint8Array): void;
+  /** Closes the device; idempotent, and no handler call happens after it resolves. */
+  close(): Promise<void>;
+}
