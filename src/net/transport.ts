@@ -9,7 +9,11 @@ export interface Endpoint {
 export type MessageHandler = (data: Buffer, from: Endpoint) => void;
 
 export interface DatagramTransport {
-  /** Queues one datagram; never throws for an unreachable destination (UDP has no such thing). */
+  /**
+   * Queues one datagram; never throws for an unreachable destination (UDP has no such thing).
+   * The transport may read `data` after returning (a real socket sends later when busy), so the
+   * caller must not reuse that buffer.
+   */
   send(data: Uint8Array, port: number, address: string): void;
   /** One handler at a time; `data` may be reused by the transport after the handler returns. */
   onMessage(handler: MessageHandler): void;
