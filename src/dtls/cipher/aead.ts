@@ -1,0 +1,44 @@
+// The record layer's AEAD seam: one small interface and one factory, so each suite can use the
+// fastest well-kept implementation (sodium for ChaCha20-Poly1305, node:crypto for AES).
+import type { AeadKind } from './suites';
+import { NodeAesCcm8, NodeAesGcm } from './node-aead';
+import { SodiumChaCha20Poly1305 } from './sodium-aead';
+
+export const AEAD_NONCE_LENGTH = 12;
+
+/** One key's AEAD. Implementations keep no per-record state, so one object serves a whole epoch. */
+export interface Aead {
+  readonly kind: AeadKind;
+  readonly tagLength: number;
+  /**
+   * Writes `plaintext.length + tagLength` bytes (ciphertext, then tag) at the start of `out`.
+   * `out` may begin at the plaintext's own first byte (sealing in place).
+   */
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
+  /**
+   * `sealed` is ciphertext followed by the tag. Writes the plaintext at the start of `out` (which
+   * may be `sealed` itself) and returns its length, or returns -1 without throwing when the tag
+   * does not verify.
+   */
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number;
+}
+
+const keyLengths: Record<AeadKind, number> = {
+  'aes-128-ccm-8': 16,
+  'aes-128-gcm': 16,
+  'chacha20-poly1305': 32,
+};
+
+export function createAead(kind: AeadKind, key: Uint8Array): Aead {
+  if (key.length !== keyLengths[kind]) {
+    throw new RangeError(`${kind} needs a ${keyLengths[kind]}-byte key, got ${key.length} bytes`);
+  }
+  switch (kind) {
+    case 'aes-128-ccm-8':
+      return new NodeAesCcm8(key);
+    case 'aes-128-gcm':
+      return new NodeAesGcm(key);
+    case 'chacha20-poly1305':
+      return new SodiumChaCha20Poly1305(key);
+  }
+}

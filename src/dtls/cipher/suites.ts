@@ -1,0 +1,96 @@
+// The cipher suites this engine speaks, as one data table: adding a suite is a row here and, at
+// most, one AEAD implementation in aead.ts. Everything else (PRF, key block, record layer) reads rows.
+import { CipherSuiteId } from '../api';
+
+export type KeyExchange = 'psk' | 'ecdhe_psk';
+export type PrfHash = 'sha256' | 'sha384';
+export type AeadKind = 'aes-128-ccm-8' | 'aes-128-gcm' | 'chacha20-poly1305';
+
+export interface CipherSuite {
+  readonly id: CipherSuiteId;
+  /** The IANA name, as OpenSSL and GnuTLS logs print it in the RFC form. */
+  readonly name: string;
+  readonly keyExchange: KeyExchange;
+  readonly prfHash: PrfHash;
+  readonly aead: AeadKind;
+  readonly keyLength: number;
+  /** Bytes of client/server_write_IV taken from the key block (salt for AES, full IV for ChaCha). */
+  readonly fixedIvLength: number;
+  /** Bytes of nonce carried in front of each record's ciphertext (RFC 5288 / 6655); 0 for RFC 7905. */
+  readonly explicitNonceLength: number;
+  readonly tagLength: number;
+}
+
+export const CIPHER_SUITES: readonly CipherSuite[] = [
+  {
+    id: CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8,
+    name: 'TLS_PSK_WITH_AES_128_CCM_8',
+    keyExchange: 'psk',
+    prfHash: 'sha256',
+    aead: 'aes-128-ccm-8',
+    keyLength: 16,
+    fixedIvLength: 4,
+    explicitNonceLength: 8,
+    tagLength: 8,
+  },
+  {
+    id: CipherSuiteId.TLS_PSK_WITH_AES_128_GCM_SHA256,
+    name: 'TLS_PSK_WITH_AES_128_GCM_SHA256',
+    keyExchange: 'psk',
+    prfHash: 'sha256',
+    aead: 'aes-128-gcm',
+    keyLength: 16,
+    fixedIvLength: 4,
+    explicitNonceLength: 8,
+    tagLength: 16,
+  },
+  {
+    id: CipherSuiteId.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+    name: 'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256',
+    keyExchange: 'psk',
+    prfHash: 'sha256',
+    aead: 'chacha20-poly1305',
+    keyLength: 32,
+    fixedIvLength: 12,
+    explicitNonceLength: 0,
+    tagLength: 16,
+  },
+  {
+    id: CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+    name: 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
+    keyExchange: 'ecdhe_psk',
+    prfHash: 'sha256',
+    aead: 'chacha20-poly1305',
+    keyLength: 32,
+    fixedIvLength: 12,
+    explicitNonceLength: 0,
+    tagLength: 16,
+  },
+];
+
+/**
+ * Our preference when the caller gives none: forward secrecy first, then the fastest AEAD
+ * (sodium's ChaCha20-Poly1305), and AES-128-CCM-8 last because only original peers need it.
+ */
+export const DEFAULT_CIPHER_SUITE_ORDER: readonly CipherSuiteId[] = [
+  CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+  CipherSuiteId.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+  CipherSuiteId.TLS_PSK_WITH_AES_128_GCM_SHA256,
+  CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8,
+];
+
+const suitesById = new Map<number, CipherSuite>(CIPHER_SUITES.map((suite) => [suite.id, suite]));
+
+/** The row for a suite number read off the wire, or undefined when we do not speak it. */
+export function cipherSuiteById(id: number): CipherSuite | undefined {
+  return suitesById.get(id);
+}
+
+export function isSupportedCipherSuite(id: number): id is CipherSuiteId {
+  return suitesById.has(id);
+}
+
+/** Bytes a record of this suite adds around its plaintext, header excluded. */
+export function recordExpansion(suite: CipherSuite): number {
+  return suite.explicitNonceLength + suite.tagLength;
+}
