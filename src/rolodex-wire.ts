@@ -150,7 +150,8 @@ export function parseEndpoint(text: string): Endpoint | null {
   return { address: host, port };
 }
 
-function addressBytes(address: string): number[] {
+/** The 4 or 16 bytes of a canonical IPv4 or IPv6 address; empty when it is neither. */
+export function addressBytes(address: string): number[] {
   return address.includes(':') ? (parseIPv6Bytes(address) ?? []) : (parseIPv4Bytes(address) ?? []);
 }
 

@@ -1,0 +1,96 @@
+// `meshboi rolodex`: the composition root of the rendezvous server, on a real UDP socket, with
+// every limit settable and a clean stop on SIGINT/SIGTERM.
+import { Command, InvalidArgumentError } from 'commander';
+import { logger } from '../src/log';
+import { UdpTransport } from '../src/net/udp-transport';
+import { formatEndpoint } from '../src/net/transport';
+import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
+import { RolodexServer } from '../rolodex/server';
+
+interface RolodexCommandOptions {
+  listenAddress: string;
+  listenPort: number;
+  maxNameBytes: number;
+  maxNetworks: number;
+  maxMembersPerNetwork: number;
+  maxMembers: number;
+  forgetAfter: number;
+  mapInterval: number;
+  sendBudget: number;
+  sendBurst: number;
+  summaryInterval: number;
+}
+
+function count(name: string, minimum: number): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < minimum) throw new InvalidArgumentError(`${name} must be a whole number of at least ${minimum}.`);
+    return parsed;
+  };
+}
+
+function seconds(name: string, allowZero: boolean): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0 || (!allowZero && parsed === 0)) {
+      throw new InvalidArgumentError(`${name} must be a number of seconds${allowZero ? ' (0 turns it off)' : ' above 0'}.`);
+    }
+    return parsed;
+  };
+}
+
+export function addRolodexCommand(program: Command): void {
+  program
+    .command('rolodex')
+    .description('run the rendezvous server that tells members of a network where the others are')
+    .option('--listen-address <address>', 'address to listen on; "::" listens on IPv6 and IPv4', '0.0.0.0')
+    .option('--listen-port <port>', 'UDP port to listen on (0 picks a free one)', count('--listen-port', 0), 6264)
+    .option('--max-name-bytes <n>', 'longest network name accepted, in bytes', count('--max-name-bytes', 1), DEFAULT_OPTIONS.maxNameBytes)
+    .option('--max-networks <n>', 'networks held at once', count('--max-networks', 1), DEFAULT_OPTIONS.maxNetworks)
+    .option('--max-members-per-network <n>', 'members of one network', count('--max-members-per-network', 1), DEFAULT_OPTIONS.maxMembersPerNetwork)
+    .option('--max-members <n>', 'members across all networks', count('--max-members', 1), DEFAULT_OPTIONS.maxMembers)
+    .option('--forget-after <seconds>', 'forget a member this long after its last heartbeat', seconds('--forget-after', false), DEFAULT_OPTIONS.forgetAfterMs / 1000)
+    .option('--map-interval <seconds>', 'send every member a map datagram this often', seconds('--map-interval', false), DEFAULT_OPTIONS.mapIntervalMs / 1000)
+    .option('--send-budget <bytes>', 'bytes per second sent to one IPv4 address or IPv6 /64', count('--send-budget', 1), DEFAULT_OPTIONS.budgetBytesPerSecond)
+    .option('--send-burst <bytes>', 'bytes one destination may receive in a burst', count('--send-burst', 1200), DEFAULT_OPTIONS.budgetBurstBytes)
+    .option('--summary-interval <seconds>', 'log a one-line summary this often', seconds('--summary-interval', true), DEFAULT_OPTIONS.summaryIntervalMs / 1000)
+    .action(async (options: RolodexCommandOptions) => {
+      await runRolodex(options);
+    });
+}
+
+async function runRolodex(options: RolodexCommandOptions): Promise<void> {
+  const log = logger('rolodex');
+  const settings = resolveOptions({
+    maxNameBytes: options.maxNameBytes,
+    maxNetworks: options.maxNetworks,
+    maxMembersPerNetwork: options.maxMembersPerNetwork,
+    maxMembers: options.maxMembers,
+    forgetAfterMs: options.forgetAfter * 1000,
+    mapIntervalMs: options.mapInterval * 1000,
+    budgetBytesPerSecond: options.sendBudget,
+    budgetBurstBytes: options.sendBurst,
+    summaryIntervalMs: options.summaryInterval * 1000,
+  });
+  let transport: UdpTransport;
+  try {
+    transport = await UdpTransport.open({ address: options.listenAddress, port: options.listenPort, bufferBytes: 4 * 1024 * 1024 });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
+  }
+  const server = new RolodexServer(transport, settings);
+  server.start();
+  const bound = transport.localEndpoint();
+  log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      log.info('stopping', { signal, ...server.stats() });
+      void server.stop().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

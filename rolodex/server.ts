@@ -1,0 +1,292 @@
+// The rolodex: registers members from heartbeats, tells each network's members about each other
+// in maps of at most 1,200 bytes, and forgets silent members, all within fixed bounds.
+//
+// Traffic grows linearly with a network's size: a newcomer is sent the whole list (a few chunks
+// per pass), everyone else only the chunk(s) holding the newcomers, and once per map interval
+// every member gets one chunk of a slow rotation, which repairs losses and keeps its NAT
+// mapping open. Networks are spread over a timer wheel so map intervals do not all fall at once.
+import type { DatagramTransport, Endpoint } from '../src/net/transport';
+import { formatEndpoint } from '../src/net/transport';
+import { logger, RateLimitedLog } from '../src/log';
+import {
+  decodeHeartbeat,
+  encodeChunkDatagram,
+  encodeGoneDatagram,
+  renderEntry,
+  type Heartbeat,
+  type RolodexCodecReason,
+} from '../src/rolodex-wire';
+import { Member, Network } from './network';
+import { resolveOptions, type RolodexOptions } from './options';
+import { budgetKey, SendBudget } from './send-budget';
+
+export type RefusalReason = 'name_too_long' | 'too_many_networks' | 'network_full' | 'rolodex_full';
+export type DropReason = RolodexCodecReason | RefusalReason;
+
+export interface RolodexStats {
+  networks: number;
+  members: number;
+  datagramsIn: number;
+  bytesIn: number;
+  heartbeats: number;
+  joins: number;
+  forgotten: number;
+  datagramsOut: number;
+  bytesOut: number;
+  /** Datagrams not sent because their destination's byte budget was spent. */
+  throttled: number;
+  /** Received datagrams dropped, by reason (malformed input and refused registrations). */
+  drops: Partial<Record<DropReason, number>>;
+}
+
+/** Granularity of the timer wheel and of catch-up passes. */
+const PASS_MS = 100;
+/** Datagrams one member is sent per pass while catching up, so its socket buffer keeps up. */
+const CATCH_UP_DATAGRAMS_PER_PASS = 16;
+/** How many map intervals a forgotten member is announced as Gone, in case one is lost. */
+const GONE_REPEATS = 3;
+/** Extra spacing of join announcements per member of the network, in ms. */
+const JOIN_FLUSH_MS_PER_MEMBER = 0.2;
+
+export class RolodexServer {
+  private readonly options: RolodexOptions;
+  private readonly log = logger('rolodex');
+  private readonly refusals: RateLimitedLog;
+  private readonly budget: SendBudget;
+  private readonly networks = new Map<string, Network>();
+  /** Networks with a pending join announcement or members still catching up. */
+  private readonly active = new Set<Network>();
+  private readonly wheel: Array<Set<Network>>;
+  private wheelPosition = 0;
+  private memberCount = 0;
+  private passTimer: NodeJS.Timeout | null = null;
+  private summaryTimer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private readonly counters = {
+    datagramsIn: 0,
+    bytesIn: 0,
+    heartbeats: 0,
+    joins: 0,
+    forgotten: 0,
+    datagramsOut: 0,
+    bytesOut: 0,
+    throttled: 0,
+  };
+  private readonly drops: Partial<Record<DropReason, number>> = {};
+
+  constructor(private readonly transport: DatagramTransport, options: Partial<RolodexOptions> = {}) {
+    this.options = resolveOptions(options);
+    this.refusals = new RateLimitedLog(this.log);
+    this.budget = new SendBudget(this.options.budgetBytesPerSecond, this.options.budgetBurstBytes);
+    const slotMs = Math.min(PASS_MS, this.options.mapIntervalMs);
+    this.wheel = Array.from({ length: Math.max(1, Math.round(this.options.mapIntervalMs / slotMs)) }, () => new Set<Network>());
+  }
+
+  start(): void {
+    if (this.passTimer) return;
+    this.transport.onMessage((data, from) => this.receive(data, from));
+    const slotMs = this.options.mapIntervalMs / this.wheel.length;
+    this.passTimer = setInterval(() => this.pass(), slotMs);
+    if (this.options.summaryIntervalMs > 0) {
+      this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs);
+    }
+  }
+
+  /** Stops every timer and closes the transport; nothing is sent afterwards. */
+  async stop(): Promise<void> {
+    if (this.passTimer) clearInterval(this.passTimer);
+    if (this.summaryTimer) clearInterval(this.summaryTimer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.passTimer = this.summaryTimer = this.immediate = null;
+    this.transport.onMessage(() => {});
+    await this.transport.close();
+  }
+
+  stats(): RolodexStats {
+    return { networks: this.networks.size, members: this.memberCount, ...this.counters, drops: { ...this.drops } };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receiving heartbeats.
+
+  private receive(data: Buffer, from: Endpoint): void {
+    this.counters.datagramsIn++;
+    this.counters.bytesIn += data.length;
+    const decoded = decodeHeartbeat(data);
+    if (!decoded.ok) {
+      this.drop(decoded.error.reason, `dropped a datagram that is not a valid heartbeat: ${decoded.error.message}`, from);
+      return;
+    }
+    this.counters.heartbeats++;
+    this.heartbeat(decoded.value, from, Date.now());
+  }
+
+  private heartbeat(heartbeat: Heartbeat, from: Endpoint, now: number): void {
+    const key = formatEndpoint(from);
+    let network = this.networks.get(heartbeat.networkName);
+    const known = network?.members.get(key);
+    if (network && known) {
+      known.lastHeardAt = now;
+      const entry = renderEntry(from, heartbeat.local);
+      known.meshboi = heartbeat.meshboi;
+      if (entry.localJson !== known.entry.localJson) {
+        network.reappend(known, entry);
+        this.announceJoin(network, now);
+      }
+      return;
+    }
+    if (Buffer.byteLength(heartbeat.networkName) > this.options.maxNameBytes) {
+      this.drop('name_too_long', `refused a network name over ${this.options.maxNameBytes} bytes (--max-name-bytes)`, from);
+      return;
+    }
+    if (this.memberCount >= this.options.maxMembers) {
+      this.drop('rolodex_full', `refused a member: the rolodex holds its limit of ${this.options.maxMembers} members (--max-members)`, from);
+      return;
+    }
+    if (!network) {
+      if (this.networks.size >= this.options.maxNetworks) {
+        this.drop('too_many_networks', `refused a new network: the limit of ${this.options.maxNetworks} networks is reached (--max-networks)`, from);
+        return;
+      }
+      // The slot just passed, so the network's first map interval ends a whole interval from now.
+      const slot = (this.wheelPosition + this.wheel.length - 1) % this.wheel.length;
+      network = new Network(heartbeat.networkName, slot);
+      this.networks.set(network.name, network);
+      this.wheel[slot].add(network);
+    } else if (network.members.size >= this.options.maxMembersPerNetwork) {
+      this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
+      return;
+    }
+    network.append(new Member({ ...from }, renderEntry(from, heartbeat.local), budgetKey(from.address), heartbeat.meshboi, now));
+    this.memberCount++;
+    this.counters.joins++;
+    this.announceJoin(network, now);
+  }
+
+  private drop(reason: DropReason, message: string, from: Endpoint): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    this.refusals.warn(reason, message, { from: formatEndpoint(from) });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Scheduling: join announcements, catch-up passes, the map-interval wheel.
+
+  private announceJoin(network: Network, now: number): void {
+    network.joinPending = true;
+    this.active.add(network);
+    if (now >= this.nextFlushAt(network) && !this.immediate) {
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.serveActive(Date.now());
+      });
+    }
+  }
+
+  private nextFlushAt(network: Network): number {
+    return network.lastFlushAt + this.options.joinFlushMs + network.members.size * JOIN_FLUSH_MS_PER_MEMBER;
+  }
+
+  /** One wheel slot: its networks reach the end of a map interval; then catch-ups advance. */
+  private pass(): void {
+    const now = Date.now();
+    const slot = this.wheel[this.wheelPosition];
+    this.wheelPosition = (this.wheelPosition + 1) % this.wheel.length;
+    for (const network of slot) this.endInterval(network, now);
+    this.serveActive(now);
+    if (this.wheelPosition === 0) this.budget.prune(now);
+  }
+
+  /** Announces joins whose spacing has passed and sends lagging members their next chunks. */
+  private serveActive(now: number): void {
+    for (const network of this.active) {
+      if (network.joinPending && now >= this.nextFlushAt(network)) {
+        network.joinPending = false;
+        network.lastFlushAt = now;
+        for (const member of network.members.values()) this.catchUp(network, member, now);
+      } else {
+        for (const member of network.lagging) this.catchUp(network, member, now);
+      }
+      if (!network.joinPending && network.lagging.size === 0) this.active.delete(network);
+    }
+  }
+
+  /** The end of a network's map interval: forget the silent, then one datagram (or more) each. */
+  private endInterval(network: Network, now: number): void {
+    const forgotten = network.forgetSilent(now - this.options.forgetAfterMs, GONE_REPEATS);
+    if (forgotten > 0) {
+      this.memberCount -= forgotten;
+      this.counters.forgotten += forgotten;
+    }
+    if (network.members.size === 0) {
+      this.networks.delete(network.name);
+      this.wheel[network.slot].delete(network);
+      this.active.delete(network);
+      return;
+    }
+    const gone = network.goneLists();
+    for (const member of network.members.values()) {
+      if (member.cursor < network.nextSeq) this.catchUp(network, member, now);
+      else this.sendRotation(network, member, now);
+      if (member.meshboi) for (const list of gone) this.send(member, encodeGoneDatagram(list, member.entry), now);
+    }
+    network.endTick();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending.
+
+  /** Sends a member the chunks from its cursor on, a few per pass; it stays lagging until done. */
+  private catchUp(network: Network, member: Member, now: number): void {
+    const view = network.view(member.meshboi);
+    const lastSeq = network.lastSeq();
+    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS; sent++) {
+      const index = view.indexFor(member.cursor, lastSeq);
+      if (index < 0) {
+        member.cursor = network.nextSeq;
+        break;
+      }
+      if (!this.send(member, encodeChunkDatagram(view.chunks[index], member.entry, member.meshboi), now)) break;
+      member.cursor = view.cursorAfter(index, network.nextSeq);
+    }
+    if (member.cursor < network.nextSeq) {
+      network.lagging.add(member);
+      this.active.add(network);
+    } else {
+      network.lagging.delete(member);
+    }
+  }
+
+  private sendRotation(network: Network, member: Member, now: number): void {
+    const view = network.view(member.meshboi);
+    const chunk = view.chunks[(member.seq + network.ticks) % view.chunks.length];
+    this.send(member, encodeChunkDatagram(chunk, member.entry, member.meshboi), now);
+  }
+
+  private send(member: Member, datagram: Buffer, now: number): boolean {
+    if (!this.budget.take(member.budgetKey, datagram.length, now)) {
+      this.counters.throttled++;
+      return false;
+    }
+    this.transport.send(datagram, member.endpoint.port, member.endpoint.address);
+    this.counters.datagramsOut++;
+    this.counters.bytesOut += datagram.length;
+    return true;
+  }
+
+  private logSummary(): void {
+    const stats = this.stats();
+    const drops = Object.values(stats.drops).reduce((sum, count) => sum + count, 0);
+    this.log.info('summary', {
+      networks: stats.networks,
+      members: stats.members,
+      datagramsIn: stats.datagramsIn,
+      datagramsOut: stats.datagramsOut,
+      heartbeats: stats.heartbeats,
+      joins: stats.joins,
+      forgotten: stats.forgotten,
+      drops,
+      throttled: stats.throttled,
+      budgetDestinations: this.budget.size,
+    });
+  }
+}
