@@ -26,6 +26,10 @@ export class ChannelDevice implements PacketDevice {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
+  writeBatch(packets: readonly Uint8Array[]): void {
+    for (const packet of packets) this.write(packet);
+  }
+
   /** Resolves once at least `count` packets have been written. */
   async waitForWritten(count: number, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -12,6 +12,8 @@ export interface PacketDevice {
   onPackets(handler: PacketsHandler): void;
   /** Writes one packet; a packet the kernel rejects is counted by the device, not thrown. */
   write(packet: Uint8Array): void;
+  /** Writes several packets in one call where the device can do better than a loop of write(). */
+  writeBatch?(packets: readonly Uint8Array[]): void;
   /** Closes the device; idempotent, and no handler call happens after it resolves. */
   close(): Promise<void>;
 }

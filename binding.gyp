@@ -1,0 +1,14 @@
+# Builds the TUN/TAP addon (native/tun.cc) that src/tun/linux.ts loads; `npm install` runs it
+# through node-gyp against the local Node headers, offline.
+{
+  "targets": [
+    {
+      "target_name": "meshboi_tun",
+      "sources": ["native/tun.cc"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
+      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/tun.cc"]}]]
+    }
+  ]
+}

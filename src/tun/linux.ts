@@ -1,0 +1,385 @@
+// Linux TUN and TAP devices, the only platform-specific code under the packet-device seam: opens
+// the device through the native addon (native/tun.cc), configures the link with iproute2's `ip`.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { getSystemErrorName } from 'node:util';
+import { Address4, Address6 } from 'ip-address';
+import { logger } from '../log';
+import type { PacketDevice, PacketsHandler } from './device';
+
+export type TunMode = 'tun' | 'tap';
+
+export interface TunOptions {
+  /** Interface name, at most 15 characters, may hold one `%d`; omitted, the kernel picks tunN or tapN. */
+  name?: string;
+  /** Link MTU in bytes; 1500 when omitted. */
+  mtu?: number;
+  /** Addresses with their prefix length: "192.168.50.1/24", "fd00::1/64". */
+  addresses?: string[];
+  /** Further destinations routed into the device, beyond the prefixes of its addresses: "10.9.0.0/16". */
+  routes?: string[];
+  /** 'tun' carries IP packets (the default), 'tap' Ethernet frames. */
+  mode?: TunMode;
+  /** Creates the device inside this named network namespace (`ip netns add NAME`) instead of ours. */
+  netns?: string;
+  /** The clone device; only tests point it elsewhere. */
+  devicePath?: string;
+}
+
+export interface TunCounters {
+  packetsRead: number;
+  bytesRead: number;
+  /** Wake-ups that delivered packets; packetsRead / readBatches is the mean batch size. */
+  readBatches: number;
+  /** Packets lost to a read error, or longer than the MTU the device was opened with. */
+  readErrors: number;
+  packetsWritten: number;
+  bytesWritten: number;
+  /** Writes refused because the kernel queue was full (EAGAIN, ENOBUFS). */
+  writeDropsFull: number;
+  /** Writes the kernel rejected: not an IP packet, or the link is down. */
+  writeDropsRejected: number;
+}
+
+export type TunErrorCode =
+  | 'NO_TUN_DEVICE'
+  | 'PERMISSION'
+  | 'NAME_IN_USE'
+  | 'BAD_MTU'
+  | 'BAD_NAME'
+  | 'BAD_ADDRESS'
+  | 'NO_NETNS'
+  | 'NO_ADDON'
+  | 'LINK_CONFIG'
+  | 'OPEN_FAILED';
+
+export class TunError extends Error {
+  override readonly name = 'TunError';
+
+  constructor(readonly code: TunErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The MTUs the kernel's tun driver accepts: 68 (IPv4's minimum) up to 64 KiB less the link header. */
+export const MTU_RANGE: Readonly<Record<TunMode, { min: number; max: number }>> = {
+  tun: { min: 68, max: 65535 },
+  tap: { min: 68, max: 65521 },
+};
+const IPV6_MIN_MTU = 1280;
+const DEFAULT_MTU = 1500;
+const DEFAULT_DEVICE_PATH = '/dev/net/tun';
+const IFNAMSIZ = 16;
+/** Packets handed to JavaScript per wake-up at most; the rest wait for the next loop turn. */
+const BATCH_SLOTS = 64;
+/** An Ethernet header and one VLAN tag, which a TAP frame carries on top of the MTU. */
+const LINK_HEADER_ROOM = 18;
+const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'meshboi_tun.node');
+
+/** Same order as the Counter enum in native/tun.cc. */
+const COUNTER_NAMES = [
+  'packetsRead',
+  'bytesRead',
+  'readBatches',
+  'readErrors',
+  'packetsWritten',
+  'bytesWritten',
+  'writeDropsFull',
+  'writeDropsRejected',
+] as const satisfies ReadonlyArray<keyof TunCounters>;
+
+interface NativeTunDevice {
+  readonly name: string;
+  start(onReadable: (count: number) => void): void;
+  write(packet: Uint8Array): void;
+  writeBatch(packets: readonly Uint8Array[]): void;
+  readCounters(out: Float64Array): void;
+  close(): void;
+}
+
+interface NativeAddon {
+  TunDevice: new (options: {
+    path: string;
+    name: string;
+    tap: boolean;
+    netnsPath?: string;
+    slab: Uint8Array;
+    lengths: Uint32Array;
+    slotSize: number;
+  }) => NativeTunDevice;
+}
+
+const log = logger('tun');
+let addon: NativeAddon | undefined;
+
+/**
+ * Opens a TUN (IP packets) or TAP (Ethernet frames) device and configures its link: MTU,
+ * addresses, link up, routes. Options are checked before anything reaches the kernel; if link
+ * configuration fails, the device is closed again, so a failed open leaves no interface behind.
+ */
+export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
+  const mode = options.mode ?? 'tun';
+  const name = options.name ?? '';
+  const mtu = options.mtu ?? DEFAULT_MTU;
+  checkName(name);
+  if (options.netns !== undefined) checkNamespaceName(options.netns);
+  const addresses = (options.addresses ?? []).map((text) => parsePrefix(text, 'address'));
+  const routes = (options.routes ?? []).map((text) => parsePrefix(text, 'route'));
+  checkMtu(mtu, mode, addresses);
+
+  const native = openNative(loadAddon(), options.devicePath ?? DEFAULT_DEVICE_PATH, name, mode, mtu, options.netns);
+  const device = new TunDevice(native.device, native.slab, native.lengths, native.slotSize, mtu, mode);
+  try {
+    await configureLink(device.name, options.netns, mtu, addresses, routes);
+  } catch (error) {
+    await device.close();
+    throw error;
+  }
+  return device;
+}
+
+/** A TUN or TAP device from openTun. Reads arrive in batches on libuv readiness, never polled. */
+export class TunDevice implements PacketDevice {
+  private handler: PacketsHandler | null = null;
+  private closed = false;
+  /** One view per slot, kept while packets of the same length keep arriving in it. */
+  private readonly views: Buffer[];
+  private readonly batch: Buffer[] = [];
+  private readonly counterValues = new Float64Array(COUNTER_NAMES.length);
+  readonly name: string;
+
+  /** Use openTun. */
+  constructor(
+    private readonly native: NativeTunDevice,
+    private readonly slab: Buffer,
+    private readonly lengths: Uint32Array,
+    private readonly slotSize: number,
+    readonly mtu: number,
+    readonly mode: TunMode,
+  ) {
+    this.name = native.name;
+    this.views = Array.from(lengths, (_, slot) => slab.subarray(slot * slotSize, slot * slotSize));
+  }
+
+  get counters(): TunCounters {
+    this.native.readCounters(this.counterValues);
+    const counters = {} as TunCounters;
+    COUNTER_NAMES.forEach((counter, index) => (counters[counter] = this.counterValues[index]));
+    return counters;
+  }
+
+  /** The batch array and its buffers are reused for the next batch: copy what you keep. */
+  onPackets(handler: PacketsHandler): void {
+    if (this.closed) return;
+    const started = this.handler !== null;
+    this.handler = handler;
+    if (!started) this.native.start(this.onReadable);
+  }
+
+  write(packet: Uint8Array): void {
+    if (!this.closed) this.native.write(packet);
+  }
+
+  writeBatch(packets: readonly Uint8Array[]): void {
+    if (!this.closed) this.native.writeBatch(packets);
+  }
+
+  /** Closing the descriptor deletes the interface; its addresses and routes go with it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+  }
+
+  /** Called by the addon with the number of packets now in the slab, or -errno once reading has failed. */
+  private readonly onReadable = (count: number): void => {
+    if (count < 0) {
+      log.error('the TUN device stopped delivering packets, probably deleted from outside; closing it', {
+        device: this.name,
+        error: getSystemErrorName(count),
+      });
+      void this.close();
+      return;
+    }
+    const handler = this.handler;
+    if (this.closed || handler === null) return;
+    const batch = this.batch;
+    batch.length = count;
+    for (let slot = 0; slot < count; slot++) {
+      const length = this.lengths[slot];
+      let view = this.views[slot];
+      if (view.length !== length) {
+        const start = slot * this.slotSize;
+        view = this.views[slot] = this.slab.subarray(start, start + length);
+      }
+      batch[slot] = view;
+    }
+    handler(batch);
+  };
+}
+
+function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  try {
+    addon = require(ADDON_PATH) as NativeAddon;
+    return addon;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw new TunError(
+      'NO_ADDON',
+      missing
+        ? `the TUN addon is not built (${ADDON_PATH} is missing): run \`npm install\` (needs python3, make and g++)`
+        : `the TUN addon at ${ADDON_PATH} does not load (${(error as Error).message}): rebuild it with \`npm rebuild\``,
+      { cause: error },
+    );
+  }
+}
+
+function openNative(addon: NativeAddon, devicePath: string, name: string, mode: TunMode, mtu: number, netns?: string) {
+  // One byte more than the largest legal frame, so a read that fills a slot reveals truncation.
+  const slotSize = Math.ceil((mtu + LINK_HEADER_ROOM + 1) / 64) * 64;
+  const slab = Buffer.allocUnsafeSlow(slotSize * BATCH_SLOTS);
+  const lengths = new Uint32Array(BATCH_SLOTS);
+  try {
+    const device = new addon.TunDevice({
+      path: devicePath,
+      name,
+      tap: mode === 'tap',
+      netnsPath: netns === undefined ? undefined : path.join('/run/netns', netns),
+      slab,
+      lengths,
+      slotSize,
+    });
+    return { device, slab, lengths, slotSize };
+  } catch (error) {
+    throw openError(error as NodeJS.ErrnoException, devicePath, name, netns);
+  }
+}
+
+function openError(error: NodeJS.ErrnoException, devicePath: string, name: string, netns?: string): TunError {
+  const { code, syscall } = error;
+  const permission = code === 'EPERM' || code === 'EACCES';
+  const options = { cause: error };
+  if (syscall === 'open-netns' || syscall === 'setns') {
+    return permission
+      ? new TunError('PERMISSION', `entering network namespace "${netns}" needs root: run with sudo`, options)
+      : new TunError('NO_NETNS', `network namespace "${netns}" does not exist: create it with \`ip netns add ${netns}\``, options);
+  }
+  if (syscall === 'open' && (code === 'ENOENT' || code === 'ENODEV' || code === 'ENXIO')) {
+    const advice = 'run `modprobe tun`, or `docker run --device /dev/net/tun`';
+    return new TunError('NO_TUN_DEVICE', `cannot open ${devicePath}: the tun module is not loaded or the container lacks the device: ${advice}`, options);
+  }
+  if (syscall === 'open' && permission) {
+    const advice = 'run with sudo (in a container, also pass --device /dev/net/tun)';
+    return new TunError('PERMISSION', `cannot open ${devicePath}: needs root or CAP_NET_ADMIN: ${advice}`, options);
+  }
+  const what = name ? `interface "${name}"` : 'a TUN interface';
+  if (permission) return new TunError('PERMISSION', `creating ${what} needs root or CAP_NET_ADMIN: run with sudo`, options);
+  if (code === 'EBUSY' || code === 'EEXIST') {
+    const advice = `choose another name, or remove the old interface with \`ip link delete ${name}\``;
+    return new TunError('NAME_IN_USE', `interface name "${name}" is already in use: ${advice}`, options);
+  }
+  return new TunError('OPEN_FAILED', `creating ${what} failed: ${error.message}`, options);
+}
+
+function checkName(name: string): void {
+  const percent = name.split('%').length - 1;
+  const valid =
+    Buffer.byteLength(name) < IFNAMSIZ &&
+    name !== '.' &&
+    name !== '..' &&
+    !/[\s/:]/.test(name) &&
+    (percent === 0 || (percent === 1 && name.includes('%d')));
+  if (!valid) {
+    throw new TunError(
+      'BAD_NAME',
+      `interface name "${name}" is not valid: use at most ${IFNAMSIZ - 1} characters without spaces, "/" or ":" (one "%d" lets the kernel number it)`,
+    );
+  }
+}
+
+function checkNamespaceName(netns: string): void {
+  if (netns === '' || netns === '.' || netns === '..' || netns.includes('/')) {
+    throw new TunError('NO_NETNS', `"${netns}" is not a network namespace name: use one that \`ip netns list\` shows`);
+  }
+}
+
+interface Prefix {
+  /** The text as given, e.g. "192.168.50.1/24". */
+  text: string;
+  family: 4 | 6;
+}
+
+/** Addresses need a prefix length; routes also need zero host bits, which `ip` would refuse later. */
+function parsePrefix(text: string, kind: 'address' | 'route'): Prefix {
+  const family = text.includes(':') ? 6 : 4;
+  const parsed = parseAddress(text, family);
+  const example = kind === 'address' ? '192.168.50.1/24 or fd00::1/64' : '10.9.0.0/16 or fd09::/64';
+  if (parsed === null || !text.includes('/')) {
+    throw new TunError('BAD_ADDRESS', `${kind} "${text}" is not valid: give an address with a prefix length, such as ${example}`);
+  }
+  if (kind === 'route' && parsed.startAddress().correctForm() !== parsed.correctForm()) {
+    throw new TunError(
+      'BAD_ADDRESS',
+      `route "${text}" has host bits set: use its network, ${parsed.startAddress().correctForm()}/${parsed.subnetMask}`,
+    );
+  }
+  return { text, family };
+}
+
+function parseAddress(text: string, family: 4 | 6): Address4 | Address6 | null {
+  try {
+    return family === 4 ? new Address4(text) : new Address6(text);
+  } catch {
+    return null;
+  }
+}
+
+function checkMtu(mtu: number, mode: TunMode, addresses: readonly Prefix[]): void {
+  const { min, max } = MTU_RANGE[mode];
+  if (!Number.isInteger(mtu) || mtu < min || mtu > max) {
+    throw new TunError('BAD_MTU', `MTU ${mtu} is out of range: a ${mode.toUpperCase()} device takes ${min} to ${max} bytes`);
+  }
+  const ipv6 = addresses.find((address) => address.family === 6);
+  if (ipv6 && mtu < IPV6_MIN_MTU) {
+    throw new TunError(
+      'BAD_MTU',
+      `MTU ${mtu} is too small for the IPv6 address ${ipv6.text}: IPv6 needs at least ${IPV6_MIN_MTU} bytes`,
+    );
+  }
+}
+
+/** Order matters: routes through the device need the link up, and the link comes up with its addresses. */
+async function configureLink(
+  name: string,
+  netns: string | undefined,
+  mtu: number,
+  addresses: readonly Prefix[],
+  routes: readonly Prefix[],
+): Promise<void> {
+  await runIp(netns, ['link', 'set', 'dev', name, 'mtu', String(mtu)]);
+  for (const address of addresses) {
+    // Our own address on a fresh link: duplicate detection would only delay its use.
+    const noDad = address.family === 6 ? ['nodad'] : [];
+    await runIp(netns, ['address', 'add', address.text, 'dev', name, ...noDad]);
+  }
+  await runIp(netns, ['link', 'set', 'dev', name, 'up']);
+  for (const route of routes) await runIp(netns, [`-${route.family}`, 'route', 'add', route.text, 'dev', name]);
+}
+
+function runIp(netns: string | undefined, args: string[]): Promise<void> {
+  const fullArgs = netns === undefined ? args : ['-n', netns, ...args];
+  return new Promise((resolve, reject) => {
+    execFile('ip', fullArgs, { timeout: 10_000 }, (error, _stdout, stderr) => {
+      if (!error) {
+        resolve();
+        return;
+      }
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      const message = missing
+        ? 'the `ip` command was not found: install iproute2 (`apt-get install iproute2`)'
+        : `\`ip ${fullArgs.join(' ')}\` failed: ${stderr.trim() || error.message}`;
+      reject(new TunError('LINK_CONFIG', message, { cause: error }));
+    });
+  });
+}
