@@ -1,0 +1,55 @@
+// The `meshboi status` side of the control surface: one request over the member's Unix socket,
+// with errors that say which member was meant and what to do when it is not there.
+import net from 'node:net';
+import type { MemberStatus } from '../member/status';
+import { decodeResponse, encodeRequest, LineBuffer, MAX_RESPONSE_BYTES, type ControlMethod } from './protocol';
+
+export class ControlClientError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlClientError';
+  }
+}
+
+const CONNECT_ADVICE: Record<string, string> = {
+  ENOENT: 'no member is running with this control socket; start `meshboi member`, or pick the member with --tun-name or --control-socket',
+  ECONNREFUSED: 'nothing answers on it (a member that crashed may have left it behind); start the member again',
+  EACCES: 'permission denied; the control socket is root-only, so run `meshboi status` as root (or as the member\'s --user)',
+  ENOTSOCK: 'it is not a socket; check --control-socket',
+};
+
+/** Sends one request and resolves with the member's result; rejects with ControlClientError. */
+export function request(socketPath: string, method: ControlMethod, timeoutMs = 5_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    const lines = new LineBuffer(MAX_RESPONSE_BYTES);
+    let settled = false;
+    const settle = (error: Error | null, result?: unknown) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (error) reject(error);
+      else resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => settle(new ControlClientError(`the member on ${socketPath} did not answer within ${timeoutMs} ms`)));
+    socket.once('connect', () => socket.write(encodeRequest({ method })));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const advice = CONNECT_ADVICE[error.code ?? ''] ?? error.message;
+      settle(new ControlClientError(`cannot talk to the member on ${socketPath}: ${advice}`));
+    });
+    socket.on('end', () => settle(new ControlClientError(`the member on ${socketPath} closed the connection without answering`)));
+    socket.on('data', (chunk: Buffer) => {
+      const complete = lines.push(chunk);
+      if (complete === null) return settle(new ControlClientError(`the answer from ${socketPath} is too long`));
+      if (complete.length === 0) return;
+      const response = decodeResponse(complete[0]);
+      if (!response.ok) return settle(new ControlClientError(`unreadable answer from ${socketPath}: ${response.error}`));
+      if (!response.value.ok) return settle(new ControlClientError(`the member on ${socketPath} refused: ${response.value.error}`));
+      settle(null, response.value.result);
+    });
+  });
+}
+
+export async function requestStatus(socketPath: string, timeoutMs?: number): Promise<MemberStatus> {
+  return (await request(socketPath, 'status', timeoutMs)) as MemberStatus;
+}

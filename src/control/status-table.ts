@@ -1,0 +1,96 @@
+// Renders a MemberStatus for people: a summary, the rolodexes, and one table row per peer.
+import type { MemberStatus } from '../member/status';
+
+type Peer = MemberStatus['peers'][number];
+
+const PEER_COLUMNS: Array<[header: string, cell: (peer: Peer) => string]> = [
+  ['VPN IP', (peer) => peer.vpnIp ?? '?'],
+  ['OUTSIDE', (peer) => peer.outsideAddress],
+  ['ROLE', (peer) => peer.role],
+  ['STATE', (peer) => peer.state],
+  ['KIND', (peer) => peer.kind],
+  ['HANDSHAKE', (peer) => formatAgo(peer.sinceHandshakeMs)],
+  ['LAST PACKET', (peer) => formatAgo(peer.sinceLastPacketMs)],
+  ['PACKETS IN/OUT', (peer) => `${peer.packetsIn}/${peer.packetsOut}`],
+  ['BYTES IN/OUT', (peer) => `${formatBytes(peer.bytesIn)}/${formatBytes(peer.bytesOut)}`],
+  ['DROPS', (peer) => formatDrops(peer.drops)],
+  ['LAST ERROR', (peer) => peer.lastError ?? '-'],
+];
+
+export function renderStatus(status: MemberStatus): string {
+  const lines: string[] = [];
+  lines.push(
+    `network ${status.network}  vpn-ip ${status.vpnIp}  outside ${status.outsideAddress ?? 'unknown (no map yet)'}  ` +
+      `tun ${status.tun.name} (mtu ${status.tun.mtu})`,
+  );
+  lines.push('');
+  lines.push(`rolodexes (${status.rolodexes.length}):`);
+  lines.push(
+    ...table(
+      ['ADDRESS', 'LAST MAP', 'REACHABLE'],
+      status.rolodexes.map((rolodex) => [rolodex.address, formatAgo(rolodex.lastMapAgoMs), rolodex.reachable ? 'yes' : 'no']),
+    ),
+  );
+  lines.push('');
+  const established = status.peers.filter((peer) => peer.state === 'established').length;
+  lines.push(`peers (${status.peers.length}, ${established} established):`);
+  if (status.peers.length === 0) {
+    lines.push('  none yet: the rolodex has not listed any other member of this network');
+  } else {
+    const peers = [...status.peers].sort(comparePeers);
+    lines.push(...table(PEER_COLUMNS.map(([header]) => header), peers.map((peer) => PEER_COLUMNS.map(([, cell]) => cell(peer)))));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Left-aligned columns two spaces apart, indented; the last column is not padded. */
+function table(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column].length)));
+  const format = (cells: string[]) =>
+    `  ${cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]))).join('  ')}`;
+  return [format(headers), ...rows.map(format)];
+}
+
+/** Peers with a VPN IP first, in address order, then the ones still unknown, by outside address. */
+function comparePeers(a: Peer, b: Peer): number {
+  if (a.vpnIp !== b.vpnIp) {
+    if (a.vpnIp === null) return 1;
+    if (b.vpnIp === null) return -1;
+    return a.vpnIp.localeCompare(b.vpnIp, 'en', { numeric: true });
+  }
+  return a.outsideAddress.localeCompare(b.outsideAddress, 'en', { numeric: true });
+}
+
+/** "never", "850ms ago", "42s ago", "5m03s ago", "2h05m ago", "3d04h ago". */
+export function formatAgo(ms: number | null): string {
+  if (ms === null) return 'never';
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms ago`;
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s ago`;
+  const two = (n: number) => String(n).padStart(2, '0');
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${two(seconds % 60)}s ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h${two(Math.floor(seconds / 60) % 60)}m ago`;
+  return `${Math.floor(seconds / 86400)}d${two(Math.floor(seconds / 3600) % 24)}h ago`;
+}
+
+/** Bytes in binary units with one decimal: "512B", "1.5KiB", "3.2MiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value}B` : `${value.toFixed(1)}${units[unit]}`;
+}
+
+/** Non-zero drop counters as "reason=count", most frequent first; "-" when nothing was dropped. */
+export function formatDrops(drops: Record<string, number>): string {
+  const nonZero = Object.entries(drops).filter(([, count]) => count > 0);
+  if (nonZero.length === 0) return '-';
+  return nonZero
+    .sort(([reasonA, countA], [reasonB, countB]) => countB - countA || reasonA.localeCompare(reasonB))
+    .map(([reason, count]) => `${reason}=${count}`)
+    .join(',');
+}

@@ -1,0 +1,175 @@
+// The `meshboi member` process: checks the command line, opens the TUN device, the UDP socket and
+// the control socket, starts the member, drops root, and on SIGINT/SIGTERM takes it all down.
+import { defaultControlSocketPath } from '../control/protocol';
+import { ControlServer } from '../control/server';
+import { logger } from '../log';
+import { formatEndpoint } from '../net/transport';
+import { UdpTransport } from '../net/udp-transport';
+import { openTun, TunError } from '../tun/linux';
+import { bindAddressFor, CliConfigError, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './cli-config';
+import { startMember, type Member } from './main';
+import { checkStartupPrivileges, dropPrivileges, lookupIdentity } from './privileges';
+import { PSK_ENV_VARIABLE, resolvePsk } from './psk';
+
+const log = logger('member');
+
+/** How long close_notify and closing the device may take before we exit anyway. */
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface MemberCliOptions {
+  network: string;
+  vpnIp: string;
+  psk?: string;
+  pskFile?: string;
+  rolodexAddress?: string[];
+  rolodexPort: number;
+  tunName: string;
+  tunMtu: number;
+  listenPort: number;
+  controlSocket?: string;
+  user?: string;
+  group?: string;
+}
+
+/** Runs a member until SIGINT or SIGTERM; rejects with an actionable message if it cannot start. */
+export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const stopSignal = waitForStopSignal();
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const { psk, warnings } = resolvePsk({ pskFile: options.pskFile, env: env[PSK_ENV_VARIABLE], arg: options.psk });
+    for (const warning of warnings) log.warn(warning);
+    const vpn = parseVpnIp(options.vpnIp);
+    checkMtu(options.tunMtu, vpn.family);
+    const rolodexes = await resolveRolodexes((options.rolodexAddress ?? []).map((text) => parseRolodexAddress(text, options.rolodexPort)));
+    const identity = lookupIdentity(options.user, options.group);
+    checkStartupPrivileges({ tunName: options.tunName, dropsPrivileges: identity !== null });
+
+    let member: Member | null = null;
+    const control = await ControlServer.listen(options.controlSocket ?? defaultControlSocketPath(options.tunName), {
+      status() {
+        if (!member) throw new Error('the member is still starting; ask again in a moment');
+        return member.status();
+      },
+    });
+    cleanups.push(() => control.close());
+
+    const device = await openTunWithAdvice(options.tunName, options.tunMtu, vpn.cidr);
+    cleanups.push(() => device.close());
+
+    const bindAddress = bindAddressFor(rolodexes);
+    const transport = await openUdpWithAdvice(bindAddress, options.listenPort);
+    cleanups.push(() => transport.close());
+
+    const port = transport.localEndpoint().port;
+    const localEndpoints = computeLocalEndpoints(port, { family: bindAddress === '::' ? 6 : 4, vpn });
+    const started = await startMember(
+      { network: options.network, psk, vpnIp: vpn.address, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints },
+      { transport, device },
+    );
+    member = started;
+    cleanups.push(() => started.stop());
+
+    if (identity) {
+      control.handOver(identity.uid, identity.gid);
+      dropPrivileges(identity);
+      log.info('dropped root', { user: identity.user, uid: identity.uid, group: identity.group, gid: identity.gid });
+    }
+    log.info('member running', {
+      network: options.network,
+      vpnIp: vpn.cidr,
+      tun: device.name,
+      port,
+      rolodexes: rolodexes.map(formatEndpoint).join(','),
+      local: localEndpoints.map(formatEndpoint).join(','),
+      control: control.path,
+    });
+    const signal = await stopSignal.promise;
+    log.info('stopping', { signal });
+  } finally {
+    stopSignal.dispose();
+    await runCleanups(cleanups);
+  }
+}
+
+/** Undoes start-up in reverse: member (close_notify), UDP socket, TUN device, control socket. */
+async function runCleanups(cleanups: Array<() => Promise<void>>): Promise<void> {
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS, 'timeout').unref());
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      const outcome = await Promise.race([cleanup(), timeout]);
+      if (outcome === 'timeout') {
+        log.warn(`shutting down took longer than ${STOP_TIMEOUT_MS} ms; exiting anyway`);
+        return;
+      }
+    } catch (error) {
+      log.warn('error while shutting down', { error: (error as Error).message });
+    }
+  }
+}
+
+interface StopSignal {
+  promise: Promise<NodeJS.Signals>;
+  dispose(): void;
+}
+
+/** The first SIGINT/SIGTERM asks for an orderly stop; a second one gives up waiting for it. */
+function waitForStopSignal(): StopSignal {
+  let received: NodeJS.Signals | null = null;
+  let resolveSignal: (signal: NodeJS.Signals) => void = () => {};
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    resolveSignal = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      log.warn(`${signal} again while stopping; exiting now`);
+      process.exit(1);
+    }
+    received = signal;
+    resolveSignal(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    promise,
+    dispose() {
+      if (!received) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    },
+  };
+}
+
+function checkMtu(mtu: number, family: 4 | 6): void {
+  const minimum = family === 6 ? 1280 : 576;
+  if (!Number.isInteger(mtu) || mtu < minimum || mtu > 65535) {
+    throw new CliConfigError(`bad --tun-mtu ${mtu}: give a whole number from ${minimum} to 65535 (IPv${family} inside the VPN); the default is 1200`);
+  }
+}
+
+const TUN_ADVICE: Record<string, (name: string) => string> = {
+  NO_TUN_DEVICE: () => 'this machine has no TUN device (/dev/net/tun); load the module with `modprobe tun`, or in a container pass the device in (docker run --device /dev/net/tun --cap-add NET_ADMIN)',
+  PERMISSION: () => 'permission denied; run meshboi member as root (or with CAP_NET_ADMIN)',
+  NAME_IN_USE: (name) => `a network interface named ${name} already exists (another member?); pick another --tun-name`,
+  BAD_MTU: () => 'the kernel refused the MTU; pick another --tun-mtu',
+};
+
+async function openTunWithAdvice(name: string, mtu: number, cidr: string): Promise<Awaited<ReturnType<typeof openTun>>> {
+  try {
+    return await openTun({ name, mtu, addresses: [cidr] });
+  } catch (error) {
+    if (!(error instanceof TunError)) throw error;
+    const advice = TUN_ADVICE[error.code]?.(name) ?? error.message;
+    throw new Error(`cannot open TUN device ${name}: ${advice}`);
+  }
+}
+
+async function openUdpWithAdvice(address: string, port: number): Promise<UdpTransport> {
+  try {
+    return await UdpTransport.open({ address, port, bufferBytes: 4 * 1024 * 1024 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`UDP port ${port} is already in use; pick another --listen-port (0 picks a free one)`);
+    throw new Error(`cannot open the UDP socket on ${address} port ${port}: ${(error as Error).message}`);
+  }
+}

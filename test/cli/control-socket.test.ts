@@ -1,0 +1,174 @@
+// The control socket: status round trip over a real Unix socket, root-only permissions, stale
+// sockets replaced, live ones refused, removal on close, and client errors that say what to do.
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { request, requestStatus } from '../../src/control/client';
+import { decodeRequest, decodeResponse, defaultControlSocketPath, LineBuffer } from '../../src/control/protocol';
+import { ControlServer } from '../../src/control/server';
+import { STATUS_FIXTURE } from './status-fixture';
+
+async function withTempDirectory(body: (directory: string) => Promise<void>): Promise<void> {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'meshboi-control-'));
+  try {
+    await body(directory);
+  } finally {
+    fs.rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+const statusHandlers = { status: () => STATUS_FIXTURE };
+
+test('status round-trips over the control socket unchanged', async () => {
+  await withTempDirectory(async (directory) => {
+    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), statusHandlers);
+    try {
+      assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
+      assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+test('the socket is mode 0600 in a directory created 0700, and is removed on close', async () => {
+  await withTempDirectory(async (directory) => {
+    const socketPath = path.join(directory, 'run', 'meshboi', 'tun0.sock');
+    const server = await ControlServer.listen(socketPath, statusHandlers);
+    try {
+      const socketStat = fs.lstatSync(socketPath);
+      assert.ok(socketStat.isSocket());
+      assert.equal(socketStat.mode & 0o777, 0o600);
+      assert.equal(fs.statSync(path.dirname(socketPath)).mode & 0o777, 0o700);
+    } finally {
+      await server.close();
+    }
+    assert.equal(fs.existsSync(socketPath), false);
+    await server.close();
+  });
+});
+
+test('a stale socket left by a crashed member is replaced', async () => {
+  await withTempDirectory(async (directory) => {
+    const socketPath = path.join(directory, 'tun0.sock');
+    const crash = `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`;
+    assert.equal(spawnSync(process.execPath, ['-e', crash]).signal, 'SIGKILL');
+    assert.ok(fs.lstatSync(socketPath).isSocket());
+    const server = await ControlServer.listen(socketPath, statusHandlers);
+    try {
+      assert.equal((await requestStatus(socketPath)).network, 'office');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+test('a socket a running member answers on is refused, and left alone', async () => {
+  await withTempDirectory(async (directory) => {
+    const socketPath = path.join(directory, 'tun0.sock');
+    const running = await ControlServer.listen(socketPath, statusHandlers);
+    try {
+      await assert.rejects(ControlServer.listen(socketPath, statusHandlers), /is in use by a running member; stop that member first/);
+      assert.equal((await requestStatus(socketPath)).vpnIp, '192.168.50.1');
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+test('a file that is not a socket is never deleted', async () => {
+  await withTempDirectory(async (directory) => {
+    const socketPath = path.join(directory, 'tun0.sock');
+    fs.writeFileSync(socketPath, 'precious');
+    await assert.rejects(ControlServer.listen(socketPath, statusHandlers), /exists and is not a socket/);
+    assert.equal(fs.readFileSync(socketPath, 'utf8'), 'precious');
+  });
+});
+
+test('an error from the member reaches the client as a refusal with its message', async () => {
+  await withTempDirectory(async (directory) => {
+    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), {
+      status() {
+        throw new Error('the member is still starting; ask again in a moment');
+      },
+    });
+    try {
+      await assert.rejects(requestStatus(server.path), /refused: the member is still starting/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+test('bad requests get an error line and the connection stays usable', async () => {
+  await withTempDirectory(async (directory) => {
+    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), statusHandlers);
+    const client = net.connect(server.path);
+    try {
+      const lines = new LineBuffer(1 << 20);
+      const received: string[] = [];
+      client.on('data', (chunk: Buffer) => received.push(...(lines.push(chunk) ?? [])));
+      client.write('not json\n{"method":"reboot"}\n{"method":"status"}\n');
+      while (received.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+      const answers = received.map((line) => decodeResponse(line));
+      assert.deepEqual(answers[0], { ok: true, value: { ok: false, error: 'the request is not a JSON object' } });
+      assert.match(JSON.stringify(answers[1]), /unknown method \\"reboot\\"/);
+      assert.deepEqual(answers[2], { ok: true, value: { ok: true, result: STATUS_FIXTURE } });
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+});
+
+test('a request line longer than the limit is answered with an error and the connection ends', async () => {
+  await withTempDirectory(async (directory) => {
+    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), statusHandlers);
+    const client = net.connect(server.path);
+    try {
+      const chunks: Buffer[] = [];
+      client.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const ended = new Promise((resolve) => client.on('end', resolve));
+      client.write(Buffer.alloc(10_000, 0x61));
+      await ended;
+      assert.match(Buffer.concat(chunks).toString(), /request longer than 4096 bytes/);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+});
+
+test('the client says what to do when no member is there or the socket is stale', async () => {
+  await withTempDirectory(async (directory) => {
+    const missing = path.join(directory, 'tun9.sock');
+    await assert.rejects(requestStatus(missing), /no member is running with this control socket; start `meshboi member`, or pick the member with --tun-name/);
+    fs.writeFileSync(missing, '');
+    await assert.rejects(request(missing, 'status'), /cannot talk to the member/);
+  });
+});
+
+test('the default control socket is /run/meshboi/<tun-name>.sock', () => {
+  assert.equal(defaultControlSocketPath('tun'), '/run/meshboi/tun.sock');
+  assert.equal(defaultControlSocketPath('mesh0'), '/run/meshboi/mesh0.sock');
+});
+
+test('the request codec accepts status only', () => {
+  assert.deepEqual(decodeRequest('{"method":"status"}'), { ok: true, value: { method: 'status' } });
+  assert.equal(decodeRequest('[]').ok, false);
+  assert.equal(decodeRequest('{"method":"stop"}').ok, false);
+  assert.equal(decodeResponse('{"ok":true}').ok, false);
+});
+
+test('the line buffer joins chunks and refuses an endless line', () => {
+  const lines = new LineBuffer(8);
+  assert.deepEqual(lines.push(Buffer.from('ab')), []);
+  assert.deepEqual(lines.push(Buffer.from('c\nde\nf')), ['abc', 'de']);
+  assert.deepEqual(lines.push(Buffer.from('g\n')), ['fg']);
+  assert.equal(lines.push(Buffer.from('123456789')), null);
+  assert.equal(new LineBuffer(4).push(Buffer.from('12345\n')), null);
+});

@@ -1,0 +1,40 @@
+// `meshboi status` renders a MemberStatus as a summary, a rolodex table and a peer table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatAgo, formatBytes, formatDrops, renderStatus } from '../../src/control/status-table';
+import { STATUS_FIXTURE } from './status-fixture';
+
+test('the status table shows every column for every peer, sorted by VPN IP', () => {
+  const expected = [
+    'network office  vpn-ip 192.168.50.1  outside 203.0.113.7:41234  tun tun0 (mtu 1200)',
+    '',
+    'rolodexes (2):',
+    '  ADDRESS            LAST MAP  REACHABLE',
+    '  198.51.100.2:6264  3s ago    yes',
+    '  198.51.100.9:6264  never     no',
+    '',
+    'peers (3, 2 established):',
+    '  VPN IP         OUTSIDE             ROLE    STATE        KIND      HANDSHAKE  LAST PACKET  PACKETS IN/OUT  BYTES IN/OUT  DROPS             LAST ERROR',
+    '  192.168.50.2   203.0.113.7:41999   server  established  meshboi   42s ago    1s ago       7/9             700B/900B     -                 -',
+    '  192.168.50.10  198.51.100.77:5000  client  established  original  1h02m ago  850ms ago    1200/1100       1.5MiB/512B   spoof=5,replay=2  -',
+    '  ?              192.0.2.44:6000     client  handshaking  unknown   never      never        0/0             0B/0B         -                 handshake timed out after 6 tries; retrying in 8s',
+    '',
+  ];
+  assert.equal(renderStatus(STATUS_FIXTURE), expected.join('\n'));
+});
+
+test('a member without peers or a map yet says so', () => {
+  const text = renderStatus({ ...STATUS_FIXTURE, outsideAddress: null, peers: [] });
+  assert.match(text, /outside unknown \(no map yet\)/);
+  assert.match(text, /peers \(0, 0 established\):\n  none yet/);
+});
+
+test('durations, sizes and drop counters are short and readable', () => {
+  assert.deepEqual(
+    [null, 0, 999, 1_000, 59_999, 60_000, 305_000, 7_500_000, 273_600_000].map(formatAgo),
+    ['never', '0ms ago', '999ms ago', '1s ago', '59s ago', '1m00s ago', '5m05s ago', '2h05m ago', '3d04h ago'],
+  );
+  assert.deepEqual([0, 1023, 1024, 1536, 5 * 1024 ** 3].map(formatBytes), ['0B', '1023B', '1.0KiB', '1.5KiB', '5.0GiB']);
+  assert.equal(formatDrops({ a: 0 }), '-');
+  assert.equal(formatDrops({ auth: 1, spoof: 1, replay: 9 }), 'replay=9,auth=1,spoof=1');
+});
