@@ -1,0 +1,91 @@
+// The contract every benchmarked tunnel implements (bare link, wireguard-go, nebula, meshboi),
+// and the waits they share: the tunnel is up once host A can ping host B through it.
+import type { LabHost } from '../lab/host';
+import type { LabProcess } from '../lab/process';
+
+export type HostPair = readonly [client: LabHost, server: LabHost];
+
+export interface Tunnel {
+  /** Host B's address inside the tunnel: what iperf3 and ping on host A target. */
+  readonly serverAddress: string;
+  /** MTU of the tunnel interface (the link's MTU for the bare link). */
+  readonly mtu: number;
+  /** The tunnel's own processes; their CPU counts toward the tool's figure. */
+  readonly daemons: readonly LabProcess[];
+  /** What the tool printed as its version, for the results file. */
+  readonly version: string;
+}
+
+export interface TunnelTool {
+  readonly name: string;
+  /** Executables the tool needs and the Debian packages that ship them; missing ones get installed. */
+  readonly needs: ReadonlyArray<{ tool: string; debianPackage: string }>;
+  /** Brings the tunnel up between the pair; `workDir` is private to this run. Processes it starts
+   * with `host.spawn` are stopped by the lab's teardown even when this fails halfway. */
+  up(pair: HostPair, workDir: string): Promise<Tunnel>;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The last few non-empty lines of a process's output, to quote in an error. */
+export function lastLines(output: string, count = 3): string {
+  return output.trim().split('\n').filter((line) => line.trim() !== '').slice(-count).join(' | ');
+}
+
+/** Throws with the process's last output if it has exited: a daemon that died will not come up. */
+export function assertRunning(daemon: LabProcess): void {
+  if (!daemon.running) throw new Error(`${daemon.label} exited: ${lastLines(daemon.output()) || 'no output'}`);
+}
+
+/** Pings `address` from `host` until it answers, failing early if a daemon exits. */
+export async function waitForPath(host: LabHost, address: string, daemons: readonly LabProcess[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    daemons.forEach(assertRunning);
+    const result = await host.exec('ping', ['-n', '-c', '1', '-W', '1', address], { timeoutMs: 5000 });
+    if (result.code === 0) return;
+    lastError = lastLines(result.stdout + result.stderr, 1);
+    await sleep(200);
+  }
+  const hints = daemons.map((daemon) => `${daemon.label}: ${lastLines(daemon.output()) || 'no output'}`).join('; ');
+  throw new Error(`no path to ${address} from ${host.name} after ${timeoutMs / 1000} s (${lastError})${hints ? `; ${hints}` : ''}`);
+}
+
+/** Runs a command until it succeeds; for daemons that create their device or socket a little late. */
+export async function waitForCommand(host: LabHost, argv: readonly string[], daemon: LabProcess, timeoutMs = 10_000): Promise<string> {
+  const [command, ...args] = argv as [string, ...string[]];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    assertRunning(daemon);
+    const result = await host.exec(command, args, { timeoutMs: 5000 });
+    if (result.code === 0) return result.stdout;
+    if (Date.now() >= deadline) throw new Error(`${argv.join(' ')} on ${host.name} kept failing: ${lastLines(result.stderr + result.stdout)}`);
+    await sleep(100);
+  }
+}
+
+/** The first line a tool prints about its version, for the results file. */
+export async function versionOf(host: LabHost, command: string, args: string[]): Promise<string> {
+  const result = await host.exec(command, args, { timeoutMs: 5000 });
+  const text = (result.stdout + result.stderr).trim().split('\n')[0] ?? '';
+  return result.code === 0 ? text : `unknown (${command} exited ${result.code}: ${text})`;
+}
+
+/** Reads an interface's MTU inside a host. */
+export async function interfaceMtu(host: LabHost, device: string): Promise<number> {
+  const output = await host.mustExec('ip', ['-o', 'link', 'show', 'dev', device]);
+  const match = /\bmtu (\d+)/.exec(output);
+  if (!match) throw new Error(`no MTU in "ip link show dev ${device}" on ${host.name}: ${output.trim()}`);
+  return Number.parseInt(match[1] as string, 10);
+}
+
+/** The MTU of the interface a host would use to reach `address`. */
+export async function routeMtu(host: LabHost, address: string): Promise<number> {
+  const output = await host.mustExec('ip', ['-o', 'route', 'get', address]);
+  const match = /\bdev (\S+)/.exec(output);
+  if (!match) throw new Error(`no route to ${address} on ${host.name}: ${output.trim()}`);
+  return interfaceMtu(host, match[1] as string);
+}
