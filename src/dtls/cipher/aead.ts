@@ -18,7 +18,7 @@ export interface Aead {
   /**
    * `sealed` is ciphertext followed by the tag. Writes the plaintext at the start of `out` (which
    * may be `sealed` itself) and returns its length, or returns -1 without throwing when the tag
-   * does not verify.
+   * does not verify; `out` then holds no plaintext (it may be zeroed or left as it was).
    */
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number;
 }

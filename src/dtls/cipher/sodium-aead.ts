@@ -47,7 +47,7 @@ export class SodiumChaCha20Poly1305 implements Aead {
     try {
       sodiumChaCha.crypto_aead_chacha20poly1305_ietf_decrypt(target, null, sealed, aad, nonce, this.key);
     } catch {
-      // sodium-native throws "could not verify data" on a bad tag; libsodium wrote nothing then.
+      // sodium-native throws "could not verify data" on a bad tag; libsodium zeroed the output.
       return -1;
     }
     return length;
