@@ -5,8 +5,8 @@ import { ControlServer } from '../control/server';
 import { logger } from '../log';
 import { formatEndpoint } from '../net/transport';
 import { UdpTransport } from '../net/udp-transport';
-import { openTun, TunError } from '../tun/linux';
-import { bindAddressFor, CliConfigError, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './cli-config';
+import { openTun, TunError, type TunDevice, type TunErrorCode } from '../tun/linux';
+import { bindAddressFor, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './cli-config';
 import { startMember, type Member } from './main';
 import { checkStartupPrivileges, dropPrivileges, lookupIdentity } from './privileges';
 import { PSK_ENV_VARIABLE, resolvePsk } from './psk';
@@ -39,7 +39,6 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     const { psk, warnings } = resolvePsk({ pskFile: options.pskFile, env: env[PSK_ENV_VARIABLE], arg: options.psk });
     for (const warning of warnings) log.warn(warning);
     const vpn = parseVpnIp(options.vpnIp);
-    checkMtu(options.tunMtu, vpn.family);
     const rolodexes = await resolveRolodexes((options.rolodexAddress ?? []).map((text) => parseRolodexAddress(text, options.rolodexPort)));
     const identity = lookupIdentity(options.user, options.group);
     checkStartupPrivileges({ tunName: options.tunName, dropsPrivileges: identity !== null });
@@ -140,27 +139,21 @@ function waitForStopSignal(): StopSignal {
   };
 }
 
-function checkMtu(mtu: number, family: 4 | 6): void {
-  const minimum = family === 6 ? 1280 : 576;
-  if (!Number.isInteger(mtu) || mtu < minimum || mtu > 65535) {
-    throw new CliConfigError(`bad --tun-mtu ${mtu}: give a whole number from ${minimum} to 65535 (IPv${family} inside the VPN); the default is 1200`);
-  }
-}
-
-const TUN_ADVICE: Record<string, (name: string) => string> = {
-  NO_TUN_DEVICE: () => 'this machine has no TUN device (/dev/net/tun); load the module with `modprobe tun`, or in a container pass the device in (docker run --device /dev/net/tun --cap-add NET_ADMIN)',
-  PERMISSION: () => 'permission denied; run meshboi member as root (or with CAP_NET_ADMIN)',
-  NAME_IN_USE: (name) => `a network interface named ${name} already exists (another member?); pick another --tun-name`,
-  BAD_MTU: () => 'the kernel refused the MTU; pick another --tun-mtu',
+/** Which of our options to look at when the TUN device refuses, beside the addon's own advice. */
+const TUN_OPTION: Partial<Record<TunErrorCode, string>> = {
+  NAME_IN_USE: '--tun-name',
+  BAD_NAME: '--tun-name',
+  BAD_MTU: '--tun-mtu',
+  BAD_ADDRESS: '--vpn-ip',
 };
 
-async function openTunWithAdvice(name: string, mtu: number, cidr: string): Promise<Awaited<ReturnType<typeof openTun>>> {
+async function openTunWithAdvice(name: string, mtu: number, cidr: string): Promise<TunDevice> {
   try {
     return await openTun({ name, mtu, addresses: [cidr] });
   } catch (error) {
     if (!(error instanceof TunError)) throw error;
-    const advice = TUN_ADVICE[error.code]?.(name) ?? error.message;
-    throw new Error(`cannot open TUN device ${name}: ${advice}`);
+    const option = TUN_OPTION[error.code];
+    throw new Error(`cannot open TUN device ${name}${option ? ` (check ${option})` : ''}: ${error.message}`);
   }
 }
 

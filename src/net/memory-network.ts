@@ -1,5 +1,5 @@
 // An in-memory datagram network for tests: transports attached to it exchange datagrams without
-// sockets, with a hook to drop, delay or rewrite each one so loss and races are deterministic.
+// sockets, with NAT boxes, a hook to drop or rewrite each datagram, and packet-by-packet stepping.
 import type { DatagramTransport, Endpoint, MessageHandler } from './transport';
 import { formatEndpoint } from './transport';
 
@@ -12,10 +12,101 @@ export interface InFlight {
 /** Returns the datagram to deliver (possibly rewritten), or null to drop it. */
 export type Interceptor = (datagram: InFlight) => InFlight | null;
 
+/**
+ * How a NAT picks the outside port: `endpoint-independent` keeps one outside port per inside
+ * socket (full-cone mapping, what Linux masquerade does when the port is free), `symmetric` takes
+ * a new outside port for every destination, which defeats hole punching through a rendezvous.
+ */
+export type NatKind = 'endpoint-independent' | 'symmetric';
+
+export interface NatOptions {
+  publicAddress: string;
+  kind?: NatKind;
+  /** Whether an inside host may reach another inside host through the public address. Default false. */
+  hairpin?: boolean;
+}
+
+interface Mapping {
+  inside: Endpoint;
+  publicPort: number;
+  /** Remote endpoints the inside host has sent to: the only ones allowed back in (port-restricted filtering). */
+  contacted: Set<string>;
+}
+
+/**
+ * A NAT box: rewrites the source of datagrams leaving its inside hosts, and lets a datagram in only
+ * from a remote endpoint an inside socket has already sent to, as a stateful firewall does.
+ * Inside addresses must be unique across the whole MemoryNetwork.
+ */
+export class Nat {
+  readonly publicAddress: string;
+  readonly kind: NatKind;
+  readonly hairpin: boolean;
+  readonly insideAddresses = new Set<string>();
+  /** Unsolicited datagrams refused at the public address, and hairpins refused. */
+  filtered = 0;
+  private readonly mappings = new Map<string, Mapping>();
+  private readonly byPublicPort = new Map<number, Mapping>();
+  private nextPort = 20000;
+
+  constructor(private readonly network: MemoryNetwork, options: NatOptions) {
+    this.publicAddress = options.publicAddress;
+    this.kind = options.kind ?? 'endpoint-independent';
+    this.hairpin = options.hairpin ?? false;
+  }
+
+  /** Attaches a host behind this NAT at an inside address. */
+  attach(insideAddress: string, port = 0): MemoryTransport {
+    this.insideAddresses.add(insideAddress);
+    return this.network.attach(insideAddress, port);
+  }
+
+  /** The outside endpoint this inside socket currently uses towards `to`, if it has one. */
+  publicEndpointOf(inside: Endpoint, to: Endpoint): Endpoint | null {
+    const mapping = this.mappings.get(this.mappingKey(inside, to));
+    return mapping ? { address: this.publicAddress, port: mapping.publicPort } : null;
+  }
+
+  /** Translates an outgoing datagram's source, creating the mapping and opening the filter. */
+  outbound(from: Endpoint, to: Endpoint): Endpoint {
+    const key = this.mappingKey(from, to);
+    let mapping = this.mappings.get(key);
+    if (!mapping) {
+      mapping = { inside: { ...from }, publicPort: this.nextPort++, contacted: new Set() };
+      this.mappings.set(key, mapping);
+      this.byPublicPort.set(mapping.publicPort, mapping);
+    }
+    mapping.contacted.add(formatEndpoint(to));
+    return { address: this.publicAddress, port: mapping.publicPort };
+  }
+
+  /** The inside destination of a datagram arriving at the public address, or null when filtered. */
+  inbound(from: Endpoint, to: Endpoint): Endpoint | null {
+    const mapping = this.byPublicPort.get(to.port);
+    if (!mapping || !mapping.contacted.has(formatEndpoint(from))) {
+      this.filtered++;
+      return null;
+    }
+    return mapping.inside;
+  }
+
+  private mappingKey(inside: Endpoint, to: Endpoint): string {
+    return this.kind === 'symmetric' ? `${formatEndpoint(inside)}>${formatEndpoint(to)}` : formatEndpoint(inside);
+  }
+}
+
 export class MemoryNetwork {
   private readonly bound = new Map<string, MemoryTransport>();
+  private readonly nats: Nat[] = [];
+  private readonly queue: InFlight[] = [];
   private nextPort = 40000;
+  /** Sees every datagram as its sender sent it, before any NAT. */
   interceptor: Interceptor = (d) => d;
+  /**
+   * When true, datagrams wait in a queue until the test calls step() or flush(), so a race can
+   * be played in any order; when false each one is delivered on a later turn, as a socket would.
+   */
+  manual = false;
   delivered = 0;
   dropped = 0;
 
@@ -28,26 +119,85 @@ export class MemoryNetwork {
     return transport;
   }
 
-  /** Called by a transport; delivery happens on a later turn, as with a real socket. */
+  addNat(options: NatOptions): Nat {
+    const nat = new Nat(this, options);
+    this.nats.push(nat);
+    return nat;
+  }
+
+  /** Called by a transport; applies the interceptor and NATs, then queues or schedules delivery. */
   route(datagram: InFlight): void {
-    const result = this.interceptor({ ...datagram, data: Buffer.from(datagram.data) });
-    if (!result) {
+    const intercepted = this.interceptor({ ...datagram, data: Buffer.from(datagram.data) });
+    const translated = intercepted && this.translate(intercepted);
+    if (!translated) {
       this.dropped++;
       return;
     }
-    setImmediate(() => {
-      const target = this.bound.get(formatEndpoint(result.to));
-      if (!target) {
-        this.dropped++;
-        return;
+    if (this.manual) this.queue.push(translated);
+    else setImmediate(() => this.deliver(translated));
+  }
+
+  /** Datagrams waiting for step() in manual mode, oldest first. */
+  get queued(): readonly InFlight[] {
+    return this.queue;
+  }
+
+  /** Delivers the oldest `count` queued datagrams (or those `which` selects); returns how many. */
+  step(count = 1, which: (datagram: InFlight) => boolean = () => true): number {
+    let done = 0;
+    for (let i = 0; i < this.queue.length && done < count; ) {
+      if (!which(this.queue[i])) {
+        i++;
+        continue;
       }
-      this.delivered++;
-      target.deliver(result.data, result.from);
-    });
+      const [datagram] = this.queue.splice(i, 1);
+      this.deliver(datagram);
+      done++;
+    }
+    return done;
+  }
+
+  /** Drops the queued datagrams `which` selects (all by default); returns how many. */
+  discard(which: (datagram: InFlight) => boolean = () => true): number {
+    const before = this.queue.length;
+    const kept = this.queue.filter((d) => !which(d));
+    this.queue.splice(0, this.queue.length, ...kept);
+    this.dropped += before - kept.length;
+    return before - kept.length;
   }
 
   detach(endpoint: Endpoint): void {
     this.bound.delete(formatEndpoint(endpoint));
+  }
+
+  private deliver(datagram: InFlight): void {
+    const target = this.bound.get(formatEndpoint(datagram.to));
+    if (!target) {
+      this.dropped++;
+      return;
+    }
+    this.delivered++;
+    target.deliver(datagram.data, datagram.from);
+  }
+
+  /** Applies the sender's NAT (LAN, hairpin or outbound) and the receiver's NAT filter. */
+  private translate(datagram: InFlight): InFlight | null {
+    let { from, to } = datagram;
+    const senderNat = this.nats.find((nat) => nat.insideAddresses.has(from.address));
+    if (senderNat && !senderNat.insideAddresses.has(to.address)) {
+      if (to.address === senderNat.publicAddress && !senderNat.hairpin) {
+        senderNat.filtered++;
+        return null;
+      }
+      from = senderNat.outbound(from, to);
+    }
+    const receiverNat = this.nats.find((nat) => nat.publicAddress === to.address);
+    if (receiverNat) {
+      const inside = receiverNat.inbound(from, to);
+      if (!inside) return null;
+      to = inside;
+    }
+    return { from, to, data: datagram.data };
   }
 }
 

@@ -1,0 +1,63 @@
+// The inside path, in the order a packet meets it:
+//   TUN (a batch of packets) -> route by destination IPv4/IPv6 address -> the peer's active
+//   session -> seal (one application_data record per packet) -> UDP.
+// Hot path: no logs, promises, closures or JSON per packet; problems become counters.
+import type { PacketDevice } from '../tun/device';
+import type { PeerStore } from './peer-store';
+import type { Peer } from './peer';
+import { destinationKey6, ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES } from './vpn-address';
+
+/** Member-wide drops on the way out, for packets no peer can be charged with. */
+export interface InsideDrops {
+  /** No peer holds the destination address. */
+  no_route: number;
+  /** Too short, or neither IPv4 nor IPv6. */
+  malformed: number;
+}
+
+export class Inside {
+  readonly drops: InsideDrops = { no_route: 0, malformed: 0 };
+
+  constructor(private readonly store: PeerStore) {}
+
+  /** Reads every batch the device delivers; bound once so no closure is made per batch. */
+  attach(device: PacketDevice): void {
+    device.onPackets(this.sendBatch);
+  }
+
+  private readonly sendBatch = (packets: readonly Buffer[]): void => {
+    const now = Date.now();
+    for (let i = 0; i < packets.length; i++) this.send(packets[i], now);
+  };
+
+  private send(packet: Buffer, now: number): void {
+    const peer = this.route(packet);
+    if (peer === undefined) return;
+    const path = peer.active;
+    if (path === null) {
+      peer.drops.not_established++;
+      return;
+    }
+    if (!path.session.send(packet)) {
+      peer.drops.send_failed++;
+      return;
+    }
+    peer.packetsOut++;
+    peer.bytesOut += packet.length;
+    peer.lastSentAt = now;
+    peer.lastPacketAt = now;
+  }
+
+  private route(packet: Buffer): Peer | undefined {
+    const version = ipVersion(packet);
+    let peer: Peer | undefined;
+    if (version === 4 && packet.length >= IPV4_HEADER_BYTES) peer = this.store.routes4.get(packet.readUInt32BE(16));
+    else if (version === 6 && packet.length >= IPV6_HEADER_BYTES) peer = this.store.routes6.get(destinationKey6(packet));
+    else {
+      this.drops.malformed++;
+      return undefined;
+    }
+    if (peer === undefined) this.drops.no_route++;
+    return peer;
+  }
+}

@@ -1,0 +1,74 @@
+// Keeps NAT mappings and firewall state fresh toward every established peer while idle, closes
+// our own peers that fell silent, and removes peers no rolodex lists any more once they are silent.
+import type { DatagramTransport } from '../net/transport';
+import { EMPTY_RECORD, HELLO, type Connector } from './connector';
+import type { Peer } from './peer';
+import type { PeerStore } from './peer-store';
+import type { TimerSet } from './timers';
+
+export interface LivenessTimings {
+  /** Send something to an established peer when nothing went to it for this long. */
+  keepaliveMs: number;
+  /** One of our peers with no authenticated record for this long is closed (then punched again if listed). */
+  deadAfterMs: number;
+  /** A peer no rolodex lists, silent this long, is removed. */
+  removeAfterMs: number;
+  /** A peer is still listed if a rolodex named it within this long of the latest map (maps may come in chunks). */
+  listingGraceMs: number;
+}
+
+export class Liveness {
+  constructor(
+    private readonly store: PeerStore,
+    private readonly transport: DatagramTransport,
+    private readonly timings: LivenessTimings,
+    private readonly timers: TimerSet,
+    /** When the latest map from any rolodex came; null before the first one. */
+    private readonly lastMapAt: () => number | null,
+  ) {}
+
+  start(connector: Connector): void {
+    this.timers.every(Math.max(1, Math.floor(this.timings.keepaliveMs / 2)), () => this.tick(connector, Date.now()));
+  }
+
+  /**
+   * Listed unless a rolodex said Gone, or some rolodex has answered since the peer was last
+   * named: while every rolodex is down nobody counts as unlisted, so an outage removes no one.
+   */
+  isListed(peer: Peer): boolean {
+    if (peer.gone) return false;
+    const lastMapAt = this.lastMapAt();
+    return lastMapAt === null || lastMapAt - peer.lastListedAt <= this.timings.listingGraceMs;
+  }
+
+  tick(connector: Connector, now: number): void {
+    for (const peer of [...this.store.peers.values()]) {
+      if (!this.isListed(peer) && now - peer.lastAuthenticatedAt > this.timings.removeAfterMs) {
+        connector.closePeer(peer, 'no rolodex lists it and it is silent', { notify: true, repunch: false });
+        continue;
+      }
+      if (peer.state !== 'established' || peer.active === null) continue;
+      if (peer.kind === 'meshboi' && now - peer.lastAuthenticatedAt > this.timings.deadAfterMs) {
+        connector.closePeer(peer, `no authenticated record for ${now - peer.lastAuthenticatedAt} ms`, { notify: true, repunch: true });
+        continue;
+      }
+      for (const path of peer.standby) {
+        if (now - path.lastAuthenticatedAt > this.timings.deadAfterMs) connector.dropPath(path);
+      }
+      if (now - peer.lastSentAt >= this.timings.keepaliveMs) this.keepalive(peer, now);
+    }
+  }
+
+  /**
+   * Our peers get an authenticated empty record (proof of life; never written to TUN). An
+   * original peer would write that empty record to its TUN device, fail and exit, so it gets a
+   * plain `hello`, too short to be a record, which it discards (RFC 6347 4.1.2.7).
+   */
+  private keepalive(peer: Peer, now: number): void {
+    const path = peer.active;
+    if (path === null) return;
+    peer.lastSentAt = now;
+    if (peer.kind === 'meshboi') path.session.send(EMPTY_RECORD);
+    else this.transport.send(HELLO, path.remote.port, path.remote.address);
+  }
+}

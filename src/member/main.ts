@@ -1,0 +1,152 @@
+// The member's composition root: config -> the given socket and device -> peer stores ->
+// rolodex client, connector, liveness and the packet path; returns the control API.
+import type { CipherSuiteId } from '../dtls/api';
+import { logger } from '../log';
+import type { DatagramTransport, Endpoint } from '../net/transport';
+import { formatEndpoint } from '../net/transport';
+import type { PacketDevice } from '../tun/device';
+import { Connector, type ConnectorTimings } from './connector';
+import { Inside } from './inside';
+import { Liveness, type LivenessTimings } from './liveness';
+import { Outside } from './outside';
+import type { Peer } from './peer';
+import { PeerStore } from './peer-store';
+import { RolodexClient, type RolodexTimings } from './rolodex-client';
+import { peerStatus, type MemberStatus } from './status';
+import { TimerSet } from './timers';
+import { parseVpnAddress } from './vpn-address';
+
+export type { MemberStatus, PeerStatus } from './status';
+
+export interface MemberConfig {
+  network: string;
+  /** The raw bytes of the PSK text (the original uses them as typed). */
+  psk: Buffer;
+  /** "192.168.50.1" or an IPv6 address, without prefix length. */
+  vpnIp: string;
+  vpnPrefixLength: number;
+  /** Already resolved. */
+  rolodexes: Endpoint[];
+  /** Our LAN endpoints to advertise, so members behind the same NAT can reach us directly. */
+  localEndpoints?: Endpoint[];
+  cipherSuites?: CipherSuiteId[];
+}
+
+export interface MemberTimings extends RolodexTimings, ConnectorTimings, LivenessTimings {
+  /** An established peer of ours silent this long is presumed restarted when another member claims its VPN IP. */
+  staleAfterMs: number;
+  /** Server handshakes in flight at most. */
+  maxPending: number;
+}
+
+/** The spec's timings where it has them (heartbeat 5 s, client wait 1 s); the rest are ours. */
+export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
+  heartbeatMs: 5_000,
+  silentAfterMs: 15_000,
+  helloWaitMs: 1_000,
+  retryInitialMs: 2_000,
+  retryMaxMs: 60_000,
+  handshakeRetransmitMs: 1_000,
+  handshakeMaxTries: 5,
+  maxPeers: 1_024,
+  keepaliveMs: 10_000,
+  deadAfterMs: 45_000,
+  removeAfterMs: 60_000,
+  listingGraceMs: 60_000,
+  staleAfterMs: 25_000,
+  maxPending: 256,
+};
+
+/** The control API: what `meshboi status` and tests use, never the member's internals. */
+export interface Member {
+  status(): MemberStatus;
+  /** close_notify to our own peers only (never an original peer), every timer cleared. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startMember(
+  config: MemberConfig,
+  io: { transport: DatagramTransport; device: PacketDevice },
+  timingOverrides: Partial<MemberTimings> = {},
+): Promise<Member> {
+  const vpn = parseVpnAddress(config.vpnIp);
+  if (!vpn) throw new Error(`VPN IP "${config.vpnIp}" is not an IPv4 or IPv6 address: give one like 192.168.50.1 or fd00::1`);
+  const maxPrefix = vpn.family === 4 ? 32 : 128;
+  if (!Number.isInteger(config.vpnPrefixLength) || config.vpnPrefixLength < 0 || config.vpnPrefixLength > maxPrefix) {
+    throw new Error(`VPN prefix length ${config.vpnPrefixLength} is not between 0 and ${maxPrefix}`);
+  }
+  if (config.psk.length === 0) throw new Error('the PSK is empty: give one with --psk-file, MESHBOI_PSK or --psk (meshboi genpsk makes one)');
+  if (config.rolodexes.length === 0) throw new Error('no rolodex given: add --rolodex-address HOST[:PORT]');
+  const timings: MemberTimings = { ...DEFAULT_TIMINGS, ...timingOverrides };
+  const log = logger('member');
+  const { transport, device } = io;
+  const timers = new TimerSet();
+
+  let liveness: Liveness | null = null;
+  const isListed = (peer: Peer): boolean => liveness?.isListed(peer) ?? true;
+  const store = new PeerStore(vpn, timings, isListed);
+  const outside = new Outside(store, device, (data, from, established) => {
+    if (!established && rolodex.receive(data, from)) return;
+    connector.receive(data, from, established);
+  });
+  const connector = new Connector(
+    store,
+    transport,
+    { psk: config.psk, vpn, cipherSuites: config.cipherSuites },
+    timings,
+    timers,
+    (path, plaintext) => outside.deliver(path, plaintext),
+    isListed,
+    log,
+  );
+  const rolodex = new RolodexClient(
+    transport,
+    config.network,
+    config.rolodexes,
+    config.localEndpoints ?? [],
+    timings,
+    timers,
+    { onListed: (listing) => connector.listed(listing), onGone: (gone) => connector.gone(gone) },
+    logger('rolodex-client'),
+  );
+  liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
+  const inside = new Inside(store);
+
+  outside.attach(transport);
+  inside.attach(device);
+  rolodex.start();
+  liveness.start(connector);
+  log.info('member started', {
+    network: config.network,
+    vpnIp: `${vpn.text}/${config.vpnPrefixLength}`,
+    rolodexes: config.rolodexes.map(formatEndpoint),
+    local: (config.localEndpoints ?? []).map(formatEndpoint),
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    status(): MemberStatus {
+      const now = Date.now();
+      const self = rolodex.outsideAddress();
+      return {
+        network: config.network,
+        vpnIp: vpn.text,
+        outsideAddress: self ? formatEndpoint(self) : null,
+        tun: { name: device.name, mtu: device.mtu },
+        rolodexes: rolodex.status(now),
+        peers: [...store.peers.values()].map((peer) => peerStatus(peer, now)),
+        drops: { ...inside.drops, ...connector.drops, rolodex_malformed: rolodex.malformed },
+      };
+    },
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        transport.onMessage(() => {});
+        device.onPackets(() => {});
+        connector.stop();
+        timers.clear();
+        log.info('member stopped', { network: config.network });
+      })();
+      return stopping;
+    },
+  };
+}

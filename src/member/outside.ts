@@ -1,0 +1,68 @@
+// The outside path, in the order a datagram meets it:
+//   UDP -> demux by remote address (established session; anything else goes to the slow path:
+//   handshakes, rolodex maps, hellos) -> open (the DTLS session authenticates and decrypts) ->
+//   check the inner source is the peer's VPN IP -> TUN.
+// Hot path: no logs, promises, closures or JSON per packet; problems become counters. Only a
+// record that authenticated (deliver) may move a peer's active path or liveness clock.
+import type { DatagramTransport, Endpoint } from '../net/transport';
+import type { PacketDevice } from '../tun/device';
+import type { Path } from './peer';
+import type { PeerStore } from './peer-store';
+import { ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, sourceIs } from './vpn-address';
+
+const APPLICATION_DATA = 23;
+
+/** Everything that is not application data on an established session: handshakes, maps, hellos, alerts. */
+export type SlowPath = (data: Buffer, from: Endpoint, established: Path | undefined) => void;
+
+export class Outside {
+  constructor(
+    private readonly store: PeerStore,
+    private readonly device: PacketDevice,
+    private readonly slowPath: SlowPath,
+  ) {}
+
+  attach(transport: DatagramTransport): void {
+    transport.onMessage(this.receive);
+  }
+
+  private readonly receive = (data: Buffer, from: Endpoint): void => {
+    const path = this.store.established.get(from.address, from.port);
+    if (path !== undefined && data.length > 0 && data[0] === APPLICATION_DATA) {
+      path.session.handleDatagram(data);
+      return;
+    }
+    this.slowPath(data, from, path);
+  };
+
+  /**
+   * One authenticated application_data record from `path` (the session's onData). An empty
+   * record is a meshboi keepalive: it proves the peer alive and never reaches TUN.
+   */
+  deliver(path: Path, plaintext: Buffer): void {
+    const peer = path.peer;
+    if (peer === null || peer.vpn === null) return;
+    if (peer.active !== path) {
+      if (!peer.standby.has(path)) return;
+      this.store.roam(peer, path);
+    }
+    const now = Date.now();
+    peer.lastAuthenticatedAt = now;
+    path.lastAuthenticatedAt = now;
+    if (plaintext.length === 0) return;
+    const version = ipVersion(plaintext);
+    const headerBytes = version === 4 ? IPV4_HEADER_BYTES : version === 6 ? IPV6_HEADER_BYTES : Infinity;
+    if (plaintext.length < headerBytes) {
+      peer.drops.malformed++;
+      return;
+    }
+    if (!sourceIs(plaintext, peer.vpn)) {
+      peer.drops.spoofed_source++;
+      return;
+    }
+    this.device.write(plaintext);
+    peer.packetsIn++;
+    peer.bytesIn += plaintext.length;
+    peer.lastPacketAt = now;
+  }
+}

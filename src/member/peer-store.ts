@@ -1,0 +1,196 @@
+// The member's peers in two stores, handshakes pending by remote endpoint and sessions
+// established by remote endpoint and VPN IP, and resolveRace(): the one place races are decided.
+import type { Endpoint } from '../net/transport';
+import { formatEndpoint } from '../net/transport';
+import { EndpointMap } from './endpoint-map';
+import type { Path, Peer } from './peer';
+import { parseVpnAddress, routeKey6, type VpnAddress } from './vpn-address';
+
+export type RaceEvent =
+  /** A ClientHello with a valid cookie (CookieGate said accept) from `remote`. */
+  | { kind: 'client_hello'; remote: Endpoint }
+  /** The handshake on `path` finished; `identity` is the peer's PSK identity (its VPN IP). */
+  | { kind: 'handshake_complete'; path: Path; identity: string };
+
+export type RaceOutcome =
+  | { action: 'accept'; peer: Peer | null }
+  | { action: 'accept_replacement'; peer: Peer }
+  | { action: 'yield'; path: Path }
+  | { action: 'ignore'; reason: string }
+  | { action: 'install'; peer: Peer | null; vpn: VpnAddress }
+  | { action: 'replace'; peer: Peer; old: Path; vpn: VpnAddress }
+  | { action: 'add_path'; peer: Peer }
+  | { action: 'discard'; reason: string }
+  | { action: 'take_over'; holder: Peer; peer: Peer | null; vpn: VpnAddress }
+  | { action: 'conflict'; holder: Peer; vpn: VpnAddress }
+  | { action: 'reject'; reason: string };
+
+export interface StoreLimits {
+  /** Server handshakes in progress at most; more ClientHellos are ignored (a flood must not grow memory). */
+  maxPending: number;
+  /** An established meshboi peer silent this long is presumed restarted when another claims its VPN IP. */
+  staleAfterMs: number;
+}
+
+export class PeerStore {
+  /** Every peer by outside address (as the rolodex listed it, or the remote of an unlisted one). */
+  readonly peers = new Map<string, Peer>();
+  /** Handshakes in flight, by remote endpoint. */
+  readonly pending = new EndpointMap<Path>();
+  /** Established sessions (active and standby), by remote endpoint: the receive path's demux table. */
+  readonly established = new EndpointMap<Path>();
+  /** Which peer holds a VPN IP (established, or reconnecting after a session ended). */
+  readonly byVpnIp = new Map<string, Peer>();
+  /** The send path's routes, by destination: IPv4 as a number, IPv6 as hex. */
+  readonly routes4 = new Map<number, Peer>();
+  readonly routes6 = new Map<string, Peer>();
+
+  constructor(
+    private readonly ownVpn: VpnAddress,
+    private readonly limits: StoreLimits,
+    /** Whether some rolodex still lists the peer (see Liveness): an unlisted holder may be taken over. */
+    private readonly isListed: (peer: Peer) => boolean,
+  ) {}
+
+  /** The peer whose outside address or advertised LAN endpoint is `key`. */
+  ownerOf(key: string): Peer | undefined {
+    const byOutside = this.peers.get(key);
+    if (byOutside) return byOutside;
+    for (const peer of this.peers.values()) if (peer.ownsEndpoint(key)) return peer;
+    return undefined;
+  }
+
+  /**
+   * Decides every race between handshakes and peers; the caller carries the outcome out.
+   *
+   * On a ClientHello with a valid cookie from `remote`:
+   * - `yield`: our own client handshake to `remote` has heard nothing yet, so both sides think
+   *   they are the client (their views of the outside addresses differ): abort ours, accept theirs.
+   *   Jittered retries keep two yielding sides from repeating the race for ever.
+   * - `ignore`: our client handshake to `remote` is under way (the peer is answering it), or too
+   *   many server handshakes are pending.
+   * - `accept_replacement`: `remote` has an established session: the peer restarted on the same
+   *   outside address. Start a server handshake beside it; the old session stays until it completes.
+   * - `accept`: start a server handshake, for the peer owning `remote` if one is known.
+   *
+   * On a completed handshake on `path`, with the peer's VPN IP as identity:
+   * - `reject`: the identity is not an IP address, or it is our own VPN IP.
+   * - `discard`: the peer was closed meanwhile, or we are the client and another path of this peer
+   *   completed first (the first completed path wins, also for the same-NAT local endpoints).
+   * - `take_over`: another peer holds the VPN IP but is stale (no longer listed, not established,
+   *   or one of ours and silent): the member restarted on a new outside address. Remove the holder.
+   * - `conflict`: another live peer holds the VPN IP: two members claim it. Keep the first.
+   * - `replace`: the peer is established on this same remote: a new handshake after a restart.
+   *   The new session replaces the old one.
+   * - `add_path`: we are the server and the peer completed another of its paths: keep it as
+   *   standby; the peer's next authenticated record on it makes it active.
+   * - `install`: the peer (created if unknown) becomes established on this path.
+   */
+  resolveRace(event: RaceEvent, now: number): RaceOutcome {
+    if (event.kind === 'client_hello') return this.resolveClientHello(event.remote);
+    const { path, identity } = event;
+    const vpn = parseVpnAddress(identity);
+    if (!vpn) return { action: 'reject', reason: `peer identity "${identity.slice(0, 64)}" is not an IP address` };
+    if (vpn.text === this.ownVpn.text) return { action: 'reject', reason: `peer claims our own VPN IP ${vpn.text}` };
+    const peer = path.peer ?? this.ownerOf(path.remoteKey) ?? null;
+    if (peer?.state === 'closed') return { action: 'discard', reason: 'peer closed during the handshake' };
+    const holder = this.byVpnIp.get(vpn.text);
+    if (holder && holder !== peer) {
+      return this.isStale(holder, now) ? { action: 'take_over', holder, peer, vpn } : { action: 'conflict', holder, vpn };
+    }
+    if (peer?.state === 'established' && peer.active) {
+      if (peer.active.remoteKey === path.remoteKey) return { action: 'replace', peer, old: peer.active, vpn };
+      if (path.role === 'client') return { action: 'discard', reason: 'another path to this peer completed first' };
+      return { action: 'add_path', peer };
+    }
+    return { action: 'install', peer, vpn };
+  }
+
+  private resolveClientHello(remote: Endpoint): RaceOutcome {
+    const pending = this.pending.get(remote.address, remote.port);
+    if (pending) {
+      if (pending.role === 'client' && pending.fed === 0) return { action: 'yield', path: pending };
+      return { action: 'ignore', reason: 'a handshake with this address is under way' };
+    }
+    if (this.pending.size >= this.limits.maxPending) return { action: 'ignore', reason: 'too many handshakes in progress' };
+    const established = this.established.get(remote.address, remote.port);
+    if (established?.peer) return { action: 'accept_replacement', peer: established.peer };
+    return { action: 'accept', peer: this.ownerOf(formatEndpoint(remote)) ?? null };
+  }
+
+  private isStale(holder: Peer, now: number): boolean {
+    if (holder.state !== 'established' || !this.isListed(holder)) return true;
+    return holder.kind === 'meshboi' && now - holder.lastAuthenticatedAt > this.limits.staleAfterMs;
+  }
+
+  addPending(path: Path): void {
+    this.pending.set(path.remote, path);
+    path.peer?.attempts.add(path);
+  }
+
+  /** Forgets a path everywhere it may be listed; true if it was still known. */
+  forgetPath(path: Path): boolean {
+    const known = this.pending.get(path.remote.address, path.remote.port) === path || this.established.get(path.remote.address, path.remote.port) === path;
+    this.pending.delete(path.remote, path);
+    this.established.delete(path.remote, path);
+    if (path.peer) {
+      path.peer.attempts.delete(path);
+      path.peer.standby.delete(path);
+      if (path.peer.active === path) path.peer.active = null;
+    }
+    return known;
+  }
+
+  /** Makes `path` the peer's active established path, and the peer the holder of `vpn`. */
+  activate(peer: Peer, path: Path, vpn: VpnAddress): void {
+    this.pending.delete(path.remote, path);
+    peer.attempts.delete(path);
+    path.peer = peer;
+    this.established.set(path.remote, path);
+    peer.active = path;
+    this.claim(peer, vpn);
+  }
+
+  addStandby(peer: Peer, path: Path): void {
+    this.pending.delete(path.remote, path);
+    peer.attempts.delete(path);
+    path.peer = peer;
+    this.established.set(path.remote, path);
+    peer.standby.add(path);
+  }
+
+  /** Only after an authenticated record on `path`: the peer now sends from there. */
+  roam(peer: Peer, path: Path): void {
+    if (peer.active) peer.standby.add(peer.active);
+    peer.standby.delete(path);
+    peer.active = path;
+  }
+
+  /** Points the VPN IP and its route at `peer`, dropping any route the peer had for another IP. */
+  claim(peer: Peer, vpn: VpnAddress): void {
+    if (peer.vpn && peer.vpn.text !== vpn.text) this.unclaim(peer);
+    peer.vpn = vpn;
+    this.byVpnIp.set(vpn.text, peer);
+    if (vpn.family === 4) this.routes4.set(vpn.v4, peer);
+    else this.routes6.set(routeKey6(vpn), peer);
+  }
+
+  unclaim(peer: Peer): void {
+    const vpn = peer.vpn;
+    if (!vpn || this.byVpnIp.get(vpn.text) !== peer) return;
+    this.byVpnIp.delete(vpn.text);
+    if (vpn.family === 4) this.routes4.delete(vpn.v4);
+    else this.routes6.delete(routeKey6(vpn));
+  }
+
+  /** Replaces `old` by `peer` under the same outside address, keeping its VPN IP's route pointed at the new one. */
+  succeed(old: Peer, peer: Peer): void {
+    this.peers.set(peer.outsideKey, peer);
+    if (old.vpn && this.byVpnIp.get(old.vpn.text) === old) this.claim(peer, old.vpn);
+  }
+
+  removePeer(peer: Peer): void {
+    this.unclaim(peer);
+    if (this.peers.get(peer.outsideKey) === peer) this.peers.delete(peer.outsideKey);
+  }
+}

@@ -1,0 +1,105 @@
+// One peer (a member listed by a rolodex, or one that reached us first) and its paths: a path
+// is one DTLS session with one remote endpoint, pending while it handshakes.
+import type { DtlsSession } from '../dtls/index';
+import type { HandshakeInfo, Role } from '../dtls/api';
+import type { Logger } from '../log';
+import type { Endpoint } from '../net/transport';
+import { formatEndpoint } from '../net/transport';
+import { PeerStateMachine, type PeerState } from './peer-state';
+import type { VpnAddress } from './vpn-address';
+
+export type PeerKind = 'meshboi' | 'original' | 'unknown';
+
+/** Per-peer drop reasons; the object's shape is fixed so the packet path increments a known field. */
+export interface PeerDrops {
+  /** A packet from the peer whose inner source is not the peer's VPN IP. */
+  spoofed_source: number;
+  /** A packet for the peer while no session is established. */
+  not_established: number;
+  /** A record from the peer that is not an IP packet. */
+  malformed: number;
+  /** The session refused to seal a packet. */
+  send_failed: number;
+}
+
+export class Path {
+  readonly remoteKey: string;
+  /** Datagrams fed to the session; a pending client path that heard nothing may yield (see resolveRace). */
+  fed = 0;
+  info: HandshakeInfo | null = null;
+  /** Last authenticated record on this path; a standby path silent too long is dropped. */
+  lastAuthenticatedAt = Date.now();
+
+  constructor(
+    readonly remote: Endpoint,
+    readonly role: Role,
+    readonly session: DtlsSession,
+    /** Null for a server handshake from an address no map has told us about yet. */
+    public peer: Peer | null,
+  ) {
+    this.remoteKey = formatEndpoint(remote);
+  }
+}
+
+export class Peer {
+  readonly outsideKey: string;
+  readonly machine: PeerStateMachine;
+  locals: Endpoint[] = [];
+  vpn: VpnAddress | null = null;
+  kind: PeerKind = 'unknown';
+  /** The established path the packet path sends on; moved by authenticated records only. */
+  active: Path | null = null;
+  /** Other established paths of the same peer (server side of a same-NAT race), kept until silent. */
+  readonly standby = new Set<Path>();
+  /** Handshakes in flight for this peer. */
+  readonly attempts = new Set<Path>();
+
+  readonly createdAt: number;
+  handshakeAt: number | null = null;
+  /** Last authenticated record from the peer (or creation): what liveness and removal look at. */
+  lastAuthenticatedAt: number;
+  lastSentAt = 0;
+  lastListedAt: number;
+  gone = false;
+  /** Failed rounds since the last success; drives the retry backoff. */
+  failures = 0;
+  lastError: string | null = null;
+  /** The one pending timer of this peer: the client's hello wait or the next retry. */
+  timer: NodeJS.Timeout | null = null;
+  /** A client waiting for the peer's first datagram before it starts the handshake. */
+  waitingForHello = false;
+
+  packetsIn = 0;
+  packetsOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  lastPacketAt: number | null = null;
+  readonly drops: PeerDrops = { spoofed_source: 0, not_established: 0, malformed: 0, send_failed: 0 };
+
+  constructor(
+    readonly outside: Endpoint,
+    /** Our role by outside-address ordering (the spec's rule); a yielded race may use the other. */
+    readonly role: Role,
+    log: Logger,
+    now: number,
+  ) {
+    this.outsideKey = formatEndpoint(outside);
+    this.machine = new PeerStateMachine(log, this.outsideKey);
+    this.createdAt = now;
+    this.lastAuthenticatedAt = now;
+    this.lastListedAt = now;
+  }
+
+  get state(): PeerState {
+    return this.machine.state;
+  }
+
+  /** Every endpoint this peer may be reached at: outside first, then its advertised LAN endpoints. */
+  endpoints(): Endpoint[] {
+    return [this.outside, ...this.locals.filter((local) => formatEndpoint(local) !== this.outsideKey)];
+  }
+
+  ownsEndpoint(key: string): boolean {
+    return key === this.outsideKey || this.locals.some((local) => formatEndpoint(local) === key);
+  }
+}

@@ -1,0 +1,141 @@
+// Keeps the member registered with every configured rolodex over the member's one socket: a
+// heartbeat with our LAN endpoints every interval, maps in, our outside address from YourIndex,
+// and an outage logged once when a rolodex goes silent and once when it answers again.
+import type { Logger } from '../log';
+import { RateLimitedLog } from '../log';
+import type { DatagramTransport, Endpoint } from '../net/transport';
+import { formatEndpoint } from '../net/transport';
+import { decodeMap, encodeHeartbeat } from '../rolodex-wire';
+import { EndpointMap } from './endpoint-map';
+import type { TimerSet } from './timers';
+
+/** One member a map listed: its outside endpoint, its LAN endpoints, and ours as that rolodex sees us. */
+export interface Listing {
+  outside: Endpoint;
+  locals: Endpoint[];
+  self: Endpoint;
+}
+
+export interface RolodexEvents {
+  onListed(listing: Listing): void;
+  onGone(outside: Endpoint): void;
+}
+
+export interface RolodexTimings {
+  heartbeatMs: number;
+  /** A rolodex that sent no map for this long is reported silent (once). */
+  silentAfterMs: number;
+}
+
+export interface RolodexLinkStatus {
+  address: string;
+  lastMapAgoMs: number | null;
+  reachable: boolean;
+}
+
+class RolodexLink {
+  readonly key: string;
+  lastMapAt: number | null = null;
+  silent = false;
+  /** Our outside address as this rolodex sees it. */
+  self: Endpoint | null = null;
+
+  constructor(readonly endpoint: Endpoint) {
+    this.key = formatEndpoint(endpoint);
+  }
+}
+
+export class RolodexClient {
+  private readonly links: RolodexLink[];
+  private readonly byEndpoint = new EndpointMap<RolodexLink>();
+  private readonly heartbeat: Buffer;
+  private readonly malformedLog: RateLimitedLog;
+  private readonly startedAt = Date.now();
+  /** The most recent map from any rolodex; null until one answers. */
+  lastMapAt: number | null = null;
+  /** Datagrams from a rolodex address that were not a valid map. */
+  malformed = 0;
+
+  constructor(
+    private readonly transport: DatagramTransport,
+    network: string,
+    rolodexes: readonly Endpoint[],
+    localEndpoints: readonly Endpoint[],
+    private readonly timings: RolodexTimings,
+    private readonly timers: TimerSet,
+    private readonly events: RolodexEvents,
+    private readonly log: Logger,
+  ) {
+    this.links = rolodexes.map((endpoint) => new RolodexLink(endpoint));
+    for (const link of this.links) this.byEndpoint.set(link.endpoint, link);
+    this.heartbeat = encodeHeartbeat({ networkName: network, local: [...localEndpoints], meshboi: true });
+    this.malformedLog = new RateLimitedLog(log);
+  }
+
+  /** Sends the first heartbeats now and the next ones every interval. */
+  start(): void {
+    this.beat();
+    this.timers.every(this.timings.heartbeatMs, () => this.beat());
+  }
+
+  /** Whether the datagram came from a rolodex; if so it has been handled. */
+  receive(data: Buffer, from: Endpoint): boolean {
+    const link = this.byEndpoint.get(from.address, from.port);
+    if (!link) return false;
+    const decoded = decodeMap(data);
+    if (!decoded.ok) {
+      this.malformed++;
+      this.malformedLog.warn(`malformed:${link.key}`, 'dropped a datagram from a rolodex that is not a map', { rolodex: link.key, error: decoded.error.message });
+      return true;
+    }
+    const map = decoded.value;
+    const now = Date.now();
+    if (link.silent) this.log.info('rolodex answers', { rolodex: link.key });
+    link.silent = false;
+    link.lastMapAt = now;
+    this.lastMapAt = now;
+    const self = map.addresses[map.yourIndex];
+    if (!link.self || formatEndpoint(link.self) !== formatEndpoint(self)) {
+      this.log.info('learned our outside address', { rolodex: link.key, outside: formatEndpoint(self) });
+    }
+    link.self = self;
+    for (let i = 0; i < map.addresses.length; i++) {
+      if (i === map.yourIndex) continue;
+      const outside = map.addresses[i];
+      this.events.onListed({ outside, locals: map.local.get(formatEndpoint(outside)) ?? [], self });
+    }
+    for (const outside of map.gone) this.events.onGone(outside);
+    return true;
+  }
+
+  /** Our outside address as the rolodex that answered most recently sees it. */
+  outsideAddress(): Endpoint | null {
+    let best: RolodexLink | null = null;
+    for (const link of this.links) if (link.self && (!best || (link.lastMapAt ?? 0) > (best.lastMapAt ?? 0))) best = link;
+    return best?.self ?? null;
+  }
+
+  status(now: number): RolodexLinkStatus[] {
+    return this.links.map((link) => ({
+      address: link.key,
+      lastMapAgoMs: link.lastMapAt === null ? null : now - link.lastMapAt,
+      reachable: link.lastMapAt !== null && now - link.lastMapAt <= this.timings.silentAfterMs,
+    }));
+  }
+
+  /** Heartbeats every rolodex, and reports each one that has newly gone silent. */
+  private beat(): void {
+    const now = Date.now();
+    for (const link of this.links) {
+      this.transport.send(this.heartbeat, link.endpoint.port, link.endpoint.address);
+      const quietSince = link.lastMapAt ?? this.startedAt;
+      if (!link.silent && now - quietSince > this.timings.silentAfterMs) {
+        link.silent = true;
+        this.log.warn(link.lastMapAt === null ? 'no map from rolodex yet; still trying' : 'rolodex went silent; sessions stay up, still trying', {
+          rolodex: link.key,
+          silentForMs: now - quietSince,
+        });
+      }
+    }
+  }
+}
