@@ -1,0 +1,239 @@
+// The rolodex server in-process over the in-memory network: splitting, linear traffic, loss
+// repair by rotation, Gone, limits, the per-destination byte budget.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryNetwork, type MemoryTransport } from '../../src/net/memory-network';
+import { formatEndpoint, type Endpoint } from '../../src/net/transport';
+import { decodeMap, encodeHeartbeat, MAX_MAP_DATAGRAM_BYTES, type NetworkMap } from '../../src/rolodex-wire';
+import { RolodexServer } from '../../rolodex/server';
+import type { RolodexOptions } from '../../rolodex/options';
+import { budgetKey, SendBudget } from '../../rolodex/send-budget';
+
+const ROLODEX: Endpoint = { address: '192.0.2.1', port: 6264 };
+const FAST: Partial<RolodexOptions> = { mapIntervalMs: 200, forgetAfterMs: 60_000, summaryIntervalMs: 0, joinFlushMs: 0 };
+
+/** A member as the rolodex sees it: one socket, heartbeats, and every map datagram it received. */
+class TestMember {
+  readonly maps: NetworkMap[] = [];
+  readonly sizes: number[] = [];
+  readonly known = new Set<string>();
+  readonly gone = new Set<string>();
+
+  constructor(readonly transport: MemoryTransport, private readonly extended = false, private readonly local: Endpoint[] = []) {
+    transport.onMessage((data) => {
+      this.sizes.push(data.length);
+      const decoded = decodeMap(data);
+      assert.ok(decoded.ok, `the rolodex sent an invalid map: ${data.toString()}`);
+      this.maps.push(decoded.value);
+      for (const endpoint of decoded.value.addresses) this.known.add(formatEndpoint(endpoint));
+      for (const endpoint of decoded.value.gone) this.gone.add(formatEndpoint(endpoint));
+    });
+  }
+
+  get key(): string {
+    return formatEndpoint(this.transport.localEndpoint());
+  }
+
+  heartbeat(networkName = 'net', local = this.local): void {
+    this.transport.send(encodeHeartbeat({ networkName, local, meshboi: this.extended }), ROLODEX.port, ROLODEX.address);
+  }
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function withRolodex(
+  options: Partial<RolodexOptions>,
+  body: (network: MemoryNetwork, server: RolodexServer) => Promise<void>,
+): Promise<void> {
+  const network = new MemoryNetwork();
+  const server = new RolodexServer(network.attach(ROLODEX.address, ROLODEX.port), { ...FAST, ...options });
+  server.start();
+  try {
+    await body(network, server);
+  } finally {
+    await server.stop();
+  }
+}
+
+test('a heartbeat registers its sender, whose map lists it at YourIndex', async () => {
+  await withRolodex({}, async (network) => {
+    const member = new TestMember(network.attach('198.51.100.7', 41234));
+    member.heartbeat();
+    await waitFor('a map', () => member.maps.length > 0);
+    assert.deepEqual(member.maps[0].addresses, [{ address: '198.51.100.7', port: 41234 }]);
+    assert.equal(member.maps[0].yourIndex, 0);
+    assert.equal(member.maps[0].meshboi, false);
+  });
+});
+
+test('a network too large for one datagram reaches a newcomer as split maps, each naming it', async () => {
+  await withRolodex({ mapIntervalMs: 60_000 }, async (network) => {
+    const members = Array.from({ length: 150 }, (_, i) => new TestMember(network.attach(`2001:db8:${(i + 1).toString(16)}::1`, 40000 + i)));
+    for (const member of members) member.heartbeat();
+    const everyone = members.map((member) => member.key);
+    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
+    for (const member of members) {
+      assert.ok(member.sizes.every((size) => size <= MAX_MAP_DATAGRAM_BYTES));
+      for (const map of member.maps) assert.equal(formatEndpoint(map.addresses[map.yourIndex]), member.key);
+      assert.deepEqual([...member.known].sort(), [...everyone].sort());
+    }
+    assert.ok(members[0].maps.length > 1, 'the map was split');
+  });
+});
+
+test('once everyone is mapped, each member gets one datagram per interval, not the whole list', async () => {
+  await withRolodex({ mapIntervalMs: 100 }, async (network, server) => {
+    const members = Array.from({ length: 300 }, (_, i) => new TestMember(network.attach(`10.1.${i >> 8}.${i & 255}`, 5000)));
+    for (const member of members) member.heartbeat();
+    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
+    const chunks = Math.ceil(members[0].maps.length / 2);
+    await sleep(250);
+    const before = server.stats().datagramsOut;
+    const started = Date.now();
+    await sleep(1000);
+    const intervals = (Date.now() - started) / 100;
+    const perInterval = (server.stats().datagramsOut - before) / intervals;
+    assert.ok(perInterval <= members.length * 1.5, `${perInterval} datagrams per interval for ${members.length} members`);
+    assert.ok(perInterval >= members.length * 0.5, `every member still hears from the rolodex (${perInterval} per interval)`);
+    assert.ok(chunks > 1, 'the whole list takes several datagrams');
+  });
+});
+
+test('an announcement lost on the way is repaired by the slow rotation', async () => {
+  await withRolodex({ mapIntervalMs: 50 }, async (network) => {
+    const members = Array.from({ length: 120 }, (_, i) => new TestMember(network.attach(`10.2.0.${i + 1}`, 7000)));
+    for (const member of members) member.heartbeat();
+    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
+    const victim = members[0];
+    const late = new TestMember(network.attach('10.2.1.1', 7000));
+    let lost = 0;
+    network.interceptor = (datagram) => {
+      if (datagram.to.address === '10.2.0.1' && datagram.data.includes('10.2.1.1:7000')) {
+        lost++;
+        return null;
+      }
+      return datagram;
+    };
+    late.heartbeat();
+    await waitFor('the others to learn of the newcomer', () => members[1].known.has(late.key));
+    assert.ok(lost > 0 && !victim.known.has(late.key), 'the announcement to the victim was lost');
+    network.interceptor = (datagram) => datagram;
+    const keepAlive = setInterval(() => [...members, late].forEach((member) => member.heartbeat()), 200);
+    try {
+      await waitFor('the rotation to bring the newcomer to the victim', () => victim.known.has(late.key), 10_000);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+});
+
+test('a forgotten member is announced as Gone to extension-aware members only', async () => {
+  await withRolodex({ mapIntervalMs: 50, forgetAfterMs: 300 }, async (network) => {
+    const ours = new TestMember(network.attach('10.3.0.1', 1), true);
+    const original = new TestMember(network.attach('10.3.0.2', 1));
+    const leaver = new TestMember(network.attach('10.3.0.3', 1));
+    for (const member of [ours, original, leaver]) member.heartbeat();
+    await waitFor('three members mapped', () => ours.known.size === 3 && original.known.size === 3);
+    const keepAlive = setInterval(() => [ours, original].forEach((member) => member.heartbeat()), 100);
+    try {
+      await waitFor('the leaver to be announced as Gone', () => ours.gone.has(leaver.key), 5000);
+      const countAfterGone = original.maps.length;
+      await waitFor('the original member to get more maps', () => original.maps.length > countAfterGone + 3);
+      const last = original.maps[original.maps.length - 1];
+      assert.deepEqual(last.addresses.map(formatEndpoint).sort(), [ours.key, original.key].sort());
+      assert.ok(original.maps.every((map) => !map.meshboi && map.gone.length === 0), 'the original member never sees the extension');
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+});
+
+test('LAN endpoints reach extension-aware members, and a change is announced again', async () => {
+  await withRolodex({ mapIntervalMs: 60_000 }, async (network) => {
+    const first = new TestMember(network.attach('10.4.0.1', 1), true);
+    const second = new TestMember(network.attach('10.4.0.2', 1), true, [{ address: '192.168.1.2', port: 1 }]);
+    first.heartbeat();
+    second.heartbeat();
+    await waitFor('the first to see the second LAN endpoint', () =>
+      first.maps.some((map) => map.local.get(second.key)?.[0]?.address === '192.168.1.2'),
+    );
+    second.heartbeat('net', [{ address: '192.168.7.7', port: 1 }]);
+    await waitFor('the first to see the new LAN endpoint', () =>
+      first.maps.some((map) => map.local.get(second.key)?.[0]?.address === '192.168.7.7'),
+    );
+  });
+});
+
+test('limits refuse and count what is over them, with no reply, and the rolodex keeps serving', async () => {
+  const limits = { maxNameBytes: 8, maxNetworks: 2, maxMembersPerNetwork: 2, maxMembers: 4 };
+  await withRolodex(limits, async (network, server) => {
+    const hosts = Array.from({ length: 8 }, (_, i) => new TestMember(network.attach(`10.5.0.${i + 1}`, 1)));
+    const names = ['a-name-over-8-bytes', 'one', 'one', 'one', 'two', 'three', 'two', 'one'];
+    hosts.forEach((host, i) => host.heartbeat(names[i]));
+    await waitFor('the accepted members to be mapped', () => [1, 2, 4, 6].every((i) => hosts[i].maps.length > 0));
+    await sleep(100);
+    const stats = server.stats();
+    assert.deepEqual(stats.drops, { name_too_long: 1, network_full: 1, too_many_networks: 1, rolodex_full: 1 });
+    assert.equal(stats.members, 4);
+    assert.equal(stats.networks, 2);
+    for (const i of [0, 3, 5, 7]) assert.equal(hosts[i].maps.length, 0, `host ${i} was refused silently`);
+    network.attach('10.5.0.99', 1).send(Buffer.from('{"NetworkName":7}'), ROLODEX.port, ROLODEX.address);
+    await waitFor('the malformed heartbeat to be counted', () => server.stats().drops.bad_field === 1);
+    hosts[1].heartbeat('one');
+    await waitFor('maps to keep flowing', () => hosts[1].maps.length > 3, 2000);
+  });
+});
+
+test('spoofed heartbeats from one address draw no more than the byte budget to it', async () => {
+  const rate = 4000;
+  const burst = 8000;
+  await withRolodex({ budgetBytesPerSecond: rate, budgetBurstBytes: burst, mapIntervalMs: 100 }, async (network, server) => {
+    const bystanders = Array.from({ length: 100 }, (_, i) => new TestMember(network.attach(`10.6.0.${i + 1}`, 9)));
+    for (const member of bystanders) member.heartbeat();
+    await waitFor('the bystanders to be mapped', () => bystanders.every((member) => member.known.size === bystanders.length), 10_000);
+    let toVictim = 0;
+    network.interceptor = (datagram) => {
+      if (datagram.to.address === '203.0.113.66') toVictim += datagram.data.length;
+      return datagram;
+    };
+    const started = Date.now();
+    const spoofed = Array.from({ length: 50 }, (_, i) => new TestMember(network.attach('203.0.113.66', 1000 + i)));
+    for (const member of spoofed) member.heartbeat();
+    await sleep(1500);
+    const elapsed = (Date.now() - started) / 1000;
+    assert.ok(toVictim <= burst + rate * elapsed, `${toVictim} bytes in ${elapsed} s`);
+    assert.ok(toVictim >= burst / 2, `the victim address still got its budget (${toVictim} bytes)`);
+    assert.ok(server.stats().throttled > 0);
+  });
+});
+
+test('the send budget refills at its rate up to its burst, and an IPv6 /64 shares one budget', () => {
+  const budget = new SendBudget(1000, 3000);
+  assert.ok(budget.take('a', 3000, 0));
+  assert.ok(!budget.take('a', 1, 0));
+  assert.ok(budget.take('b', 1200, 0), 'another destination has its own budget');
+  assert.ok(!budget.take('a', 600, 500));
+  assert.ok(budget.take('a', 500, 500));
+  assert.ok(budget.take('a', 3000, 100_000));
+  assert.ok(!budget.take('a', 1, 100_000), 'refill stops at the burst');
+  budget.prune(200_000);
+  assert.equal(budget.size, 0);
+  assert.equal(budgetKey('2001:db8:1:2:aaaa::1'), budgetKey('2001:db8:1:2:bbbb::2'));
+  assert.notEqual(budgetKey('2001:db8:1:2::1'), budgetKey('2001:db8:1:3::1'));
+  assert.equal(budgetKey('192.0.2.1'), '192.0.2.1');
+});
+
+test('unusable options are refused naming the option', () => {
+  const network = new MemoryNetwork();
+  const transport = network.attach(ROLODEX.address, ROLODEX.port);
+  assert.throws(() => new RolodexServer(transport, { maxNetworks: 0 }), /maxNetworks must be a positive number/);
+  assert.throws(() => new RolodexServer(transport, { budgetBurstBytes: 100 }), /at least one datagram/);
+});
