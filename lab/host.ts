@@ -19,7 +19,8 @@ export class LabHost {
     readonly plan: PlannedHost,
     readonly namespace: string,
     private readonly ipCommand: string,
-    private readonly runFolder: string,
+    /** The run's folder for logs, PSK files and control sockets; removed on teardown. */
+    readonly runFolder: string,
   ) {}
 
   get name(): string {

@@ -74,6 +74,27 @@ export class Lab {
     return [namespaceName(this.runId, INTERNET_HOST), ...this.hosts.map((host) => host.namespace)];
   }
 
+  /** The last `lines` lines each process of the lab wrote, for explaining a failure. */
+  logTails(lines = 25): string {
+    return this.hosts
+      .flatMap((host) => host.processes)
+      .map((child) => {
+        const tail = child.output().trimEnd().split('\n').slice(-lines).join('\n');
+        return `--- ${child.label} (pid ${child.pid}, ${child.running ? 'running' : 'exited'}), ${child.logPath}\n${tail}`;
+      })
+      .join('\n');
+  }
+
+  /** Runs `step`; if it throws, the error message gains every process's log tail. */
+  async explainFailure<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      if (error instanceof Error) error.message += `\n${this.logTails()}`;
+      throw error;
+    }
+  }
+
   /** Drops `percent` % of packets, chosen at random, each way on the host's uplink; 0 removes the loss. */
   async setLoss(hostName: string, percent: number): Promise<void> {
     const host = this.host(hostName);

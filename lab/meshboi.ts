@@ -1,0 +1,258 @@
+// Driving the real `meshboi` command line inside lab hosts, as a person would: a rolodex, members
+// with their own PSK file and control socket, `meshboi status`, ping and iperf3 through the tunnels.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MemberStatus } from '../src/member/status';
+import type { LabHost } from './host';
+import type { Lab } from './lab';
+import type { LabProcess } from './process';
+
+/** The compiled CLI, beside this file in dist/. */
+export const MESHBOI_CLI = path.join(__dirname, '..', 'cmd', 'meshboi.js');
+export const ROLODEX_PORT = 6264;
+export type PeerStatus = MemberStatus['peers'][number];
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every `everyMs` until it returns a value other than undefined; rejects with `what` and the last reason after `timeoutMs`. */
+export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Resolves once `owner` listens on the port (as `ss` in its namespace sees it); rejects with its output if it exits first. */
+export async function waitForListening(host: LabHost, protocol: 'udp' | 'tcp', port: number, owner: LabProcess): Promise<void> {
+  await waitFor(`${owner.label} to listen on ${protocol} ${port}`, 10_000, async () => {
+    if (!owner.running) throw new Error(`it exited: ${owner.output().slice(-2_000)}`);
+    const sockets = await host.mustExec('ss', [protocol === 'udp' ? '-Hnlu' : '-Hnlt', `sport = :${port}`]);
+    return sockets.trim() ? true : undefined;
+  }, 50);
+}
+
+export interface RolodexOptions {
+  port?: number;
+  logLevel?: string;
+  extraArgs?: string[];
+}
+
+/** Starts `meshboi rolodex` on a host and resolves once its UDP port is open. */
+export async function startRolodex(host: LabHost, options: RolodexOptions = {}): Promise<LabProcess> {
+  const port = options.port ?? ROLODEX_PORT;
+  const rolodex = host.spawn(
+    process.execPath,
+    [MESHBOI_CLI, '--log-level', options.logLevel ?? 'debug', 'rolodex', '--listen-port', String(port), ...(options.extraArgs ?? [])],
+    { logName: `${host.name}-rolodex-${Date.now()}.log` },
+  );
+  await waitForListening(host, 'udp', port, rolodex);
+  return rolodex;
+}
+
+export interface MemberOptions {
+  network: string;
+  psk: string;
+  /** With prefix, e.g. 192.168.50.2/24. */
+  vpnIp: string;
+  /** HOST[:PORT] of each rolodex. */
+  rolodexes: string[];
+  listenPort?: number;
+  logLevel?: string;
+  extraArgs?: string[];
+}
+
+/** A running `meshboi member` in a lab host, seen only through its CLI: status over its control socket, ping, iperf3. */
+export class MeshMember {
+  constructor(
+    readonly host: LabHost,
+    readonly process: LabProcess,
+    readonly vpnIp: string,
+    readonly controlSocket: string,
+  ) {}
+
+  get name(): string {
+    return this.host.name;
+  }
+
+  async status(): Promise<MemberStatus> {
+    const result = await this.host.exec(process.execPath, [MESHBOI_CLI, 'status', '--json', '--control-socket', this.controlSocket], { timeoutMs: 10_000 });
+    if (result.code !== 0) throw new Error(`meshboi status on ${this.name} failed (${result.code}): ${result.stderr.trim()}`);
+    return JSON.parse(result.stdout) as MemberStatus;
+  }
+
+  /** The human table `meshboi status` prints. */
+  async statusTable(): Promise<string> {
+    return this.host.mustExec(process.execPath, [MESHBOI_CLI, 'status', '--control-socket', this.controlSocket], { timeoutMs: 10_000 });
+  }
+
+  /** The peer entry with this VPN IP, if the member has one. */
+  async peer(vpnIp: string): Promise<PeerStatus | undefined> {
+    return (await this.status()).peers.find((peer) => peer.vpnIp === vpnIp);
+  }
+
+  /** Waits until the member has an established session with every one of `vpnIps`. */
+  async waitForEstablished(vpnIps: string[], timeoutMs: number): Promise<MemberStatus> {
+    return waitFor(`${this.name} (${this.vpnIp}) to establish sessions with ${vpnIps.join(', ')}`, timeoutMs, async () => {
+      if (!this.process.running) throw new Error(`the member exited: ${this.process.output().slice(-2_000)}`);
+      const status = await this.status();
+      const missing = vpnIps.filter((vpnIp) => !status.peers.some((peer) => peer.vpnIp === vpnIp && peer.state === 'established'));
+      if (missing.length === 0) return status;
+      throw new Error(`not established with ${missing.join(', ')}; peers: ${describePeers(status)}`);
+    }, 300);
+  }
+
+  /** Pings a VPN address through the tunnel; `received` counts the echo replies. */
+  async ping(vpnIp: string, count = 3, intervalSeconds = 0.2): Promise<PingResult> {
+    const result = await this.host.exec('ping', ['-q', '-n', '-c', String(count), '-i', String(intervalSeconds), '-W', '1', vpnIp], {
+      timeoutMs: (count * intervalSeconds + 5) * 1_000,
+    });
+    const match = /(\d+) packets transmitted, (\d+) received/.exec(result.stdout);
+    return { from: this.name, to: vpnIp, transmitted: match ? Number(match[1]) : count, received: match ? Number(match[2]) : 0 };
+  }
+
+  /** SIGTERM: the member says goodbye to its peers and exits. */
+  stop(): Promise<unknown> {
+    return this.process.stop();
+  }
+
+  /** SIGKILL: a crash, with no goodbye. */
+  kill(): Promise<unknown> {
+    return this.process.kill();
+  }
+}
+
+export interface PingResult {
+  from: string;
+  to: string;
+  transmitted: number;
+  received: number;
+}
+
+/** One line per peer: VPN IP, state, outside address and last error. */
+export function describePeers(status: MemberStatus): string {
+  if (status.peers.length === 0) return 'none';
+  return status.peers.map((peer) => `${peer.vpnIp ?? '?'}@${peer.outsideAddress} ${peer.state}${peer.lastError ? ` (${peer.lastError})` : ''}`).join('; ');
+}
+
+/** Starts `meshboi member` on a host with its PSK in a 0600 file and its own control socket, and resolves once status answers. */
+export async function startMember(host: LabHost, options: MemberOptions): Promise<MeshMember> {
+  const stamp = `${host.name}-${Date.now()}`;
+  const pskFile = path.join(host.runFolder, `${stamp}.psk`);
+  writeFileSync(pskFile, `${options.psk}\n`, { mode: 0o600 });
+  const controlSocket = path.join(host.runFolder, `${stamp}.sock`);
+  const args = [
+    MESHBOI_CLI,
+    '--log-level',
+    options.logLevel ?? 'debug',
+    'member',
+    '--network',
+    options.network,
+    '--psk-file',
+    pskFile,
+    '--vpn-ip',
+    options.vpnIp,
+    ...options.rolodexes.flatMap((rolodex) => ['--rolodex-address', rolodex]),
+    '--listen-port',
+    String(options.listenPort ?? 0),
+    '--control-socket',
+    controlSocket,
+    ...(options.extraArgs ?? []),
+  ];
+  const child = host.spawn(process.execPath, args, { logName: `${stamp}-member.log` });
+  const member = new MeshMember(host, child, options.vpnIp.split('/')[0], controlSocket);
+  await waitFor(`${host.name}'s member to answer meshboi status`, 15_000, async () => {
+    if (!child.running) throw new Error(`it exited: ${child.output().slice(-2_000)}`);
+    await member.status();
+    return true;
+  }, 100);
+  return member;
+}
+
+/** Every ordered pair of members pings the other's VPN IP, all pairs at once. */
+export function pingMatrix(members: MeshMember[], count = 3): Promise<PingResult[]> {
+  return Promise.all(members.flatMap((from) => members.filter((to) => to !== from).map((to) => from.ping(to.vpnIp, count))));
+}
+
+/** The ping matrix as a table: rows are senders, columns receivers, cells replies/sent. */
+export function renderPingMatrix(members: MeshMember[], results: PingResult[]): string {
+  const width = Math.max(...members.map((member) => member.name.length), 8) + 2;
+  const header = ['from \\ to'.padEnd(width), ...members.map((member) => member.name.padEnd(width))].join('');
+  const rows = members.map((from) =>
+    [
+      from.name.padEnd(width),
+      ...members.map((to) => {
+        if (to === from) return '-'.padEnd(width);
+        const result = results.find((candidate) => candidate.from === from.name && candidate.to === to.vpnIp);
+        return (result ? `${result.received}/${result.transmitted}` : '?').padEnd(width);
+      }),
+    ].join(''),
+  );
+  return [header, ...rows].join('\n');
+}
+
+/** Sends `bytes` over TCP with iperf3 from one member to another through the tunnel; returns what the receiver got and the rate. */
+export async function iperfThroughTunnel(from: MeshMember, to: MeshMember, options: { bytes?: number; seconds?: number; port?: number } = {}): Promise<{ bytesReceived: number; bitsPerSecond: number; seconds: number }> {
+  const port = options.port ?? 5201;
+  const server = to.host.spawn('iperf3', ['-s', '-1', '-p', String(port), '-B', to.vpnIp], { logName: `${to.name}-iperf3-${Date.now()}.log` });
+  try {
+    await waitForListening(to.host, 'tcp', port, server);
+    const amount = options.bytes !== undefined ? ['-n', String(options.bytes)] : ['-t', String(options.seconds ?? 3)];
+    const result = await from.host.exec('iperf3', ['-c', to.vpnIp, '-p', String(port), '-J', ...amount], { timeoutMs: 120_000 });
+    const report = JSON.parse(result.stdout || '{}') as { error?: string; end?: { sum_received?: { bytes: number; bits_per_second: number; seconds: number } } };
+    if (result.code !== 0 || !report.end?.sum_received) throw new Error(`iperf3 from ${from.name} to ${to.name} failed: ${report.error ?? result.stderr.trim()}`);
+    const received = report.end.sum_received;
+    return { bytesReceived: received.bytes, bitsPerSecond: received.bits_per_second, seconds: received.seconds };
+  } finally {
+    await server.stop();
+  }
+}
+
+export interface MeshPlan {
+  network?: string;
+  /** The network's PSK; a random one by default. */
+  psk?: string;
+  /** The public host running the rolodex. */
+  rolodexHost: string;
+  members: Array<{ host: string; vpnIp: string; listenPort?: number }>;
+  logLevel?: string;
+}
+
+export interface Mesh {
+  network: string;
+  psk: string;
+  rolodexAddress: string;
+  rolodex: LabProcess;
+  members: MeshMember[];
+}
+
+/** Starts a rolodex and then every member of `plan` (all at once), each in its own host. */
+export async function startMesh(lab: Lab, plan: MeshPlan, report: (line: string) => void = () => {}): Promise<Mesh> {
+  const network = plan.network ?? 'lab';
+  const psk = plan.psk ?? randomBytes(24).toString('base64url');
+  const rolodexHost = lab.host(plan.rolodexHost);
+  report(`starting the rolodex on ${rolodexHost.name} (${rolodexHost.address}:${ROLODEX_PORT})`);
+  const rolodex = await startRolodex(rolodexHost, { logLevel: plan.logLevel });
+  const rolodexAddress = `${rolodexHost.address}:${ROLODEX_PORT}`;
+  const members = await Promise.all(
+    plan.members.map((entry) => {
+      const host = lab.host(entry.host);
+      report(`starting member ${entry.vpnIp} on ${host.name} (${host.address}${host.plan.nat ? `, behind NAT ${host.plan.nat}` : ', public'})`);
+      return startMember(host, { network, psk, vpnIp: entry.vpnIp, rolodexes: [rolodexAddress], listenPort: entry.listenPort, logLevel: plan.logLevel });
+    }),
+  );
+  return { network, psk, rolodexAddress, rolodex, members };
+}
+
+/** Waits until every member has an established session with every other one. */
+export async function waitForFullMesh(members: MeshMember[], timeoutMs: number): Promise<MemberStatus[]> {
+  return Promise.all(members.map((member) => member.waitForEstablished(members.filter((other) => other !== member).map((other) => other.vpnIp), timeoutMs)));
+}

@@ -1,0 +1,47 @@
+// End to end: with 5% of packets dropped each way on one member's uplink, the mesh still forms and
+// TCP transfers through that member's tunnels complete.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lab } from '../../lab/lab';
+import { iperfThroughTunnel, startMesh, waitForFullMesh, type Mesh } from '../../lab/meshboi';
+import { isRoot } from '../../lab/tools';
+
+const skip = isRoot() ? false : 'needs root: runs members with TUN devices in network namespaces behind nftables NATs';
+const TRANSFER_BYTES = 4 * 1024 * 1024;
+
+describe('a lossy uplink', { skip }, () => {
+  let lab: Lab;
+  let mesh: Mesh;
+
+  before(async () => {
+    lab = await Lab.create({
+      public: ['rolodex', 'pub'],
+      nats: { home: { kind: 'cone', hosts: ['lossy'] }, office: { kind: 'cone', hosts: ['b1'] } },
+      loss: { lossy: 5 },
+    });
+    mesh = await lab.explainFailure(() =>
+      startMesh(lab, {
+        rolodexHost: 'rolodex',
+        members: [
+          { host: 'pub', vpnIp: '192.168.50.1/24' },
+          { host: 'lossy', vpnIp: '192.168.50.2/24' },
+          { host: 'b1', vpnIp: '192.168.50.3/24' },
+        ],
+      }),
+    );
+  });
+  after(() => lab?.teardown());
+
+  test('5% loss on one member uplink: the mesh still forms and TCP transfers through its tunnels complete', () =>
+    lab.explainFailure(async () => {
+      // Lost handshake flights cost retransmission timeouts, hence the longer wait.
+      await waitForFullMesh(mesh.members, 60_000);
+      const [pub, lossy, b1] = mesh.members;
+      const upload = await iperfThroughTunnel(lossy, b1, { bytes: TRANSFER_BYTES });
+      const download = await iperfThroughTunnel(pub, lossy, { bytes: TRANSFER_BYTES, port: 5202 });
+      assert.ok(upload.bytesReceived >= TRANSFER_BYTES, `received ${upload.bytesReceived} of ${TRANSFER_BYTES} bytes`);
+      assert.ok(download.bytesReceived >= TRANSFER_BYTES, `received ${download.bytesReceived} of ${TRANSFER_BYTES} bytes`);
+      const lossyStatus = await lossy.status();
+      assert.ok(lossyStatus.peers.every((peer) => peer.state === 'established'));
+    }));
+});

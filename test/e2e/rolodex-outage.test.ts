@@ -1,0 +1,58 @@
+// End to end: once the mesh is up the rolodex can die without a single ping being lost for 20 s,
+// and a restarted rolodex lets a new member join everyone.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lab } from '../../lab/lab';
+import { startMember, startMesh, startRolodex, waitForFullMesh, type Mesh } from '../../lab/meshboi';
+import { isRoot } from '../../lab/tools';
+
+const skip = isRoot() ? false : 'needs root: runs members with TUN devices in network namespaces behind nftables NATs';
+const MESH_TIMEOUT_MS = 30_000;
+
+describe('the rolodex going away', { skip }, () => {
+  let lab: Lab;
+  let mesh: Mesh;
+
+  before(async () => {
+    lab = await Lab.create({
+      public: ['rolodex', 'pub'],
+      nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
+    });
+    mesh = await lab.explainFailure(() =>
+      startMesh(lab, {
+        rolodexHost: 'rolodex',
+        members: [
+          { host: 'pub', vpnIp: '192.168.50.1/24' },
+          { host: 'a1', vpnIp: '192.168.50.2/24' },
+          { host: 'b1', vpnIp: '192.168.50.3/24' },
+        ],
+      }),
+    );
+  });
+  after(() => lab?.teardown());
+
+  test('killing the rolodex once the mesh is up loses no ping for 20 s', () =>
+    lab.explainFailure(async () => {
+      await waitForFullMesh(mesh.members, MESH_TIMEOUT_MS);
+      await mesh.rolodex.kill();
+      const [pub, a1, b1] = mesh.members;
+      // 100 pings 200 ms apart on every pair, each direction covered once around the triangle and once back.
+      const results = await Promise.all([a1.ping(b1.vpnIp, 100), b1.ping(pub.vpnIp, 100), pub.ping(a1.vpnIp, 100), b1.ping(a1.vpnIp, 100)]);
+      for (const result of results) assert.equal(result.received, result.transmitted, `${result.from} -> ${result.to}: ${result.received}/${result.transmitted}`);
+      const status = await a1.status();
+      assert.ok((status.rolodexes[0]?.lastMapAgoMs ?? Infinity) >= 15_000, 'no map came while the rolodex was dead');
+      assert.ok(status.peers.every((peer) => peer.state === 'established'));
+    }));
+
+  test('a restarted rolodex lets a new member join everyone', () =>
+    lab.explainFailure(async () => {
+      mesh.rolodex = await startRolodex(lab.host('rolodex'));
+      const newcomer = await startMember(lab.host('b2'), { network: mesh.network, psk: mesh.psk, vpnIp: '192.168.50.4/24', rolodexes: [mesh.rolodexAddress] });
+      mesh.members.push(newcomer);
+      // The old members re-register at their next heartbeat (every 5 s), then the rolodex introduces them.
+      await waitForFullMesh(mesh.members, MESH_TIMEOUT_MS);
+      const others = mesh.members.filter((each) => each !== newcomer);
+      const results = await Promise.all(others.flatMap((each) => [each.ping(newcomer.vpnIp), newcomer.ping(each.vpnIp)]));
+      for (const result of results) assert.equal(result.received, result.transmitted, `${result.from} -> ${result.to}`);
+    }));
+});
