@@ -1,0 +1,158 @@
+// A test mesh: the real rolodex server and real members (real DTLS) on the in-memory network,
+// with ChannelDevice TUNs, short timings, and helpers to build and read IP packets.
+import { RolodexServer } from '../../rolodex/server';
+import type { RolodexOptions } from '../../rolodex/options';
+import { startMember, type Member, type MemberConfig, type MemberTimings } from '../../src/member/main';
+import type { PeerStatus } from '../../src/member/status';
+import { MemoryNetwork, type MemoryTransport, type Nat } from '../../src/net/memory-network';
+import type { Endpoint } from '../../src/net/transport';
+import { ChannelDevice } from '../../src/tun/channel-device';
+import { eventually } from './harness';
+
+export const FAST_ROLODEX: Partial<RolodexOptions> = { mapIntervalMs: 40, forgetAfterMs: 600, joinFlushMs: 0, summaryIntervalMs: 0 };
+
+/** Every timing scaled down about fifty times, so a test sees retries, outages and removals in well under a second. */
+export const FAST_TIMINGS: Partial<MemberTimings> = {
+  heartbeatMs: 40,
+  silentAfterMs: 150,
+  helloWaitMs: 20,
+  retryInitialMs: 40,
+  retryMaxMs: 300,
+  handshakeRetransmitMs: 40,
+  handshakeMaxTries: 4,
+  keepaliveMs: 60,
+  deadAfterMs: 300,
+  removeAfterMs: 400,
+  listingGraceMs: 250,
+  staleAfterMs: 200,
+};
+
+export const PSK = Buffer.from('correct horse battery staple');
+
+export interface MeshMember {
+  name: string;
+  member: Member;
+  device: ChannelDevice;
+  transport: MemoryTransport;
+  config: MemberConfig;
+}
+
+export interface MemberOptions {
+  vpnIp: string;
+  /** The member's socket address; behind `nat` it is an inside address. */
+  address: string;
+  port?: number;
+  nat?: Nat;
+  psk?: Buffer;
+  /** Advertise the socket's own endpoint as our LAN endpoint (what the CLI derives from the interfaces). */
+  advertiseLocal?: boolean;
+  rolodexes?: Endpoint[];
+  timings?: Partial<MemberTimings>;
+}
+
+export class Mesh {
+  readonly network = new MemoryNetwork();
+  readonly rolodexes: RolodexServer[] = [];
+  readonly rolodexEndpoints: Endpoint[] = [];
+  readonly members = new Map<string, MeshMember>();
+
+  addRolodex(address = '198.51.100.1', options: Partial<RolodexOptions> = FAST_ROLODEX): RolodexServer {
+    const server = new RolodexServer(this.network.attach(address, 6264), options);
+    server.start();
+    this.rolodexes.push(server);
+    this.rolodexEndpoints.push({ address, port: 6264 });
+    return server;
+  }
+
+  async addMember(name: string, options: MemberOptions): Promise<MeshMember> {
+    const transport = options.nat ? options.nat.attach(options.address, options.port ?? 0) : this.network.attach(options.address, options.port ?? 0);
+    const device = new ChannelDevice(`tun-${name}`);
+    const config: MemberConfig = {
+      network: 'testnet',
+      psk: options.psk ?? PSK,
+      vpnIp: options.vpnIp,
+      vpnPrefixLength: options.vpnIp.includes(':') ? 64 : 24,
+      rolodexes: options.rolodexes ?? this.rolodexEndpoints,
+      localEndpoints: options.advertiseLocal ? [transport.localEndpoint()] : [],
+    };
+    const member = await startMember(config, { transport, device }, { ...FAST_TIMINGS, ...options.timings });
+    const entry = { name, member, device, transport, config };
+    this.members.set(name, entry);
+    return entry;
+  }
+
+  get(name: string): MeshMember {
+    const entry = this.members.get(name);
+    if (!entry) throw new Error(`no member ${name}`);
+    return entry;
+  }
+
+  /** Stops a member as the CLI does on SIGTERM: stop(), then close the socket and the device. */
+  async stopMember(name: string): Promise<void> {
+    const entry = this.get(name);
+    this.members.delete(name);
+    await entry.member.stop();
+    await entry.transport.close();
+    await entry.device.close();
+  }
+
+  peerOf(name: string, vpnIp: string): PeerStatus | undefined {
+    return this.get(name).member.status().peers.find((peer) => peer.vpnIp === vpnIp && peer.state === 'established');
+  }
+
+  async waitEstablished(name: string, vpnIp: string, timeoutMs = 5000): Promise<PeerStatus> {
+    await eventually(`${name} established with ${vpnIp}`, () => this.peerOf(name, vpnIp) !== undefined, timeoutMs);
+    return this.peerOf(name, vpnIp)!;
+  }
+
+  /** Sends one packet from `from` to `to` through the tunnel and waits until `to`'s TUN has it. */
+  async ping(from: string, to: string, timeoutMs = 5000): Promise<void> {
+    const source = this.get(from);
+    const target = this.get(to);
+    const written = target.device.written.length;
+    const packet = ipPacket(source.config.vpnIp, target.config.vpnIp, `${from}->${to}`);
+    source.device.inject(packet);
+    await target.device.waitForWritten(written + 1, timeoutMs);
+    const last = target.device.written[target.device.written.length - 1];
+    if (!last.equals(packet)) throw new Error(`${to} received a different packet than ${from} sent`);
+  }
+
+  async close(): Promise<void> {
+    for (const name of [...this.members.keys()]) await this.stopMember(name);
+    for (const server of this.rolodexes) await server.stop();
+  }
+}
+
+/** A minimal IPv4 or IPv6 UDP-protocol packet (headers are not checksummed: the member does not look). */
+export function ipPacket(source: string, destination: string, body: string): Buffer {
+  const payload = Buffer.from(body);
+  if (!source.includes(':')) {
+    const header = Buffer.alloc(20);
+    header[0] = 0x45;
+    header.writeUInt16BE(20 + payload.length, 2);
+    header[8] = 64;
+    header[9] = 17;
+    Buffer.from(source.split('.').map(Number)).copy(header, 12);
+    Buffer.from(destination.split('.').map(Number)).copy(header, 16);
+    return Buffer.concat([header, payload]);
+  }
+  const header = Buffer.alloc(40);
+  header[0] = 0x60;
+  header.writeUInt16BE(payload.length, 4);
+  header[6] = 17;
+  header[7] = 64;
+  ipv6Bytes(source).copy(header, 8);
+  ipv6Bytes(destination).copy(header, 24);
+  return Buffer.concat([header, payload]);
+}
+
+function ipv6Bytes(text: string): Buffer {
+  const [head, tail] = text.split('::');
+  const groups = (part: string | undefined): string[] => (part ? part.split(':') : []);
+  const left = groups(head);
+  const right = groups(tail);
+  const all = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  const bytes = Buffer.alloc(16);
+  all.forEach((group, i) => bytes.writeUInt16BE(parseInt(group, 16), i * 2));
+  return bytes;
+}

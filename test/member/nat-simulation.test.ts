@@ -1,0 +1,88 @@
+// The in-memory network's NAT boxes and stepping, which the member's punching tests rely on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryNetwork } from '../../src/net/memory-network';
+import type { Endpoint } from '../../src/net/transport';
+import { formatEndpoint } from '../../src/net/transport';
+
+function inbox(transport: { onMessage(handler: (data: Buffer, from: Endpoint) => void): void }): string[] {
+  const seen: string[] = [];
+  transport.onMessage((data, from) => seen.push(`${data.toString()} from ${formatEndpoint(from)}`));
+  return seen;
+}
+
+test('a NAT rewrites the source and lets in only replies from endpoints the inside host contacted', async () => {
+  const network = new MemoryNetwork();
+  network.manual = true;
+  const nat = network.addNat({ publicAddress: '203.0.113.1' });
+  const inner = nat.attach('10.0.0.2', 5000);
+  const server = network.attach('198.51.100.1', 6264);
+  const stranger = network.attach('198.51.100.2', 7000);
+  const innerSeen = inbox(inner);
+  const serverSeen = inbox(server);
+
+  stranger.send(Buffer.from('unsolicited'), 20000, '203.0.113.1');
+  inner.send(Buffer.from('ping'), 6264, '198.51.100.1');
+  network.step(10);
+  assert.deepEqual(serverSeen, ['ping from 203.0.113.1:20000']);
+
+  server.send(Buffer.from('pong'), 20000, '203.0.113.1');
+  stranger.send(Buffer.from('still unsolicited'), 20000, '203.0.113.1');
+  network.step(10);
+  assert.deepEqual(innerSeen, ['pong from 198.51.100.1:6264']);
+  assert.equal(nat.filtered, 2);
+});
+
+test('an endpoint-independent NAT keeps one outside port per socket, a symmetric one takes a port per destination', () => {
+  const network = new MemoryNetwork();
+  const cone = network.addNat({ publicAddress: '203.0.113.1' });
+  const symmetric = network.addNat({ publicAddress: '203.0.113.2', kind: 'symmetric' });
+  const a = { address: '10.0.0.2', port: 5000 };
+  const b = { address: '10.0.1.2', port: 5000 };
+  const one = { address: '198.51.100.1', port: 1 };
+  const two = { address: '198.51.100.2', port: 2 };
+  assert.deepEqual(cone.outbound(a, one), cone.outbound(a, two));
+  assert.notDeepEqual(symmetric.outbound(b, one), symmetric.outbound(b, two));
+});
+
+test('two hosts behind one NAT reach each other on the LAN, and through the public address only when it hairpins', () => {
+  for (const hairpin of [false, true]) {
+    const network = new MemoryNetwork();
+    network.manual = true;
+    const nat = network.addNat({ publicAddress: '203.0.113.1', hairpin });
+    const a = nat.attach('10.0.0.2', 5000);
+    const b = nat.attach('10.0.0.3', 5000);
+    const remote = network.attach('198.51.100.1', 6264);
+    const bSeen = inbox(b);
+    inbox(remote);
+    a.send(Buffer.from('x'), 6264, '198.51.100.1');
+    b.send(Buffer.from('x'), 6264, '198.51.100.1');
+    network.step(10);
+    const aPublic = nat.publicEndpointOf({ address: '10.0.0.2', port: 5000 }, { address: '198.51.100.1', port: 6264 });
+    const bPublic = nat.publicEndpointOf({ address: '10.0.0.3', port: 5000 }, { address: '198.51.100.1', port: 6264 });
+    assert.ok(aPublic && bPublic);
+    a.send(Buffer.from('lan'), 5000, '10.0.0.3');
+    // b opens its filter toward a's public mapping first, as punching does.
+    b.send(Buffer.from('open'), aPublic.port, aPublic.address);
+    a.send(Buffer.from('hairpin'), bPublic.port, bPublic.address);
+    network.step(10);
+    const expected = ['lan from 10.0.0.2:5000'];
+    if (hairpin) expected.push(`hairpin from ${formatEndpoint(aPublic)}`);
+    assert.deepEqual(bSeen, expected, `hairpin ${hairpin}`);
+  }
+});
+
+test('manual mode holds datagrams until stepped, in any order, and can discard some', () => {
+  const network = new MemoryNetwork();
+  network.manual = true;
+  const a = network.attach('192.0.2.1', 1);
+  const b = network.attach('192.0.2.2', 2);
+  const seen = inbox(b);
+  for (const word of ['one', 'two', 'three']) a.send(Buffer.from(word), 2, '192.0.2.2');
+  assert.equal(network.queued.length, 3);
+  assert.equal(network.step(1, (d) => d.data.toString() === 'three'), 1);
+  assert.equal(network.discard((d) => d.data.toString() === 'one'), 1);
+  network.step(10);
+  assert.deepEqual(seen, ['three from 192.0.2.1:1', 'two from 192.0.2.1:1']);
+  assert.equal(network.queued.length, 0);
+});

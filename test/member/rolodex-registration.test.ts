@@ -1,0 +1,95 @@
+// The member's rolodex client against the real rolodex server: registration with every
+// rolodex, merged maps with LAN endpoints, our outside address, and an outage logged once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RolodexServer } from '../../rolodex/server';
+import { MemoryNetwork } from '../../src/net/memory-network';
+import { formatEndpoint } from '../../src/net/transport';
+import { RolodexClient, type Listing } from '../../src/member/rolodex-client';
+import { TimerSet } from '../../src/member/timers';
+import { activeHandles, assertNoLeaks, capturedLogger, eventually, sleep } from './harness';
+
+const FAST_ROLODEX = { mapIntervalMs: 40, forgetAfterMs: 400, joinFlushMs: 0, summaryIntervalMs: 0 };
+
+test('a member registers with every rolodex, merges their maps and logs an outage once and its end once', async () => {
+  const before = activeHandles();
+  const network = new MemoryNetwork();
+  const first = new RolodexServer(network.attach('198.51.100.1', 6264), FAST_ROLODEX);
+  const second = new RolodexServer(network.attach('198.51.100.2', 6264), FAST_ROLODEX);
+  first.start();
+  second.start();
+  const timers = new TimerSet();
+  try {
+    const { log, capture } = capturedLogger();
+    const listings: Listing[] = [];
+    const aliceSocket = network.attach('192.0.2.10', 4000);
+    const bobSocket = network.attach('192.0.2.20', 5000);
+    const timings = { heartbeatMs: 30, silentAfterMs: 150 };
+    const alice = new RolodexClient(
+      aliceSocket,
+      'net',
+      [{ address: '198.51.100.1', port: 6264 }, { address: '198.51.100.2', port: 6264 }],
+      [],
+      timings,
+      timers,
+      { onListed: (listing) => listings.push(listing), onGone: () => {} },
+      log,
+    );
+    const bob = new RolodexClient(
+      bobSocket,
+      'net',
+      [{ address: '198.51.100.2', port: 6264 }],
+      [{ address: '10.9.0.20', port: 5000 }],
+      timings,
+      timers,
+      { onListed: () => {}, onGone: () => {} },
+      capturedLogger().log,
+    );
+    aliceSocket.onMessage((data, from) => alice.receive(data, from));
+    bobSocket.onMessage((data, from) => bob.receive(data, from));
+    alice.start();
+    bob.start();
+
+    await eventually('alice hears of bob with his LAN endpoint', () => listings.some((l) => formatEndpoint(l.outside) === '192.0.2.20:5000' && l.locals.length === 1));
+    assert.equal(formatEndpoint(listings.find((l) => l.locals.length === 1)!.locals[0]), '10.9.0.20:5000');
+    assert.equal(alice.outsideAddress() && formatEndpoint(alice.outsideAddress()!), '192.0.2.10:4000');
+    assert.equal(first.stats().members, 1);
+    assert.equal(second.stats().members, 2);
+    assert.deepEqual(alice.status(Date.now()).map((r) => r.reachable), [true, true]);
+
+    network.interceptor = (d) => (d.from.address === '198.51.100.1' || d.to.address === '198.51.100.1' ? null : d);
+    await eventually('the outage is noticed', () => capture.count(/went silent/) === 1);
+    await sleep(200);
+    assert.equal(capture.count(/went silent/), 1, 'the outage is logged once');
+    assert.deepEqual(alice.status(Date.now()).map((r) => r.reachable), [false, true]);
+
+    network.interceptor = (d) => d;
+    await eventually('the rolodex is back', () => capture.count('rolodex answers') === 1);
+    await sleep(150);
+    assert.equal(capture.count('rolodex answers'), 1, 'the recovery is logged once');
+    assert.equal(capture.count(/went silent/), 1);
+  } finally {
+    timers.clear();
+    await first.stop();
+    await second.stop();
+  }
+  assert.equal(timers.size, 0);
+  await assertNoLeaks(before);
+});
+
+test('a datagram from a rolodex that is not a map is counted and changes nothing', async () => {
+  const network = new MemoryNetwork();
+  const timers = new TimerSet();
+  const socket = network.attach('192.0.2.10', 4000);
+  const listings: Listing[] = [];
+  const client = new RolodexClient(socket, 'net', [{ address: '198.51.100.1', port: 6264 }], [], { heartbeatMs: 1000, silentAfterMs: 3000 }, timers, {
+    onListed: (listing) => listings.push(listing),
+    onGone: () => {},
+  }, capturedLogger().log);
+  assert.equal(client.receive(Buffer.from('{"Addresses":["1.2.3.4:5"],"YourIndex":7}'), { address: '198.51.100.1', port: 6264 }), true);
+  assert.equal(client.receive(Buffer.from('{}'), { address: '198.51.100.9', port: 6264 }), false, 'not from a rolodex');
+  assert.equal(client.malformed, 1);
+  assert.equal(client.lastMapAt, null);
+  assert.deepEqual(listings, []);
+  timers.clear();
+});
