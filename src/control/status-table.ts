@@ -23,6 +23,7 @@ export function renderStatus(status: MemberStatus): string {
     `network ${status.network}  vpn-ip ${status.vpnIp}  outside ${status.outsideAddress ?? 'unknown (no map yet)'}  ` +
       `tun ${status.tun.name} (mtu ${status.tun.mtu})`,
   );
+  lines.push(`drops not charged to a peer: ${formatDrops(status.drops)}`);
   lines.push('');
   lines.push(`rolodexes (${status.rolodexes.length}):`);
   lines.push(

@@ -3,7 +3,6 @@
 import { defaultControlSocketPath } from '../control/protocol';
 import { ControlServer } from '../control/server';
 import { logger } from '../log';
-import { formatEndpoint } from '../net/transport';
 import { UdpTransport } from '../net/udp-transport';
 import { openTun, TunError, type TunDevice, type TunErrorCode } from '../tun/linux';
 import { bindAddressFor, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './cli-config';
@@ -73,15 +72,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
       dropPrivileges(identity);
       log.info('dropped root', { user: identity.user, uid: identity.uid, group: identity.group, gid: identity.gid });
     }
-    log.info('member running', {
-      network: options.network,
-      vpnIp: vpn.cidr,
-      tun: device.name,
-      port,
-      rolodexes: rolodexes.map(formatEndpoint).join(','),
-      local: localEndpoints.map(formatEndpoint).join(','),
-      control: control.path,
-    });
+    log.info('ready', { tun: device.name, port, control: control.path });
     const signal = await stopSignal.promise;
     log.info('stopping', { signal });
   } finally {

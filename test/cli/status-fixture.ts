@@ -6,6 +6,7 @@ export const STATUS_FIXTURE: MemberStatus = {
   vpnIp: '192.168.50.1',
   outsideAddress: '203.0.113.7:41234',
   tun: { name: 'tun0', mtu: 1200 },
+  drops: { no_route: 3, unknown_source: 0, bad_client_hello: 1 },
   rolodexes: [
     { address: '198.51.100.2:6264', lastMapAgoMs: 3_200, reachable: true },
     { address: '198.51.100.9:6264', lastMapAgoMs: null, reachable: false },

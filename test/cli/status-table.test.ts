@@ -7,6 +7,7 @@ import { STATUS_FIXTURE } from './status-fixture';
 test('the status table shows every column for every peer, sorted by VPN IP', () => {
   const expected = [
     'network office  vpn-ip 192.168.50.1  outside 203.0.113.7:41234  tun tun0 (mtu 1200)',
+    'drops not charged to a peer: no_route=3,bad_client_hello=1',
     '',
     'rolodexes (2):',
     '  ADDRESS            LAST MAP  REACHABLE',
@@ -24,8 +25,9 @@ test('the status table shows every column for every peer, sorted by VPN IP', () 
 });
 
 test('a member without peers or a map yet says so', () => {
-  const text = renderStatus({ ...STATUS_FIXTURE, outsideAddress: null, peers: [] });
+  const text = renderStatus({ ...STATUS_FIXTURE, outsideAddress: null, peers: [], drops: {} });
   assert.match(text, /outside unknown \(no map yet\)/);
+  assert.match(text, /drops not charged to a peer: -/);
   assert.match(text, /peers \(0, 0 established\):\n  none yet/);
 });
 
