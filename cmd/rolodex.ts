@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { logger } from '../src/log';
 import { UdpTransport } from '../src/net/udp-transport';
-import { formatEndpoint } from '../src/net/transport';
+import { formatEndpoint, type DatagramTransport, type Endpoint, type MessageHandler } from '../src/net/transport';
 import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
 
@@ -72,6 +72,21 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     budgetBurstBytes: options.sendBurst,
     summaryIntervalMs: options.summaryInterval * 1000,
   });
+  // Signals are caught before the socket opens, so one that comes at any point stops us cleanly.
+  let server: RolodexServer | null = null;
+  let stopRequested: NodeJS.Signals | null = null;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      stopRequested = signal;
+      if (!server) return resolve();
+      log.info('stopping', { signal, ...server.stats() });
+      void server.stop().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
   let transport: UdpTransport;
   try {
     transport = await UdpTransport.open({ address: options.listenAddress, port: options.listenPort, bufferBytes: 4 * 1024 * 1024 });
@@ -79,18 +94,37 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
   }
-  const server = new RolodexServer(transport, settings);
+  if (stopRequested) {
+    await transport.close();
+    return;
+  }
+  server = new RolodexServer(options.listenAddress.includes(':') ? new DualStackSender(transport) : transport, settings);
   server.start();
   const bound = transport.localEndpoint();
   log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      log.info('stopping', { signal, ...server.stats() });
-      void server.stop().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopped;
+}
+
+/**
+ * An IPv6 socket that also serves IPv4 (`--listen-address ::`) reports IPv4 senders in plain
+ * form but can only send to them in IPv4-mapped form (::ffff:a.b.c.d); this restores that form.
+ */
+class DualStackSender implements DatagramTransport {
+  constructor(private readonly inner: DatagramTransport) {}
+
+  send(data: Uint8Array, port: number, address: string): void {
+    this.inner.send(data, port, address.includes(':') ? address : `::ffff:${address}`);
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.inner.onMessage(handler);
+  }
+
+  localEndpoint(): Endpoint {
+    return this.inner.localEndpoint();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
