@@ -1,7 +1,7 @@
 // The member's composition root: config -> the given socket and device -> peer stores ->
 // rolodex client, connector, liveness and the packet path; returns the control API.
 import type { CipherSuiteId } from '../dtls/api';
-import { logger } from '../log';
+import { logger, type Logger } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
@@ -57,6 +57,13 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   maxPending: 256,
 };
 
+export interface MemberOptions {
+  /** Overrides of DEFAULT_TIMINGS (tests shorten them). */
+  timings?: Partial<MemberTimings>;
+  /** Where the member logs; default the process-wide logger. */
+  log?: Logger;
+}
+
 /** The control API: what `meshboi status` and tests use, never the member's internals. */
 export interface Member {
   status(): MemberStatus;
@@ -67,7 +74,7 @@ export interface Member {
 export async function startMember(
   config: MemberConfig,
   io: { transport: DatagramTransport; device: PacketDevice },
-  timingOverrides: Partial<MemberTimings> = {},
+  options: MemberOptions = {},
 ): Promise<Member> {
   const vpn = parseVpnAddress(config.vpnIp);
   if (!vpn) throw new Error(`VPN IP "${config.vpnIp}" is not an IPv4 or IPv6 address: give one like 192.168.50.1 or fd00::1`);
@@ -77,8 +84,8 @@ export async function startMember(
   }
   if (config.psk.length === 0) throw new Error('the PSK is empty: give one with --psk-file, MESHBOI_PSK or --psk (meshboi genpsk makes one)');
   if (config.rolodexes.length === 0) throw new Error('no rolodex given: add --rolodex-address HOST[:PORT]');
-  const timings: MemberTimings = { ...DEFAULT_TIMINGS, ...timingOverrides };
-  const log = logger('member');
+  const timings: MemberTimings = { ...DEFAULT_TIMINGS, ...options.timings };
+  const log = options.log ?? logger('member');
   const { transport, device } = io;
   const timers = new TimerSet();
 
@@ -107,7 +114,7 @@ export async function startMember(
     timings,
     timers,
     { onListed: (listing) => connector.listed(listing), onGone: (gone) => connector.gone(gone) },
-    logger('rolodex-client'),
+    log.child({ component: 'rolodex-client' }),
   );
   liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store);

@@ -7,7 +7,7 @@ import type { PeerStatus } from '../../src/member/status';
 import { MemoryNetwork, type MemoryTransport, type Nat } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
 import { ChannelDevice } from '../../src/tun/channel-device';
-import { eventually } from './harness';
+import { capturedLogger, eventually, type LogCapture } from './harness';
 
 export const FAST_ROLODEX: Partial<RolodexOptions> = { mapIntervalMs: 40, forgetAfterMs: 600, joinFlushMs: 0, summaryIntervalMs: 0 };
 
@@ -35,6 +35,8 @@ export interface MeshMember {
   device: ChannelDevice;
   transport: MemoryTransport;
   config: MemberConfig;
+  /** Everything the member logged. */
+  logs: LogCapture;
 }
 
 export interface MemberOptions {
@@ -75,8 +77,9 @@ export class Mesh {
       rolodexes: options.rolodexes ?? this.rolodexEndpoints,
       localEndpoints: options.advertiseLocal ? [transport.localEndpoint()] : [],
     };
-    const member = await startMember(config, { transport, device }, { ...FAST_TIMINGS, ...options.timings });
-    const entry = { name, member, device, transport, config };
+    const { log, capture } = capturedLogger();
+    const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log });
+    const entry = { name, member, device, transport, config, logs: capture };
     this.members.set(name, entry);
     return entry;
   }

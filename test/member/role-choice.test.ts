@@ -1,0 +1,57 @@
+// Roles follow the spec's outside-address ordering: the larger address is the DTLS server and
+// opens with `hello`; the smaller waits for it, then sends the ClientHello; a member skips itself.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatEndpoint } from '../../src/net/transport';
+import { activeHandles, assertNoLeaks } from './harness';
+import { Mesh } from './mesh';
+
+test('the member with the larger outside address is the server and says hello before the client handshakes', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  const between: string[] = [];
+  try {
+    mesh.addRolodex();
+    // 192.0.2.9 sorts before 192.0.2.10 byte-wise (9 < 10), whatever the text says.
+    const small = await mesh.addMember('small', { vpnIp: '192.168.50.1', address: '192.0.2.9', port: 7000 });
+    const large = await mesh.addMember('large', { vpnIp: '192.168.50.2', address: '192.0.2.10', port: 7000 });
+    const members = new Set([formatEndpoint(small.transport.localEndpoint()), formatEndpoint(large.transport.localEndpoint())]);
+    mesh.network.interceptor = (d) => {
+      if (members.has(formatEndpoint(d.from)) && members.has(formatEndpoint(d.to))) {
+        between.push(`${d.from.address} ${d.data.subarray(0, 5).equals(Buffer.from('hello')) ? 'hello' : `record ${d.data[0]}`}`);
+      }
+      return d;
+    };
+    const fromSmall = await mesh.waitEstablished('small', '192.168.50.2');
+    const fromLarge = await mesh.waitEstablished('large', '192.168.50.1');
+    assert.equal(fromSmall.role, 'client');
+    assert.equal(fromLarge.role, 'server');
+    assert.equal(between[0], '192.0.2.10 hello', 'the server opens with hello');
+    assert.equal(between[1], '192.0.2.9 record 22', 'then the client sends its ClientHello');
+    for (const name of ['small', 'large']) {
+      const status = mesh.get(name).member.status();
+      assert.equal(status.peers.length, 1, `${name} lists only the other member, never itself`);
+      assert.notEqual(status.peers[0].outsideAddress, status.outsideAddress);
+    }
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
+
+test('a client that hears nothing still starts its handshake after the wait', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    await mesh.addMember('small', { vpnIp: '192.168.50.1', address: '192.0.2.9' });
+    await mesh.addMember('large', { vpnIp: '192.168.50.2', address: '192.0.2.10' });
+    // The server's hellos are lost; the client must carry on after its wait (spec: 1 s).
+    mesh.network.interceptor = (d) => (d.data.equals(Buffer.from('hello')) ? null : d);
+    await mesh.waitEstablished('small', '192.168.50.2');
+    await mesh.ping('small', 'large');
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
