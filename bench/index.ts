@@ -1,7 +1,7 @@
 // `npm run bench` (as root): meshboi against the bare link, wireguard-go and Nebula on the same
 // two-host lab in the same run; prints one comparison table and writes bench/results/latest.*.
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab } from '../lab/lab';
@@ -13,22 +13,30 @@ import {
   describeMachine, judgeTargets, renderMarkdown, renderTable, renderTargets, round,
   type MemoryResult, type Report, type Settings, type ToolResult,
 } from './vpn-report';
-import type { Tunnel, TunnelTool } from './vpn-tunnel';
+import { assertTunnelIntact, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
+import { measureMemberMemory } from './vpn-memory';
+import { meshboiDefault, meshboiLargest, profileMembers } from './vpn-meshboi';
+import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import { wireguardGo } from './vpn-wireguard';
 
-const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula];
+const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula, meshboiDefault, meshboiLargest];
+const MEMORY = 'member-memory';
 const RESULTS_FOLDER = path.resolve(__dirname, '..', '..', 'bench', 'results');
 
 const USAGE = `usage: sudo npm run bench -- [options]
-  --tools LIST     comma-separated subset of: ${TOOLS.map((tool) => tool.name).join(', ')} (default: all)
+  --tools LIST     comma-separated subset of: ${[...TOOLS.map((tool) => tool.name), MEMORY].join(', ')} (default: all)
   --duration S     seconds per TCP and UDP run (default 10)
   --runs N         TCP and UDP runs per tool; the median is reported (default 3)
   --pings N        pings for the RTT median (default 20)
   --quick          a quick check: --duration 3 --runs 1 --pings 5
+  --memory-peers N peers of the member whose memory is measured (default 50)
+  --profile        run the meshboi members under node --cpu-prof and rank their costs (profile.md)
   --out FOLDER     where latest.json and latest.md go (default bench/results)`;
 
 interface Options {
   settings: Settings;
+  memoryPeers: number;
+  profile: boolean;
   out: string;
 }
 
@@ -41,6 +49,8 @@ function parseOptions(argv: string[]): Options {
       runs: { type: 'string' },
       pings: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      'memory-peers': { type: 'string' },
+      profile: { type: 'boolean', default: false },
       out: { type: 'string', default: RESULTS_FOLDER },
       help: { type: 'boolean', default: false },
     },
@@ -49,7 +59,7 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const known = TOOLS.map((tool) => tool.name);
+  const known = [...TOOLS.map((tool) => tool.name), MEMORY];
   const tools = values.tools ? values.tools.split(',').map((name) => name.trim()).filter(Boolean) : known;
   const unknown = tools.filter((name) => !known.includes(name));
   if (unknown.length > 0 || tools.length === 0) {
@@ -69,6 +79,8 @@ function parseOptions(argv: string[]): Options {
       pings: count('pings', values.pings, values.quick ? 5 : 20),
       udp_payload_bytes: 1300,
     },
+    memoryPeers: count('memory-peers', values['memory-peers'], 50),
+    profile: values.profile,
     out: path.resolve(values.out),
   };
 }
@@ -118,10 +130,12 @@ interface Contender {
 }
 
 /** Runs one step for one tool; a failure is recorded against that tool and the others go on. */
-async function attempt(contender: Contender, what: string, step: (tunnel: Tunnel) => Promise<void>): Promise<void> {
+async function attempt(pair: HostPair, contender: Contender, what: string, step: (tunnel: Tunnel) => Promise<void>): Promise<void> {
   if (!contender.tunnel) return;
   try {
+    await assertTunnelIntact(pair[0], contender.tunnel);
     await step(contender.tunnel);
+    await assertTunnelIntact(pair[0], contender.tunnel);
   } catch (error) {
     contender.errors.push(`${what}: ${message(error)}`);
     say(`${contender.tool.name}: ${what} failed: ${message(error)}`);
@@ -154,13 +168,13 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
       }
     }
     for (const contender of contenders) {
-      await attempt(contender, 'ping', async (tunnel) => {
+      await attempt(pair, contender, 'ping', async (tunnel) => {
         contender.result.rtt_ms = round(await measureRtt(pair[0], tunnel.serverAddress, settings.pings), 4);
       });
     }
     for (let index = 1; index <= settings.runs; index++) {
       for (const contender of contenders) {
-        await attempt(contender, `TCP run ${index}`, async (tunnel) => {
+        await attempt(pair, contender, `TCP run ${index}`, async (tunnel) => {
           const run = await measureTcp(pair, tunnel.serverAddress, settings.tcp_seconds, tunnel.daemons);
           contender.tcpRuns.push(run);
           say(`${contender.tool.name}: TCP run ${index}: ${run.mbps.toFixed(0)} Mbit/s, CPU ${run.cpuPct.toFixed(0)}% ` +
@@ -170,7 +184,7 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
     }
     for (let index = 1; index <= settings.runs; index++) {
       for (const contender of contenders) {
-        await attempt(contender, `UDP run ${index}`, async (tunnel) => {
+        await attempt(pair, contender, `UDP run ${index}`, async (tunnel) => {
           const pps = await measureUdp(pair, tunnel.serverAddress, settings.tcp_seconds, settings.udp_payload_bytes);
           contender.result.udp_pps_runs.push(Math.round(pps));
           say(`${contender.tool.name}: UDP run ${index}: ${Math.round(pps)} datagrams/s received`);
@@ -201,21 +215,41 @@ function summarise({ result, tcpRuns, errors }: Contender): ToolResult {
   return result;
 }
 
+/** Ranks each profiled member's costs into profile.md; the .cpuprofile files stay for DevTools. */
+async function writeProfiles(members: readonly { label: string; pid: number }[], folder: string, out: string): Promise<void> {
+  const summaries: ProfileSummary[] = [];
+  for (const { label, pid } of members) {
+    const file = await findProfile(folder, pid);
+    if (file) summaries.push(summariseProfile(label, file, await loadProfile(file)));
+    else say(`profile: none written by pid ${pid} (${label})`);
+  }
+  const text = `# Where meshboi's members spend their CPU\n\n${renderProfiles(summaries)}`;
+  await writeFile(path.join(out, 'profile.md'), text);
+  process.stdout.write(`\n${text}\n`);
+}
+
 async function main(): Promise<void> {
-  const { settings, out } = parseOptions(process.argv.slice(2));
+  const { settings, memoryPeers, profile, out } = parseOptions(process.argv.slice(2));
   if (!isRoot()) throw new Error('the benchmark builds network namespaces and TUN devices: run it as root (sudo npm run bench)');
   const machine = describeMachine();
   say(`${machine.cpu_model}, ${machine.cores} cores, kernel ${machine.kernel}, Node.js ${machine.node}`);
+  const profileFolder = path.join(out, 'profiles');
+  const profiled = profile ? profileMembers(profileFolder) : [];
+  if (profile) {
+    await rm(profileFolder, { recursive: true, force: true });
+    await mkdir(profileFolder, { recursive: true });
+  }
   const tools = await benchAll(TOOLS.filter((candidate) => settings.tools.includes(candidate.name)), settings);
   const bare = tools.find((result) => result.tool === bareLink.name);
   for (const result of tools) {
     if (result.rtt_ms !== null && bare?.rtt_ms != null) result.rtt_added_ms = round(result.rtt_ms - bare.rtt_ms, 4);
   }
-  const memory: MemoryResult | null = null;
+  const memory: MemoryResult | null = settings.tools.includes(MEMORY) ? await measureMemberMemory(memoryPeers, say) : null;
   const report: Report = { machine, settings, tools, member_memory: memory, targets: judgeTargets(tools, memory) };
   await mkdir(out, { recursive: true });
   await writeFile(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(path.join(out, 'latest.md'), renderMarkdown(report));
+  if (profile) await writeProfiles(profiled, profileFolder, out);
   process.stdout.write(`\n${renderTable(tools)}\n\n${renderTargets(report.targets)}\n\nwritten to ${path.join(out, 'latest.json')} and latest.md\n`);
 }
 

@@ -59,9 +59,10 @@ export const nebula: TunnelTool = {
       await writeFile(file(`nebula-${index}.yml`), config(file, index, OVERLAY[other] as string, pair[other]!.address));
       daemons.push(host.spawn('nebula', ['-config', file(`nebula-${index}.yml`)]));
     }
-    await waitForPath(client, OVERLAY[1], daemons);
+    await waitForPath(client, OVERLAY[1], DEVICE, daemons);
     return {
       serverAddress: OVERLAY[1],
+      device: DEVICE,
       mtu: await interfaceMtu(client, DEVICE),
       daemons,
       version: await versionOf(client, 'nebula', ['-version']),

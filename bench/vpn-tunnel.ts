@@ -8,7 +8,9 @@ export type HostPair = readonly [client: LabHost, server: LabHost];
 export interface Tunnel {
   /** Host B's address inside the tunnel: what iperf3 and ping on host A target. */
   readonly serverAddress: string;
-  /** MTU of the tunnel interface (the link's MTU for the bare link). */
+  /** The interface host A reaches host B through: the tunnel's device, or the link's. */
+  readonly device: string;
+  /** MTU of that interface. */
   readonly mtu: number;
   /** The tunnel's own processes; their CPU counts toward the tool's figure. */
   readonly daemons: readonly LabProcess[];
@@ -39,13 +41,17 @@ export function assertRunning(daemon: LabProcess): void {
   if (!daemon.running) throw new Error(`${daemon.label} exited: ${lastLines(daemon.output()) || 'no output'}`);
 }
 
-/** Pings `address` from `host` until it answers, failing early if a daemon exits. */
-export async function waitForPath(host: LabHost, address: string, daemons: readonly LabProcess[], timeoutMs = 30_000): Promise<void> {
+/**
+ * Pings `address` out of `device` from `host` until it answers, failing early if a daemon exits.
+ * Pinned to the device because every lab host has a default route: without it, a ping could leave
+ * by the link and be answered by the peer's kernel, which holds the tunnel address too.
+ */
+export async function waitForPath(host: LabHost, address: string, device: string, daemons: readonly LabProcess[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
     daemons.forEach(assertRunning);
-    const result = await host.exec('ping', ['-n', '-c', '1', '-W', '1', address], { timeoutMs: 5000 });
+    const result = await host.exec('ping', ['-n', '-c', '1', '-W', '1', '-I', device, address], { timeoutMs: 5000 });
     if (result.code === 0) return;
     lastError = lastLines(result.stdout + result.stderr, 1);
     await sleep(200);
@@ -82,10 +88,18 @@ export async function interfaceMtu(host: LabHost, device: string): Promise<numbe
   return Number.parseInt(match[1] as string, 10);
 }
 
-/** The MTU of the interface a host would use to reach `address`. */
-export async function routeMtu(host: LabHost, address: string): Promise<number> {
+/** The interface a host would use to reach `address`. */
+export async function routeDevice(host: LabHost, address: string): Promise<string> {
   const output = await host.mustExec('ip', ['-o', 'route', 'get', address]);
   const match = /\bdev (\S+)/.exec(output);
   if (!match) throw new Error(`no route to ${address} on ${host.name}: ${output.trim()}`);
-  return interfaceMtu(host, match[1] as string);
+  return match[1] as string;
+}
+
+/** Throws unless the tunnel's daemons still run and the route to its far end uses its device:
+ * a measurement taken otherwise would have crossed the bare link instead. */
+export async function assertTunnelIntact(host: LabHost, tunnel: Tunnel): Promise<void> {
+  tunnel.daemons.forEach(assertRunning);
+  const device = await routeDevice(host, tunnel.serverAddress);
+  if (device !== tunnel.device) throw new Error(`${tunnel.serverAddress} is routed via ${device}, not the tunnel's ${tunnel.device}`);
 }

@@ -44,9 +44,10 @@ export const wireguardGo: TunnelTool = {
       await end.host.mustExec('ip', ['address', 'add', `${end.overlay}/24`, 'dev', end.device]);
       await end.host.mustExec('ip', ['link', 'set', end.device, 'up']);
     }
-    await waitForPath(client, OVERLAY[1], daemons);
+    await waitForPath(client, OVERLAY[1], ends[0]!.device, daemons);
     return {
       serverAddress: OVERLAY[1],
+      device: ends[0]!.device,
       mtu: await interfaceMtu(client, ends[0]!.device),
       daemons,
       version: await versionOf(client, 'wireguard-go', ['--version']),

@@ -1,0 +1,135 @@
+// meshboi itself: a rolodex on host B and one member on each host, driven through the real CLI,
+// at its default MTU (1200) or at the largest MTU its own members carry between them.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startMember, startRolodex, type MeshMember } from '../lab/meshboi';
+import { assertRunning, interfaceMtu, waitForPath, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
+
+const DEFAULT_MTU = 1200;
+/** Probed downwards from here: a DTLS record carries at most 2^14 bytes of plaintext (RFC 6347
+ * 4.1, RFC 5246 6.2.1), so no packet above it can cross in one record. */
+const LARGEST_CANDIDATE_MTU = 16_384;
+const ICMP_AND_IP_HEADERS = 28;
+const ESTABLISH_TIMEOUT_MS = 30_000;
+
+interface Variant {
+  name: string;
+  /** A fixed MTU, or 'largest' to find the largest one our members carry. */
+  mtu: number | 'largest';
+  /** Distinct per variant so both can run in one lab at once. */
+  rolodexPort: number;
+  tunName: string;
+  subnet: string;
+}
+
+export interface ProfiledMember {
+  label: string;
+  pid: number;
+}
+
+/** Set by `--profile`: Node.js flags for the member processes, and the members that got them. */
+let memberNodeOptions = '';
+const profiledMembers: ProfiledMember[] = [];
+
+/** From now on members run with `node --cpu-prof` into `directory`; returns the list they join. */
+export function profileMembers(directory: string): readonly ProfiledMember[] {
+  memberNodeOptions = `--cpu-prof --cpu-prof-dir=${directory}`;
+  return profiledMembers;
+}
+
+function meshboiVersion(): string {
+  const root = path.resolve(__dirname, '..', '..');
+  const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  try {
+    const commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return `meshboi ${version} (${commit})`;
+  } catch {
+    return `meshboi ${version}`;
+  }
+}
+
+async function startPair(pair: HostPair, variant: Variant, mtu: number): Promise<{ members: MeshMember[]; daemons: Tunnel['daemons'] }> {
+  const [client, server] = pair;
+  const rolodex = await startRolodex(server, { port: variant.rolodexPort, logLevel: 'warn' });
+  const psk = randomBytes(24).toString('base64url');
+  // NODE_OPTIONS reaches only the members: startMember spawns before it first awaits.
+  const saved = process.env.NODE_OPTIONS;
+  if (memberNodeOptions) process.env.NODE_OPTIONS = memberNodeOptions;
+  const starting = pair.map((host, index) =>
+    startMember(host, {
+      network: `bench-${variant.name}`,
+      psk,
+      vpnIp: `${variant.subnet}.${index + 1}/24`,
+      rolodexes: [`${server.address}:${variant.rolodexPort}`],
+      logLevel: 'warn',
+      extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu)],
+    }),
+  );
+  if (saved === undefined) delete process.env.NODE_OPTIONS;
+  else process.env.NODE_OPTIONS = saved;
+  const members = await Promise.all(starting);
+  const [first, second] = members as [MeshMember, MeshMember];
+  await first.waitForEstablished([second.vpnIp], ESTABLISH_TIMEOUT_MS);
+  const daemons = [...members.map((member) => member.process), rolodex];
+  await waitForPath(client, second.vpnIp, variant.tunName, daemons);
+  return { members, daemons };
+}
+
+/**
+ * The largest packet host A gets through to B's VPN address with DF set, found by bisection with
+ * single pings: the members run at a TUN MTU above anything they could carry, so the limit found
+ * is the members' own (record size, buffers), not the device's.
+ */
+async function largestCarriedPacket(members: readonly MeshMember[], device: string): Promise<number> {
+  const [sender, receiver] = members as [MeshMember, MeshMember];
+  const carries = async (size: number): Promise<boolean> => {
+    const args = ['-n', '-c', '1', '-W', '1', '-M', 'do', '-I', device, '-s', String(size - ICMP_AND_IP_HEADERS), receiver.vpnIp];
+    const result = await sender.host.exec('ping', args, { timeoutMs: 5000 });
+    for (const member of members) assertRunning(member.process);
+    return result.code === 0;
+  };
+  let good = DEFAULT_MTU;
+  if (!(await carries(good))) throw new Error(`a ${good}-byte ping does not get through at MTU ${LARGEST_CANDIDATE_MTU}`);
+  let bad = LARGEST_CANDIDATE_MTU + 1;
+  while (bad - good > 1) {
+    const middle = (good + bad) >> 1;
+    if (await carries(middle)) good = middle;
+    else bad = middle;
+  }
+  return good;
+}
+
+function meshboiTool(variant: Variant): TunnelTool {
+  return {
+    name: variant.name,
+    needs: [],
+    async up(pair): Promise<Tunnel> {
+      let mtu = variant.mtu === 'largest' ? LARGEST_CANDIDATE_MTU : variant.mtu;
+      let started = await startPair(pair, variant, mtu);
+      if (variant.mtu === 'largest') {
+        mtu = await largestCarriedPacket(started.members, variant.tunName);
+        await Promise.all(started.daemons.map((daemon) => daemon.stop()));
+        started = await startPair(pair, variant, mtu);
+      }
+      const [first, second] = started.members as [MeshMember, MeshMember];
+      if (memberNodeOptions) {
+        profiledMembers.push(
+          { label: `${variant.name} (MTU ${mtu}), member on host A: TUN -> seal -> UDP (iperf3 sender side)`, pid: first.process.pid },
+          { label: `${variant.name} (MTU ${mtu}), member on host B: UDP -> open -> TUN (iperf3 receiver side)`, pid: second.process.pid },
+        );
+      }
+      return {
+        serverAddress: second.vpnIp,
+        device: variant.tunName,
+        mtu: await interfaceMtu(pair[0], variant.tunName),
+        daemons: started.daemons,
+        version: meshboiVersion(),
+      };
+    },
+  };
+}
+
+export const meshboiDefault = meshboiTool({ name: 'meshboi', mtu: DEFAULT_MTU, rolodexPort: 6264, tunName: 'mbbench0', subnet: '172.30.3' });
+export const meshboiLargest = meshboiTool({ name: 'meshboi-max-mtu', mtu: 'largest', rolodexPort: 6265, tunName: 'mbbench1', subnet: '172.30.4' });
