@@ -4,17 +4,13 @@ import dns from 'node:dns';
 import os from 'node:os';
 import { Address4, Address6 } from 'ip-address';
 import type { Endpoint } from '../net/transport';
+import { CliError } from './cli-error';
 
 export const DEFAULT_ROLODEX_PORT = 6264;
 /** Keeps the heartbeat extension small on hosts with many interfaces (containers, bridges). */
 export const MAX_LOCAL_ENDPOINTS = 8;
 
-export class CliConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CliConfigError';
-  }
-}
+export class CliConfigError extends CliError {}
 
 export interface VpnAddress {
   /** Canonical text, e.g. "192.168.50.1" or "fd00::1": also the DTLS identity. */

@@ -5,6 +5,7 @@ import { ControlServer } from '../control/server';
 import { logger } from '../log';
 import { UdpTransport } from '../net/udp-transport';
 import { openTun, TunError, type TunDevice, type TunErrorCode } from '../tun/linux';
+import { CliError } from './cli-error';
 import { bindAddressFor, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './cli-config';
 import { startMember, type Member } from './main';
 import { checkStartupPrivileges, dropPrivileges, lookupIdentity } from './privileges';
@@ -144,7 +145,7 @@ async function openTunWithAdvice(name: string, mtu: number, cidr: string): Promi
   } catch (error) {
     if (!(error instanceof TunError)) throw error;
     const option = TUN_OPTION[error.code];
-    throw new Error(`cannot open TUN device ${name}${option ? ` (check ${option})` : ''}: ${error.message}`);
+    throw new CliError(`cannot open TUN device ${name}${option ? ` (check ${option})` : ''}: ${error.message}`);
   }
 }
 
@@ -153,7 +154,7 @@ async function openUdpWithAdvice(address: string, port: number): Promise<UdpTran
     return await UdpTransport.open({ address, port, bufferBytes: 4 * 1024 * 1024 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new Error(`UDP port ${port} is already in use; pick another --listen-port (0 picks a free one)`);
-    throw new Error(`cannot open the UDP socket on ${address} port ${port}: ${(error as Error).message}`);
+    if (code === 'EADDRINUSE') throw new CliError(`UDP port ${port} is already in use; pick another --listen-port (0 picks a free one)`);
+    throw new CliError(`cannot open the UDP socket on ${address} port ${port}: ${(error as Error).message}`);
   }
 }

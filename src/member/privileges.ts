@@ -2,18 +2,14 @@
 // root to --user/--group once the device and sockets are open.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { CliError } from './cli-error';
 
 /** Capability bits from linux/capability.h. */
 export const CAP_SETGID = 6;
 export const CAP_SETUID = 7;
 export const CAP_NET_ADMIN = 12;
 
-export class PrivilegeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PrivilegeError';
-  }
-}
+export class PrivilegeError extends CliError {}
 
 export interface Identity {
   user: string;

@@ -2,6 +2,7 @@
 // for exposure and guessability, and how `meshboi genpsk` makes a strong one.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { CliError } from './cli-error';
 
 export const PSK_ENV_VARIABLE = 'MESHBOI_PSK';
 
@@ -30,12 +31,7 @@ export interface ResolvedPsk {
   warnings: string[];
 }
 
-export class PskError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PskError';
-  }
-}
+export class PskError extends CliError {}
 
 /** Reads the PSK from exactly one source and says what is weak about it. Throws PskError. */
 export function resolvePsk(sources: PskSources): ResolvedPsk {

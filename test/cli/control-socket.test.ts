@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { request, requestStatus } from '../../src/control/client';
 import { decodeRequest, decodeResponse, defaultControlSocketPath, LineBuffer } from '../../src/control/protocol';
-import { ControlServer } from '../../src/control/server';
+import { ControlServer, type ControlHandlers } from '../../src/control/server';
 import { STATUS_FIXTURE } from './status-fixture';
 
 async function withTempDirectory(body: (directory: string) => Promise<void>): Promise<void> {
@@ -21,17 +21,30 @@ async function withTempDirectory(body: (directory: string) => Promise<void>): Pr
   }
 }
 
-const statusHandlers = { status: () => STATUS_FIXTURE };
+const statusHandlers: ControlHandlers = { status: () => STATUS_FIXTURE };
 
-test('status round-trips over the control socket unchanged', async () => {
+/** Runs `body` against a server on a fresh socket path; `before` may leave something there first. */
+async function withServer(
+  body: (server: ControlServer) => Promise<void>,
+  handlers: ControlHandlers = statusHandlers,
+  before: (socketPath: string) => void = () => {},
+): Promise<void> {
   await withTempDirectory(async (directory) => {
-    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), statusHandlers);
+    const socketPath = path.join(directory, 'tun0.sock');
+    before(socketPath);
+    const server = await ControlServer.listen(socketPath, handlers);
     try {
-      assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
-      assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
+      await body(server);
     } finally {
       await server.close();
     }
+  });
+}
+
+test('status round-trips over the control socket unchanged', async () => {
+  await withServer(async (server) => {
+    assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
+    assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
   });
 });
 
@@ -53,30 +66,22 @@ test('the socket is mode 0600 in a directory created 0700, and is removed on clo
 });
 
 test('a stale socket left by a crashed member is replaced', async () => {
-  await withTempDirectory(async (directory) => {
-    const socketPath = path.join(directory, 'tun0.sock');
+  const crashedMember = (socketPath: string) => {
     const crash = `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`;
     assert.equal(spawnSync(process.execPath, ['-e', crash]).signal, 'SIGKILL');
     assert.ok(fs.lstatSync(socketPath).isSocket());
-    const server = await ControlServer.listen(socketPath, statusHandlers);
-    try {
-      assert.equal((await requestStatus(socketPath)).network, 'office');
-    } finally {
-      await server.close();
-    }
-  });
+  };
+  await withServer(
+    async (server) => assert.equal((await requestStatus(server.path)).network, 'office'),
+    statusHandlers,
+    crashedMember,
+  );
 });
 
 test('a socket a running member answers on is refused, and left alone', async () => {
-  await withTempDirectory(async (directory) => {
-    const socketPath = path.join(directory, 'tun0.sock');
-    const running = await ControlServer.listen(socketPath, statusHandlers);
-    try {
-      await assert.rejects(ControlServer.listen(socketPath, statusHandlers), /is in use by a running member; stop that member first/);
-      assert.equal((await requestStatus(socketPath)).vpnIp, '192.168.50.1');
-    } finally {
-      await running.close();
-    }
+  await withServer(async (running) => {
+    await assert.rejects(ControlServer.listen(running.path, statusHandlers), /is in use by a running member; stop that member first/);
+    assert.equal((await requestStatus(running.path)).vpnIp, '192.168.50.1');
   });
 });
 
@@ -90,23 +95,18 @@ test('a file that is not a socket is never deleted', async () => {
 });
 
 test('an error from the member reaches the client as a refusal with its message', async () => {
-  await withTempDirectory(async (directory) => {
-    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), {
-      status() {
-        throw new Error('the member is still starting; ask again in a moment');
-      },
-    });
-    try {
-      await assert.rejects(requestStatus(server.path), /refused: the member is still starting/);
-    } finally {
-      await server.close();
-    }
-  });
+  const starting: ControlHandlers = {
+    status() {
+      throw new Error('the member is still starting; ask again in a moment');
+    },
+  };
+  await withServer(async (server) => {
+    await assert.rejects(requestStatus(server.path), /refused: the member is still starting/);
+  }, starting);
 });
 
 test('bad requests get an error line and the connection stays usable', async () => {
-  await withTempDirectory(async (directory) => {
-    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), statusHandlers);
+  await withServer(async (server) => {
     const client = net.connect(server.path);
     try {
       const lines = new LineBuffer(1 << 20);
@@ -120,14 +120,12 @@ test('bad requests get an error line and the connection stays usable', async () 
       assert.deepEqual(answers[2], { ok: true, value: { ok: true, result: STATUS_FIXTURE } });
     } finally {
       client.destroy();
-      await server.close();
     }
   });
 });
 
 test('a request line longer than the limit is answered with an error and the connection ends', async () => {
-  await withTempDirectory(async (directory) => {
-    const server = await ControlServer.listen(path.join(directory, 'tun0.sock'), statusHandlers);
+  await withServer(async (server) => {
     const client = net.connect(server.path);
     try {
       const chunks: Buffer[] = [];
@@ -138,7 +136,6 @@ test('a request line longer than the limit is answered with an error and the con
       assert.match(Buffer.concat(chunks).toString(), /request longer than 4096 bytes/);
     } finally {
       client.destroy();
-      await server.close();
     }
   });
 });
