@@ -130,14 +130,27 @@ export function decodeRecordHeader(bytes: Uint8Array, offset = 0): RecordHeader 
 }
 
 export function encodeRecordHeader(header: RecordHeader, out: Uint8Array, offset = 0): void {
-  out[offset] = header.contentType;
-  out[offset + 1] = header.version >>> 8;
-  out[offset + 2] = header.version & 0xff;
-  out[offset + 3] = header.epoch >>> 8;
-  out[offset + 4] = header.epoch & 0xff;
-  writeUint48(header.sequenceNumber, out, offset + 5);
-  out[offset + 11] = header.length >>> 8;
-  out[offset + 12] = header.length & 0xff;
+  writeRecordHeader(out, offset, header.contentType, header.version, header.epoch, header.sequenceNumber, header.length);
+}
+
+/** encodeRecordHeader without the header object, for the per-packet send path. */
+export function writeRecordHeader(
+  out: Uint8Array,
+  offset: number,
+  contentType: ContentType,
+  version: number,
+  epoch: number,
+  sequenceNumber: number,
+  length: number,
+): void {
+  out[offset] = contentType;
+  out[offset + 1] = version >>> 8;
+  out[offset + 2] = version & 0xff;
+  out[offset + 3] = epoch >>> 8;
+  out[offset + 4] = epoch & 0xff;
+  writeUint48(sequenceNumber, out, offset + 5);
+  out[offset + 11] = length >>> 8;
+  out[offset + 12] = length & 0xff;
 }
 
 /** A whole unprotected record (epoch 0 traffic, or a stateless HelloVerifyRequest) in a fresh buffer. */

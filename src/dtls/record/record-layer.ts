@@ -8,7 +8,6 @@ import { ReplayWindow } from '../replay-window';
 import {
   checkRecordHeader,
   ContentType,
-  encodeRecordHeader,
   MAX_EPOCH,
   MAX_PLAINTEXT_LENGTH,
   MAX_SEQUENCE_NUMBER,
@@ -16,9 +15,11 @@ import {
   readUint48,
   RECORD_HEADER_LENGTH,
   RecordError,
+  writeRecordHeader,
   type ContentType as ContentTypeValue,
 } from './header';
 import { RecordProtection } from './protection';
+import { allocateRecord } from './slab';
 
 /** Set once per session; the record layer calls it for every record that passes. No per-packet closures. */
 export interface RecordReceiver {
@@ -137,8 +138,8 @@ export class RecordLayer {
     state.nextSequence = sequenceNumber + 1;
     const protection = state.protection;
     const length = payload.length + (protection ? protection.expansion : 0);
-    const record = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + length);
-    encodeRecordHeader({ contentType, version: ProtocolVersion.dtls12, epoch, sequenceNumber, length }, record, 0);
+    const record = allocateRecord(RECORD_HEADER_LENGTH + length);
+    writeRecordHeader(record, 0, contentType, ProtocolVersion.dtls12, epoch, sequenceNumber, length);
     if (protection) protection.seal(record, payload);
     else record.set(payload, RECORD_HEADER_LENGTH);
     this.counters.recordsOut++;
@@ -183,17 +184,16 @@ export class RecordLayer {
         counters.droppedMalformed++;
         continue;
       }
-      const plaintextLength = protection.open(datagram, headerOffset, fragmentLength);
-      if (plaintextLength < 0) {
+      const plaintext = protection.open(datagram, headerOffset, fragmentLength);
+      if (plaintext === null) {
         counters.droppedAuth++;
         continue;
       }
       // Authenticate before you mutate: the window moves only for records that opened.
       this.replayWindow.accept(sequenceNumber);
-      const start = headerOffset + RECORD_HEADER_LENGTH + protection.explicitNonceLength;
       counters.recordsIn++;
-      counters.bytesIn += plaintextLength;
-      this.receiver.onRecord(contentType, epoch, datagram.subarray(start, start + plaintextLength));
+      counters.bytesIn += plaintext.length;
+      this.receiver.onRecord(contentType, epoch, plaintext);
     }
   }
 
