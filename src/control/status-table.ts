@@ -5,7 +5,7 @@ type Peer = MemberStatus['peers'][number];
 
 const PEER_COLUMNS: Array<[header: string, cell: (peer: Peer) => string]> = [
   ['VPN IP', (peer) => peer.vpnIp ?? '?'],
-  ['OUTSIDE', (peer) => peer.outsideAddress],
+  ['OUTSIDE', (peer) => (peer.endpoint === peer.outsideAddress ? peer.outsideAddress : `${peer.outsideAddress} via ${peer.endpoint}`)],
   ['ROLE', (peer) => peer.role],
   ['STATE', (peer) => peer.state],
   ['KIND', (peer) => peer.kind],

@@ -26,7 +26,7 @@ export const STATUS_FIXTURE: MemberStatus = {
       packetsOut: 1100,
       bytesIn: 1_572_864,
       bytesOut: 512,
-      drops: { auth: 0, replay: 2, spoof: 5 },
+      drops: { spoofed_source: 5, not_established: 2, malformed: 0, send_failed: 0 },
       lastError: null,
     },
     {
