@@ -1,7 +1,6 @@
 // Known answer from a capture of two original (pion) meshboi members: our record codec, key schedule
 // and record layer must decrypt every application-data record to the ICMP echo the members exchanged.
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { CipherSuiteId } from '../../src/dtls/api';
 import { cipherSuiteById } from '../../src/dtls/cipher/suites';
@@ -14,14 +13,7 @@ import {
 } from '../../src/dtls/prf';
 import { ContentType, splitRecords } from '../../src/dtls/record/header';
 import { RecordLayer, type RecordReceiver } from '../../src/dtls/record/record-layer';
-
-const VECTOR_PATH = '/work/shared/vectors/original-meshboi-session.json';
-
-interface Capture {
-  psk_text: string;
-  members: Record<string, { vpn_ip: string; dtls_role: string }>;
-  datagrams: Array<{ from: string; to: string; hex: string }>;
-}
+import { capturedDtlsDatagrams, loadOriginalSession } from '../vectors/original-session';
 
 const HandshakeType = { helloVerifyRequest: 3, finished: 20 };
 
@@ -68,11 +60,9 @@ function ipv4Address(packet: Buffer, offset: number): string {
 }
 
 test('the captured original session decrypts to ICMP echo between the two VPN addresses', () => {
-  const capture = JSON.parse(readFileSync(VECTOR_PATH, 'utf8')) as Capture;
+  const capture = loadOriginalSession();
   const clientAddress = Object.keys(capture.members).find((address) => capture.members[address]!.dtls_role.startsWith('client'))!;
-  const dtls = capture.datagrams
-    .map((datagram) => ({ ...datagram, bytes: Buffer.from(datagram.hex, 'hex') }))
-    .filter((datagram) => datagram.bytes[0]! >= 20 && datagram.bytes[0]! <= 23);
+  const dtls = capturedDtlsDatagrams(capture);
 
   // Walk the handshake in plaintext: skip the first ClientHello and HelloVerifyRequest (RFC 6347 4.2.1).
   const transcript: HandshakeMessage[] = [];
@@ -101,7 +91,7 @@ test('the captured original session decrypts to ICMP echo between the two VPN ad
   assert.equal(suiteId, CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8);
   const suite = cipherSuiteById(suiteId)!;
 
-  const premaster = pskPremasterSecret(Buffer.from(capture.psk_text, 'utf8'));
+  const premaster = pskPremasterSecret(Buffer.from(capture.pskText, 'utf8'));
   const sessionHash = transcriptHash(suite.prfHash, transcript.map((message) => message.whole));
   const masterSecret = extendedMasterSecret(suite.prfHash, premaster, sessionHash);
   const keys = expandKeyBlock(suite, masterSecret, clientRandom, serverRandom);
