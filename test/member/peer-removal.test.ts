@@ -1,0 +1,62 @@
+// Peers that stop are closed and removed within a bounded time: at once on close_notify, after
+// dead-peer detection when they vanish silently, and once no rolodex lists them any more.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { activeHandles, assertNoLeaks, eventually } from './harness';
+import { Mesh } from './mesh';
+
+test('a member that stops sends close_notify; its peers close it at once and remove it once the rolodex forgets it', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    await mesh.stopMember('bob');
+    await eventually('alice closes bob on his close_notify', () => mesh.get('alice').logs.lines.some((l) => l.message === 'peer closed' && l.reason === 'the peer closed the session'));
+    await eventually('alice removes bob', () => mesh.get('alice').member.status().peers.length === 0, 5000);
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
+
+test('one of our peers that falls silent is closed by dead-peer detection and removed when unlisted', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
+    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    // Bob vanishes without a word (power cut): everything he sends is lost from now on.
+    mesh.network.interceptor = (d) => (d.from.address === '192.0.2.20' ? null : d);
+    await mesh.stopMember('bob');
+    await eventually('alice declares bob dead', () => alice.logs.lines.some((l) => l.message === 'peer closed' && /no authenticated record/.test(String(l.reason))));
+    await eventually('alice removes bob', () => alice.member.status().peers.length === 0, 5000);
+    assert.equal(bob.device.written.length, 0);
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
+
+test('idle peers stay up: keepalives prove them alive long after the dead-peer interval', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    const first = await mesh.waitEstablished('alice', '192.168.50.2');
+    await new Promise((resolve) => setTimeout(resolve, 3 * 300));
+    const later = mesh.peerOf('alice', '192.168.50.2');
+    assert.ok(later, 'still established after three dead-peer intervals without traffic');
+    assert.ok(later.sinceHandshakeMs! >= first.sinceHandshakeMs! + 800, 'the same session, not a new handshake');
+    await mesh.ping('alice', 'bob');
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});

@@ -1,0 +1,71 @@
+// A peer that crashes and comes back, on the same outside address or a new one, is reconnected
+// and its old session replaced, whichever role it has, well before dead-peer detection would act.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { activeHandles, assertNoLeaks, eventually } from './harness';
+import { Mesh, type MeshMember } from './mesh';
+
+/** Stops a member without a word on the wire, as a crash or kill -9 would. */
+async function crash(mesh: Mesh, member: MeshMember): Promise<void> {
+  const address = member.transport.localEndpoint().address;
+  const previous = mesh.network.interceptor;
+  mesh.network.interceptor = (d) => (d.from.address === address ? null : previous(d));
+  await mesh.stopMember(member.name);
+  mesh.network.interceptor = previous;
+}
+
+// Alice's dead-peer detection is slowed so only the restart handling can reconnect in time.
+const SLOW_DEATH = { deadAfterMs: 60_000, removeAfterMs: 60_000 };
+
+for (const [bobAddress, bobRole] of [
+  ['192.0.2.20', 'server'],
+  ['192.0.2.5', 'client'],
+] as const) {
+  test(`a peer restarting on the same outside address is reconnected (the restarted peer is the ${bobRole})`, async () => {
+    const before = activeHandles();
+    const mesh = new Mesh();
+    try {
+      mesh.addRolodex();
+      await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: SLOW_DEATH });
+      const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress, port: 7000 });
+      const first = await mesh.waitEstablished('alice', '192.168.50.2');
+      assert.equal(first.role, bobRole === 'server' ? 'client' : 'server');
+      await mesh.ping('alice', 'bob');
+      await crash(mesh, bob);
+
+      await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress, port: 7000 });
+      await mesh.waitEstablished('bob', '192.168.50.1');
+      await eventually('alice re-handshakes with the new bob', () => mesh.get('alice').logs.count('peer reconnected on the same address') === 1);
+      await mesh.ping('alice', 'bob');
+      await mesh.ping('bob', 'alice');
+      const peers = mesh.get('alice').member.status().peers;
+      assert.equal(peers.length, 1);
+      assert.equal(peers[0].state, 'established');
+    } finally {
+      await mesh.close();
+    }
+    await assertNoLeaks(before);
+  });
+}
+
+test('a peer restarting on a new outside address takes over its VPN IP and the old entry goes', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: SLOW_DEATH });
+    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', port: 7000 });
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    await crash(mesh, bob);
+
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', port: 7001 });
+    await eventually('alice reaches bob at his new address', () => mesh.peerOf('alice', '192.168.50.2')?.outsideAddress === '192.0.2.20:7001');
+    await mesh.ping('alice', 'bob');
+    await mesh.ping('bob', 'alice');
+    await eventually('the old entry is gone', () => mesh.get('alice').member.status().peers.every((p) => p.outsideAddress !== '192.0.2.20:7000'));
+    assert.equal(mesh.get('alice').logs.count('member moved to a new outside address'), 1);
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
