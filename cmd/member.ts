@@ -49,7 +49,7 @@ export function addMemberCommand(program: Command): void {
     .option('--rolodex-address <host[:port]>', 'a rolodex to register with (required); repeat for several', collect)
     .option('--rolodex-port <port>', 'port of rolodexes given without one', integerIn(1, 65535), DEFAULT_ROLODEX_PORT)
     .option('--tun-name <name>', 'name of the TUN device to create', 'tun')
-    .option('--tun-mtu <bytes>', 'MTU of the TUN device', integerIn(0, 65535), 1200)
+    .option('--tun-mtu <bytes>', 'MTU of the TUN device (default: 1200, the original\'s; 1280, the IPv6 minimum, with an IPv6 --vpn-ip)', integerIn(0, 65535))
     .option('--listen-port <port>', 'UDP port for rolodex and peer traffic; 0 picks a free one', integerIn(0, 65535), 0)
     .option('--control-socket <path>', 'Unix socket for `meshboi status` (default /run/meshboi/<tun-name>.sock)')
     .option('--user <user>', 'drop root to this user once the TUN device and sockets are open')

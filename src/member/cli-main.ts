@@ -13,6 +13,9 @@ import { PSK_ENV_VARIABLE, resolvePsk } from './psk';
 
 const log = logger('member');
 
+const DEFAULT_TUN_MTU = 1200;
+const IPV6_MIN_MTU = 1280;
+
 /** How long close_notify and closing the device may take before we exit anyway. */
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -24,7 +27,8 @@ export interface MemberCliOptions {
   rolodexAddress?: string[];
   rolodexPort: number;
   tunName: string;
-  tunMtu: number;
+  /** Omitted: the original's 1200, or 1280 (the IPv6 minimum) when the VPN address is IPv6. */
+  tunMtu?: number;
   listenPort: number;
   controlSocket?: string;
   user?: string;
@@ -39,6 +43,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     const { psk, warnings } = resolvePsk({ pskFile: options.pskFile, env: env[PSK_ENV_VARIABLE], arg: options.psk });
     for (const warning of warnings) log.warn(warning);
     const vpn = parseVpnIp(options.vpnIp);
+    const mtu = options.tunMtu ?? (vpn.family === 6 ? IPV6_MIN_MTU : DEFAULT_TUN_MTU);
     const rolodexes = await resolveRolodexes((options.rolodexAddress ?? []).map((text) => parseRolodexAddress(text, options.rolodexPort)));
     const identity = lookupIdentity(options.user, options.group);
     checkStartupPrivileges({ tunName: options.tunName, dropsPrivileges: identity !== null });
@@ -52,7 +57,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     });
     cleanups.push(() => control.close());
 
-    const device = await openTunWithAdvice(options.tunName, options.tunMtu, vpn.cidr);
+    const device = await openTunWithAdvice(options.tunName, mtu, vpn.cidr);
     cleanups.push(() => device.close());
 
     const bindAddress = bindAddressFor(rolodexes);

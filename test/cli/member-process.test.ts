@@ -154,24 +154,62 @@ function linkExists(netns: string, device: string): boolean {
   }
 }
 
-test('a member in its own namespace answers status, drops to nobody, refuses a twin, and exits 0 on SIGTERM leaving nothing behind', async (t) => {
-  if (!isRoot) return t.skip('needs root: creates a network namespace and a TUN device');
+interface RunningMember {
+  netns: string;
+  member: ChildProcess;
+  socketPath: string;
+  status: MemberStatus;
+  /** The arguments it was started with, for starting a twin. */
+  args: string[];
+}
+
+/**
+ * Starts a member in a namespace of its own, hands it to `body` once it answers status, then
+ * stops it with `signal` and checks that it exited 0 leaving no TUN device and no control socket.
+ */
+async function withMemberInNetns(
+  options: { vpnIp: string; tunName: string; extraArgs?: string[]; pskInEnv?: boolean; signal: NodeJS.Signals },
+  body: (running: RunningMember) => Promise<void>,
+): Promise<void> {
   const netns = createNetns();
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'meshboi-cli-'));
-  let child: ChildProcess | null = null;
+  let member: ChildProcess | null = null;
   try {
     const pskFile = path.join(directory, 'psk');
     fs.writeFileSync(pskFile, `${STRONG_PSK}\n`, { mode: 0o600 });
-    // A directory that does not exist yet: the member creates it 0700 and hands it to nobody,
+    // A directory that does not exist yet: the member creates it 0700 and hands it to --user,
     // who must be able to remove the socket at exit (and so to pass through its parent, as with /run).
     fs.chmodSync(directory, 0o711);
-    const socketPath = path.join(directory, 'run', 'mbcli0.sock');
-    const args = ['--network', 'cli-test', '--psk-file', pskFile, '--vpn-ip', '10.77.0.1/24', '--rolodex-address', '127.0.0.1:6264'];
-    const member = start('ip', netns.exec([process.execPath, MESHBOI, 'member', ...args, '--tun-name', 'mbcli0', '--control-socket', socketPath, '--user', 'nobody']));
-    child = member;
-    const exited = finish(member, 60_000);
+    const socketPath = path.join(directory, 'run', `${options.tunName}.sock`);
+    const args = ['--network', 'cli-test', '--vpn-ip', options.vpnIp, '--rolodex-address', '127.0.0.1:6264', '--control-socket', socketPath];
+    if (!options.pskInEnv) args.push('--psk-file', pskFile);
+    const env = childEnv(options.pskInEnv ? { MESHBOI_PSK: STRONG_PSK } : {});
+    const started = start('ip', netns.exec([process.execPath, MESHBOI, 'member', ...args, '--tun-name', options.tunName, ...(options.extraArgs ?? [])]), { env });
+    member = started;
+    const exited = finish(started, 60_000);
+    const status = await waitForStatus(socketPath, started);
+    assert.ok(linkExists(netns.name, options.tunName));
 
-    const status = await waitForStatus(socketPath, member);
+    await body({ netns: netns.name, member: started, socketPath, status, args });
+
+    started.kill(options.signal);
+    const outcome = await exited;
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match(outcome.stderr, new RegExp(`stopping signal=${options.signal}`));
+    assert.equal(linkExists(netns.name, options.tunName), false);
+    assert.equal(fs.existsSync(socketPath), false, outcome.stderr);
+    assert.doesNotMatch(outcome.stderr, new RegExp(STRONG_PSK));
+  } finally {
+    if (member && member.exitCode === null && member.signalCode === null) member.kill('SIGKILL');
+    netns.dispose();
+    fs.rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+test('a member in its own namespace answers status, drops to nobody, refuses a twin, and exits 0 on SIGTERM leaving nothing behind', async (t) => {
+  if (!isRoot) return t.skip('needs root: creates a network namespace and a TUN device');
+  const options = { vpnIp: '10.77.0.1/24', tunName: 'mbcli0', extraArgs: ['--user', 'nobody'], signal: 'SIGTERM' as const };
+  await withMemberInNetns(options, async ({ netns, member, socketPath, status, args }) => {
     assert.equal(status.network, 'cli-test');
     assert.equal(status.vpnIp, '10.77.0.1');
     assert.deepEqual(status.tun, { name: 'mbcli0', mtu: 1200 });
@@ -192,25 +230,21 @@ test('a member in its own namespace answers status, drops to nobody, refuses a t
     assert.equal(socketStat.mode & 0o777, 0o600);
     assert.equal(socketStat.uid, NOBODY);
     assert.equal(fs.statSync(path.dirname(socketPath)).mode & 0o777, 0o700);
-    assert.match(execFileSync('ip', ['-n', netns.name, 'addr', 'show', 'dev', 'mbcli0'], { encoding: 'utf8' }), /inet 10\.77\.0\.1\/24 /);
+    assert.match(execFileSync('ip', ['-n', netns, 'addr', 'show', 'dev', 'mbcli0'], { encoding: 'utf8' }), /inet 10\.77\.0\.1\/24 /);
 
-    const twin = await finish(
-      start('ip', netns.exec([process.execPath, MESHBOI, 'member', ...args, '--tun-name', 'mbcli1', '--control-socket', socketPath])),
-    );
+    const twin = await finish(start('ip', ['netns', 'exec', netns, process.execPath, MESHBOI, 'member', ...args, '--tun-name', 'mbcli1']));
     assert.equal(twin.code, 1, twin.stderr);
     assert.match(twin.stderr, /control socket .*mbcli0\.sock is in use by a running member; stop that member first/);
-    assert.equal(linkExists(netns.name, 'mbcli1'), false);
+    assert.equal(linkExists(netns, 'mbcli1'), false);
+  });
+});
 
-    member.kill('SIGTERM');
-    const outcome = await exited;
-    assert.equal(outcome.code, 0, outcome.stderr);
-    assert.match(outcome.stderr, /stopping/);
-    assert.equal(linkExists(netns.name, 'mbcli0'), false);
-    assert.equal(fs.existsSync(socketPath), false, outcome.stderr);
-    assert.doesNotMatch(outcome.stderr, new RegExp(STRONG_PSK));
-  } finally {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    netns.dispose();
-    fs.rmSync(directory, { recursive: true, force: true });
-  }
+test('a member with an IPv6 VPN address gets the IPv6 minimum MTU and exits 0 on SIGINT', async (t) => {
+  if (!isRoot) return t.skip('needs root: creates a network namespace and a TUN device');
+  const options = { vpnIp: 'fd00:6d62::1/64', tunName: 'mbcli6', pskInEnv: true, signal: 'SIGINT' as const };
+  await withMemberInNetns(options, async ({ netns, status }) => {
+    assert.equal(status.vpnIp, 'fd00:6d62::1');
+    assert.deepEqual(status.tun, { name: 'mbcli6', mtu: 1280 });
+    assert.match(execFileSync('ip', ['-n', netns, 'addr', 'show', 'dev', 'mbcli6'], { encoding: 'utf8' }), /inet6 fd00:6d62::1\/64 /);
+  });
 });
