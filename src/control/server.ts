@@ -57,20 +57,25 @@ export class ControlServer {
     }
     await removeStaleSocket(socketPath);
     const server = net.createServer();
-    // The umask closes the window between bind() and chmod() in which others could connect.
+    const listening = new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.once('listening', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    // listen() binds a Unix socket synchronously; the umask around it closes the window between
+    // bind() and chmod() in which other users could connect.
     const previousUmask = process.umask(0o177);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(socketPath, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (error) {
-      throw new ControlError(`cannot listen on control socket ${socketPath}: ${(error as Error).message}`, 'LISTEN');
+      server.listen(socketPath);
     } finally {
       process.umask(previousUmask);
+    }
+    try {
+      await listening;
+    } catch (error) {
+      throw new ControlError(`cannot listen on control socket ${socketPath}: ${(error as Error).message}`, 'LISTEN');
     }
     fs.chmodSync(socketPath, 0o600);
     return new ControlServer(socketPath, server, handlers, created !== undefined);
