@@ -1,0 +1,134 @@
+// Flight retransmission (RFC 6347 4.2.4): the timer doubles from 1 s, gives up after the configured
+// tries with a clear error, and a peer repeating its flight makes us re-send ours.
+import { strict as assert } from 'node:assert';
+import { mock, test } from 'node:test';
+import { DtlsSession } from '../../src/dtls/index';
+import { decodeHandshakeFragments } from '../../src/dtls/handshake/header';
+import { splitRecords } from '../../src/dtls/record/header';
+import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
+import { EventRecorder, SessionPair } from './session-pair';
+
+test('an unanswered ClientHello is re-sent after 1, 2, 4, 8 and 16 s, then the handshake fails with a timeout', (t) => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
+  const sent: Buffer[] = [];
+  const events = new EventRecorder();
+  const client = new DtlsSession({ role: 'client', psk: Buffer.from('k'), identity: 'me', send: (d) => sent.push(d) }, events);
+  client.start();
+  const sendsAt: number[] = [];
+  let elapsed = 0;
+  for (const step of [1000, 2000, 4000, 8000, 16000]) {
+    mock.timers.tick(step - 1);
+    assert.equal(sent.length, sendsAt.length + 1, `no retransmission before ${elapsed + step} ms`);
+    mock.timers.tick(1);
+    elapsed += step;
+    sendsAt.push(elapsed);
+  }
+  assert.equal(sent.length, 6);
+  assert.equal(client.state, 'handshaking');
+  mock.timers.tick(32000);
+  assert.equal(sent.length, 6, 'six tries by default');
+  assert.equal(client.state, 'closed');
+  assert.deepEqual(events.closes.map((c) => c.kind), ['handshake_timeout']);
+  assert.match((events.closes[0] as { message: string }).message, /no answer to our ClientHello after 6 tries/);
+  assert.equal(client.counters.retransmits, 5);
+  // Each copy is sealed anew: fresh record sequence numbers, the same message_seq.
+  const numbers = sent.map((datagram) => {
+    const [record] = splitRecords(datagram).records;
+    const fragments = decodeHandshakeFragments(record!.fragment);
+    assert.ok(fragments.ok);
+    return [record!.header.sequenceNumber, fragments.value[0]!.messageSeq];
+  });
+  assert.deepEqual(numbers, [0, 1, 2, 3, 4, 5].map((seq) => [seq, 0]));
+});
+
+test('retransmitMaxTries and retransmitInitialMs bound the wait', (t) => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
+  const sent: Buffer[] = [];
+  const events = new EventRecorder();
+  const client = new DtlsSession(
+    { role: 'client', psk: Buffer.from('k'), identity: 'me', send: (d) => sent.push(d), retransmitInitialMs: 100, retransmitMaxTries: 2 },
+    events,
+  );
+  client.start();
+  mock.timers.tick(100);
+  assert.equal(sent.length, 2);
+  mock.timers.tick(199);
+  assert.equal(client.state, 'handshaking');
+  mock.timers.tick(1);
+  assert.equal(client.state, 'closed');
+  assert.match((events.closes[0] as { message: string }).message, /after 2 tries/);
+});
+
+test('a lost server flight is recovered: the client re-sends, the server answers the repeat, both finish', async () => {
+  const before = activeHandles();
+  let dropServerFlights = 2;
+  const pair = new SessionPair({
+    interceptor: (datagram) => {
+      // Drop the HelloVerifyRequest's successor twice: flight 4 as first sent and its first resend.
+      if (datagram.from.port === 6000 && datagram.data[13] === 2 && dropServerFlights > 0) {
+        dropServerFlights--;
+        return null;
+      }
+      return datagram;
+    },
+  });
+  try {
+    pair.client.start();
+    await eventually('established after retransmissions', () => pair.established);
+    assert.ok(pair.client.counters.retransmits >= 1);
+    assert.ok(pair.server!.counters.retransmits >= 1);
+  } finally {
+    await pair.close();
+  }
+  await assertNoLeaks(before);
+});
+
+test('when the server\'s last flight is lost, the client\'s repeated flight 5 brings it again', async () => {
+  const before = activeHandles();
+  let dropped = false;
+  const pair = new SessionPair({
+    interceptor: (datagram) => {
+      // Flight 6 starts with the server's ChangeCipherSpec record.
+      if (datagram.from.port === 6000 && datagram.data[0] === 20 && !dropped) {
+        dropped = true;
+        return null;
+      }
+      return datagram;
+    },
+  });
+  try {
+    pair.client.start();
+    await eventually('server established', () => pair.server?.state === 'established');
+    await eventually('client established', () => pair.client.state === 'established');
+    assert.ok(dropped);
+    assert.equal(pair.server!.counters.retransmits, 1, 'flight 6 re-sent once, on the repeat');
+  } finally {
+    await pair.close();
+  }
+  await assertNoLeaks(before);
+});
+
+test('a repeated flight answers at most once per 100 ms, so replays cannot make us an amplifier', async () => {
+  const before = activeHandles();
+  const fromClient: Buffer[] = [];
+  const pair = new SessionPair({
+    interceptor: (datagram) => {
+      if (datagram.from.port === 5000) fromClient.push(Buffer.from(datagram.data));
+      return datagram;
+    },
+  });
+  try {
+    pair.client.start();
+    await eventually('established', () => pair.established);
+    const flight5 = fromClient.find((d) => d[13] === 16)!;
+    const sentBefore = pair.server!.counters.recordsOut;
+    for (let i = 0; i < 20; i++) pair.server!.handleDatagram(Buffer.from(flight5));
+    assert.equal(pair.server!.counters.recordsOut - sentBefore, 2, 'flight 6 (ChangeCipherSpec and Finished) once');
+    assert.equal(pair.server!.state, 'established');
+  } finally {
+    await pair.close();
+  }
+  await assertNoLeaks(before);
+});
