@@ -1,0 +1,68 @@
+// Races in discovery: a ClientHello that arrives before the server's map names the client, and
+// two members that both believe they are the client (a rolodex lying about one's address): one
+// answers the other's ClientHello, at once or after a jittered retry.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { InFlight } from '../../src/net/memory-network';
+import { activeHandles, assertNoLeaks, eventually, sleep } from './harness';
+import { Mesh } from './mesh';
+
+const ROLODEX = '198.51.100.1';
+
+test('a ClientHello that beats the map is accepted, and the later map adds no second peer', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    let holdBobsMaps = true;
+    mesh.network.interceptor = (d) => (holdBobsMaps && d.from.address === ROLODEX && d.to.address === '192.0.2.20' ? null : d);
+    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
+    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await mesh.waitEstablished('bob', '192.168.50.1');
+    assert.equal(bob.member.status().outsideAddress, null, 'bob accepted alice before any map reached him');
+    holdBobsMaps = false;
+    await eventually('bob gets his map', () => bob.member.status().outsideAddress !== null);
+    await sleep(100);
+    const peers = bob.member.status().peers;
+    assert.equal(peers.length, 1, 'the map names the peer bob already has');
+    assert.equal(peers[0].state, 'established');
+    assert.equal(bob.logs.count('peer established'), 1, 'no second handshake');
+    await mesh.ping('alice', 'bob');
+    await mesh.ping('bob', 'alice');
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
+
+/** Rewrites maps to `victim` so that its own entry reads 1.0.0.1:1, the smallest address there is. */
+function lieAboutOwnAddress(victim: string): (d: InFlight) => InFlight {
+  return (d) => {
+    if (d.from.address !== ROLODEX || d.to.address !== victim) return d;
+    const map = JSON.parse(d.data.toString()) as { Addresses: string[]; YourIndex: number };
+    map.Addresses[map.YourIndex] = '1.0.0.1:1';
+    return { ...d, data: Buffer.from(JSON.stringify(map)) };
+  };
+}
+
+test('two members that both believe they are the client still connect', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    mesh.network.interceptor = lieAboutOwnAddress('192.0.2.20');
+    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
+    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await eventually('bob believes he is the client', () => bob.member.status().peers[0]?.role === 'client');
+    assert.equal(mesh.get('alice').member.status().peers[0]?.role, 'client');
+    await mesh.waitEstablished('alice', '192.168.50.2', 8000);
+    await mesh.waitEstablished('bob', '192.168.50.1', 8000);
+    await mesh.ping('alice', 'bob');
+    await mesh.ping('bob', 'alice');
+    const roles = [mesh.peerOf('alice', '192.168.50.2')!.role, mesh.peerOf('bob', '192.168.50.1')!.role].sort();
+    assert.deepEqual(roles, ['client', 'server'], 'one side ended up answering the other as server');
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
