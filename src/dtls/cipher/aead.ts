@@ -1,7 +1,7 @@
 // The record layer's AEAD seam: one small interface and one factory, so each suite can use the
 // fastest well-kept implementation (sodium for ChaCha20-Poly1305, node:crypto for AES).
-import type { AeadKind } from './suites';
-import { NodeAesCcm8, NodeAesGcm } from './node-aead';
+import { AEAD_PARAMETERS, type AeadKind } from './suites';
+import { NodeAead } from './node-aead';
 import { SodiumChaCha20Poly1305 } from './sodium-aead';
 
 export const AEAD_NONCE_LENGTH = 12;
@@ -23,21 +23,13 @@ export interface Aead {
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number;
 }
 
-const keyLengths: Record<AeadKind, number> = {
-  'aes-128-ccm-8': 16,
-  'aes-128-gcm': 16,
-  'chacha20-poly1305': 32,
-};
-
 export function createAead(kind: AeadKind, key: Uint8Array): Aead {
-  if (key.length !== keyLengths[kind]) {
-    throw new RangeError(`${kind} needs a ${keyLengths[kind]}-byte key, got ${key.length} bytes`);
-  }
+  const keyLength = AEAD_PARAMETERS[kind].keyLength;
+  if (key.length !== keyLength) throw new RangeError(`${kind} needs a ${keyLength}-byte key, got ${key.length} bytes`);
   switch (kind) {
     case 'aes-128-ccm-8':
-      return new NodeAesCcm8(key);
     case 'aes-128-gcm':
-      return new NodeAesGcm(key);
+      return new NodeAead(kind, key);
     case 'chacha20-poly1305':
       return new SodiumChaCha20Poly1305(key);
   }

@@ -2,7 +2,8 @@
 // fresh nonce from JavaScript, so each record pays for one cipher object; the key is parsed once.
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import type { Aead } from './aead';
-import type { AeadKind } from './suites';
+
+export type NodeAeadKind = 'aes-128-ccm-8' | 'aes-128-gcm';
 
 interface AuthenticatedCipher {
   setAAD(aad: Uint8Array, options: { plaintextLength: number }): unknown;
@@ -18,20 +19,43 @@ interface AuthenticatedDecipher {
   final(): Buffer;
 }
 
-abstract class NodeAead implements Aead {
-  abstract readonly kind: AeadKind;
-  abstract readonly tagLength: number;
-  protected readonly key: KeyObject;
+// node's typings tie each mode to its own overload, hence one pair of constructors per kind.
+const modes: Record<
+  NodeAeadKind,
+  {
+    tagLength: number;
+    cipher(key: KeyObject, nonce: Uint8Array): AuthenticatedCipher;
+    decipher(key: KeyObject, nonce: Uint8Array): AuthenticatedDecipher;
+  }
+> = {
+  'aes-128-ccm-8': {
+    tagLength: 8,
+    cipher: (key, nonce) => createCipheriv('aes-128-ccm', key, nonce, { authTagLength: 8 }),
+    decipher: (key, nonce) => createDecipheriv('aes-128-ccm', key, nonce, { authTagLength: 8 }),
+  },
+  'aes-128-gcm': {
+    tagLength: 16,
+    cipher: (key, nonce) => createCipheriv('aes-128-gcm', key, nonce, { authTagLength: 16 }),
+    decipher: (key, nonce) => createDecipheriv('aes-128-gcm', key, nonce, { authTagLength: 16 }),
+  },
+};
 
-  constructor(key: Uint8Array) {
+export class NodeAead implements Aead {
+  readonly tagLength: number;
+  private readonly key: KeyObject;
+  private readonly mode: (typeof modes)[NodeAeadKind];
+
+  constructor(
+    readonly kind: NodeAeadKind,
+    key: Uint8Array,
+  ) {
+    this.mode = modes[kind];
+    this.tagLength = this.mode.tagLength;
     this.key = createSecretKey(key);
   }
 
-  protected abstract cipher(nonce: Uint8Array): AuthenticatedCipher;
-  protected abstract decipher(nonce: Uint8Array): AuthenticatedDecipher;
-
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
-    const cipher = this.cipher(nonce);
+    const cipher = this.mode.cipher(this.key, nonce);
     const length = plaintext.length;
     cipher.setAAD(aad, { plaintextLength: length });
     // update() returns a new buffer before we write, so sealing in place is safe.
@@ -43,7 +67,7 @@ abstract class NodeAead implements Aead {
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number {
     const length = sealed.length - this.tagLength;
     if (length < 0) return -1;
-    const decipher = this.decipher(nonce);
+    const decipher = this.mode.decipher(this.key, nonce);
     let plaintext: Buffer;
     try {
       decipher.setAuthTag(sealed.subarray(length));
@@ -57,31 +81,5 @@ abstract class NodeAead implements Aead {
     // GCM releases plaintext before the tag is checked, so copy only after final() succeeded.
     out.set(plaintext, 0);
     return length;
-  }
-}
-
-export class NodeAesCcm8 extends NodeAead {
-  readonly kind = 'aes-128-ccm-8' as const;
-  readonly tagLength = 8;
-
-  protected cipher(nonce: Uint8Array): AuthenticatedCipher {
-    return createCipheriv('aes-128-ccm', this.key, nonce, { authTagLength: 8 });
-  }
-
-  protected decipher(nonce: Uint8Array): AuthenticatedDecipher {
-    return createDecipheriv('aes-128-ccm', this.key, nonce, { authTagLength: 8 });
-  }
-}
-
-export class NodeAesGcm extends NodeAead {
-  readonly kind = 'aes-128-gcm' as const;
-  readonly tagLength = 16;
-
-  protected cipher(nonce: Uint8Array): AuthenticatedCipher {
-    return createCipheriv('aes-128-gcm', this.key, nonce, { authTagLength: 16 });
-  }
-
-  protected decipher(nonce: Uint8Array): AuthenticatedDecipher {
-    return createDecipheriv('aes-128-gcm', this.key, nonce, { authTagLength: 16 });
   }
 }

@@ -8,7 +8,7 @@ export type AeadKind = 'aes-128-ccm-8' | 'aes-128-gcm' | 'chacha20-poly1305';
 
 export interface CipherSuite {
   readonly id: CipherSuiteId;
-  /** The IANA name, as OpenSSL and GnuTLS logs print it in the RFC form. */
+  /** The IANA name (the key in api.ts's CipherSuiteId). */
   readonly name: string;
   readonly keyExchange: KeyExchange;
   readonly prfHash: PrfHash;
@@ -21,51 +21,29 @@ export interface CipherSuite {
   readonly tagLength: number;
 }
 
+/** What each AEAD needs from the key block and adds to a record. */
+export const AEAD_PARAMETERS: Record<
+  AeadKind,
+  Pick<CipherSuite, 'keyLength' | 'fixedIvLength' | 'explicitNonceLength' | 'tagLength'>
+> = {
+  // RFC 6655: 4-byte salt from the key block + 8-byte nonce in each record, truncated 8-byte tag.
+  'aes-128-ccm-8': { keyLength: 16, fixedIvLength: 4, explicitNonceLength: 8, tagLength: 8 },
+  // RFC 5288: the same nonce layout, full 16-byte tag.
+  'aes-128-gcm': { keyLength: 16, fixedIvLength: 4, explicitNonceLength: 8, tagLength: 16 },
+  // RFC 7905: a 12-byte IV XORed with the sequence number; nothing travels in the record.
+  'chacha20-poly1305': { keyLength: 32, fixedIvLength: 12, explicitNonceLength: 0, tagLength: 16 },
+};
+
+function row(name: keyof typeof CipherSuiteId, keyExchange: KeyExchange, aead: AeadKind): CipherSuite {
+  return { id: CipherSuiteId[name], name, keyExchange, prfHash: 'sha256', aead, ...AEAD_PARAMETERS[aead] };
+}
+
+/** One row per suite; all four use the SHA-256 PRF. */
 export const CIPHER_SUITES: readonly CipherSuite[] = [
-  {
-    id: CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8,
-    name: 'TLS_PSK_WITH_AES_128_CCM_8',
-    keyExchange: 'psk',
-    prfHash: 'sha256',
-    aead: 'aes-128-ccm-8',
-    keyLength: 16,
-    fixedIvLength: 4,
-    explicitNonceLength: 8,
-    tagLength: 8,
-  },
-  {
-    id: CipherSuiteId.TLS_PSK_WITH_AES_128_GCM_SHA256,
-    name: 'TLS_PSK_WITH_AES_128_GCM_SHA256',
-    keyExchange: 'psk',
-    prfHash: 'sha256',
-    aead: 'aes-128-gcm',
-    keyLength: 16,
-    fixedIvLength: 4,
-    explicitNonceLength: 8,
-    tagLength: 16,
-  },
-  {
-    id: CipherSuiteId.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
-    name: 'TLS_PSK_WITH_CHACHA20_POLY1305_SHA256',
-    keyExchange: 'psk',
-    prfHash: 'sha256',
-    aead: 'chacha20-poly1305',
-    keyLength: 32,
-    fixedIvLength: 12,
-    explicitNonceLength: 0,
-    tagLength: 16,
-  },
-  {
-    id: CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
-    name: 'TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256',
-    keyExchange: 'ecdhe_psk',
-    prfHash: 'sha256',
-    aead: 'chacha20-poly1305',
-    keyLength: 32,
-    fixedIvLength: 12,
-    explicitNonceLength: 0,
-    tagLength: 16,
-  },
+  row('TLS_PSK_WITH_AES_128_CCM_8', 'psk', 'aes-128-ccm-8'),
+  row('TLS_PSK_WITH_AES_128_GCM_SHA256', 'psk', 'aes-128-gcm'),
+  row('TLS_PSK_WITH_CHACHA20_POLY1305_SHA256', 'psk', 'chacha20-poly1305'),
+  row('TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256', 'ecdhe_psk', 'chacha20-poly1305'),
 ];
 
 /**
