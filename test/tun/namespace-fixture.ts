@@ -32,6 +32,14 @@ export async function interfaceExists(netns: string, name: string): Promise<bool
 }
 
 /**
+ * The kernel's IPv4 neighbour table is shared by every namespace: while a large lab fills it, a
+ * send to a new neighbour fails with ENOBUFS. A permanent entry is exempt from that limit.
+ */
+export async function pinNeighbour(netns: string, device: string, address: string): Promise<void> {
+  await mustRun('ip', ['-n', netns, 'neigh', 'replace', address, 'dev', device, 'nud', 'permanent']);
+}
+
+/**
  * Resolves with a copy of the first packet the device reads that `wanted` accepts, skipping the
  * rest (router solicitations and the like); rejects after `timeoutMs`.
  */

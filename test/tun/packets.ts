@@ -115,28 +115,24 @@ export function readIp(packet: Buffer): IpPacket | null {
     const payload = packet.subarray(headerLength, packet.readUInt16BE(2));
     const headerValid = internetChecksum(packet.subarray(0, headerLength)) === 0;
     const payloadValid = packet[9] !== PROTOCOL_ICMP || internetChecksum(payload) === 0;
-    return {
-      version,
-      source: formatAddress(packet.subarray(12, 16)),
-      destination: formatAddress(packet.subarray(16, 20)),
-      protocol: packet[9],
-      payload,
-      checksumsValid: headerValid && payloadValid,
-    };
+    return withAddresses(packet, { version, protocol: packet[9], payload, checksumsValid: headerValid && payloadValid }, 12, 4);
   }
   if (version === 6 && packet.length >= 40) {
     const payload = packet.subarray(40, 40 + packet.readUInt16BE(4));
     const partial = pseudoHeaderSum(packet.subarray(8, 24), packet.subarray(24, 40), payload.length, packet[6]);
-    return {
-      version,
-      source: formatAddress(packet.subarray(8, 24)),
-      destination: formatAddress(packet.subarray(24, 40)),
-      protocol: packet[6],
-      payload,
-      checksumsValid: packet[6] !== PROTOCOL_ICMPV6 || internetChecksum(payload, partial) === 0,
-    };
+    const checksumsValid = packet[6] !== PROTOCOL_ICMPV6 || internetChecksum(payload, partial) === 0;
+    return withAddresses(packet, { version, protocol: packet[6], payload, checksumsValid }, 8, 16);
   }
   return null;
+}
+
+/** Source and destination sit side by side in both IP headers. */
+function withAddresses(packet: Buffer, fields: Omit<IpPacket, 'source' | 'destination'>, offset: number, size: number): IpPacket {
+  return {
+    ...fields,
+    source: formatAddress(packet.subarray(offset, offset + size)),
+    destination: formatAddress(packet.subarray(offset + size, offset + 2 * size)),
+  };
 }
 
 /** The echo carried by an IP packet, or null when it is not an ICMP or ICMPv6 echo. */

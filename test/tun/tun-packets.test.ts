@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTun } from '../../src/tun/linux';
-import { interfaceExists, nextPacket, runIn, skipUnlessRoot, withNamespace } from './namespace-fixture';
+import { interfaceExists, nextPacket, pinNeighbour, runIn, skipUnlessRoot, withNamespace } from './namespace-fixture';
 import { icmpEcho, readEcho, readIp } from './packets';
 
 const TUN_V4 = '10.77.0.1';
@@ -21,6 +21,7 @@ for (const [family, source, destination] of [
     await withNamespace(async (netns) => {
       const device = await openTun({ name: 'mbt0', netns, addresses: ADDRESSES, mtu: 1400 });
       try {
+        await pinNeighbour(netns, device.name, destination);
         const isEcho = (packet: Buffer) => readIp(packet)?.destination === destination;
         const arrival = nextPacket(device, isEcho);
         // 1,000 bytes of a repeating pattern: a truncated or shifted packet would fail the checksums.
@@ -47,6 +48,7 @@ for (const [family, source, destination] of [
     await withNamespace(async (netns) => {
       const device = await openTun({ name: 'mbt0', netns, addresses: ADDRESSES });
       try {
+        await pinNeighbour(netns, device.name, destination);
         const data = Buffer.from('written by meshboi');
         const isReply = (packet: Buffer) => {
           const ip = readIp(packet);
@@ -111,6 +113,7 @@ test('no packet reaches the handler once close was called, and close can be repe
   if (skipUnlessRoot(t)) return;
   await withNamespace(async (netns) => {
     const device = await openTun({ name: 'mbt0', netns, addresses: ADDRESSES });
+    await pinNeighbour(netns, device.name, PEER_V4);
     let batchesAfterClose = 0;
     let closed = false;
     const firstBatch = new Promise<void>((resolve) => {
