@@ -1,0 +1,159 @@
+// PeerStore.resolveRace, the one place races are decided: every outcome its doc comment lists,
+// on real (unstarted) DTLS sessions and real peers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DtlsSession } from '../../src/dtls/index';
+import type { Role } from '../../src/dtls/api';
+import { Path, Peer } from '../../src/member/peer';
+import { PeerStore } from '../../src/member/peer-store';
+import { parseVpnAddress, type VpnAddress } from '../../src/member/vpn-address';
+import type { Endpoint } from '../../src/net/transport';
+import { capturedLogger } from './harness';
+
+const { log } = capturedLogger();
+const NOW = 1_000_000;
+const ep = (text: string): Endpoint => {
+  const [address, port] = text.split(':');
+  return { address, port: Number(port) };
+};
+const vpn = (text: string): VpnAddress => parseVpnAddress(text)!;
+
+function fixture(): { store: PeerStore; unlisted: Set<Peer>; sessions: DtlsSession[] } {
+  const unlisted = new Set<Peer>();
+  const store = new PeerStore(vpn('192.168.50.1'), { maxPending: 3, staleAfterMs: 1000 }, (peer) => !unlisted.has(peer));
+  return { store, unlisted, sessions: [] };
+}
+
+function path(f: { sessions: DtlsSession[] }, remote: string, role: Role, peer: Peer | null): Path {
+  const session = new DtlsSession({ role, psk: Buffer.from('k'), identity: '192.168.50.1', send: () => {} }, { onHandshakeComplete() {}, onData() {}, onClose() {} });
+  f.sessions.push(session);
+  return new Path(ep(remote), role, session, peer);
+}
+
+function listedPeer(store: PeerStore, outside: string, role: Role = 'client'): Peer {
+  const peer = new Peer(ep(outside), role, log, NOW);
+  store.peers.set(peer.outsideKey, peer);
+  return peer;
+}
+
+function establish(f: ReturnType<typeof fixture>, peer: Peer, remote: string, ip: string, kind: 'meshboi' | 'original' = 'meshboi'): Path {
+  const established = path(f, remote, peer.role, peer);
+  f.store.activate(peer, established, vpn(ip));
+  peer.machine.transition('handshaking');
+  peer.machine.transition('established');
+  peer.kind = kind;
+  peer.lastAuthenticatedAt = NOW;
+  return established;
+}
+
+function done(f: { sessions: DtlsSession[] }): void {
+  for (const session of f.sessions) session.abort();
+}
+
+test('a ClientHello is accepted from an unknown address, and for the peer owning a LAN endpoint', () => {
+  const f = fixture();
+  const bob = listedPeer(f.store, '203.0.113.2:5000');
+  bob.locals = [ep('10.0.0.3:5000')];
+  assert.deepEqual(f.store.resolveRace({ kind: 'client_hello', remote: ep('198.51.100.9:1') }, NOW), { action: 'accept', peer: null });
+  const outcome = f.store.resolveRace({ kind: 'client_hello', remote: ep('10.0.0.3:5000') }, NOW);
+  assert.equal(outcome.action, 'accept');
+  assert.equal(outcome.action === 'accept' && outcome.peer, bob);
+  done(f);
+});
+
+test('a ClientHello meeting our own silent client handshake yields; one meeting a progressing handshake is ignored', () => {
+  const f = fixture();
+  const bob = listedPeer(f.store, '203.0.113.2:5000');
+  const ours = path(f, '203.0.113.2:5000', 'client', bob);
+  f.store.addPending(ours);
+  assert.deepEqual(f.store.resolveRace({ kind: 'client_hello', remote: ours.remote }, NOW), { action: 'yield', path: ours });
+  ours.fed = 1;
+  assert.equal(f.store.resolveRace({ kind: 'client_hello', remote: ours.remote }, NOW).action, 'ignore');
+  done(f);
+});
+
+test('a ClientHello from an established address starts a replacement; beyond the pending limit it is ignored', () => {
+  const f = fixture();
+  const bob = listedPeer(f.store, '203.0.113.2:5000', 'server');
+  establish(f, bob, '203.0.113.2:5000', '192.168.50.2');
+  assert.deepEqual(f.store.resolveRace({ kind: 'client_hello', remote: ep('203.0.113.2:5000') }, NOW), { action: 'accept_replacement', peer: bob });
+  for (const remote of ['198.51.100.1:1', '198.51.100.2:1', '198.51.100.3:1']) f.store.addPending(path(f, remote, 'server', null));
+  const outcome = f.store.resolveRace({ kind: 'client_hello', remote: ep('198.51.100.4:1') }, NOW);
+  assert.deepEqual(outcome, { action: 'ignore', reason: 'too many handshakes in progress' });
+  done(f);
+});
+
+test('a completed handshake with a bad identity or our own VPN IP is rejected', () => {
+  const f = fixture();
+  const newcomer = path(f, '198.51.100.9:1', 'server', null);
+  assert.equal(f.store.resolveRace({ kind: 'handshake_complete', path: newcomer, identity: 'not-an-ip' }, NOW).action, 'reject');
+  const own = f.store.resolveRace({ kind: 'handshake_complete', path: newcomer, identity: '192.168.50.1' }, NOW);
+  assert.deepEqual(own, { action: 'reject', reason: 'peer claims our own VPN IP 192.168.50.1' });
+  done(f);
+});
+
+test('a completed handshake installs a new peer, replaces a session on the same address, and adds or discards other paths by role', () => {
+  const f = fixture();
+  const fresh = path(f, '198.51.100.9:1', 'server', null);
+  const installed = f.store.resolveRace({ kind: 'handshake_complete', path: fresh, identity: '192.168.50.9' }, NOW);
+  assert.equal(installed.action, 'install');
+
+  const bob = listedPeer(f.store, '203.0.113.2:5000', 'server');
+  bob.locals = [ep('10.0.0.3:5000')];
+  const old = establish(f, bob, '203.0.113.2:5000', '192.168.50.2');
+  const again = path(f, '203.0.113.2:5000', 'server', bob);
+  assert.deepEqual(f.store.resolveRace({ kind: 'handshake_complete', path: again, identity: '192.168.50.2' }, NOW), {
+    action: 'replace',
+    peer: bob,
+    old,
+    vpn: vpn('192.168.50.2'),
+  });
+  const lanAsServer = path(f, '10.0.0.3:5000', 'server', bob);
+  assert.deepEqual(f.store.resolveRace({ kind: 'handshake_complete', path: lanAsServer, identity: '192.168.50.2' }, NOW), { action: 'add_path', peer: bob });
+  const lanAsClient = path(f, '10.0.0.3:5000', 'client', bob);
+  assert.equal(f.store.resolveRace({ kind: 'handshake_complete', path: lanAsClient, identity: '192.168.50.2' }, NOW).action, 'discard');
+  done(f);
+});
+
+test('a VPN IP claimed by a second live peer is a conflict; held by a stale peer it is taken over', () => {
+  const f = fixture();
+  const first = listedPeer(f.store, '203.0.113.2:5000');
+  establish(f, first, '203.0.113.2:5000', '192.168.50.2');
+  const second = listedPeer(f.store, '203.0.113.3:5000');
+  const claim = path(f, '203.0.113.3:5000', 'client', second);
+  const ask = (now: number): string => f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, now).action;
+  assert.equal(ask(NOW + 500), 'conflict', 'the first holder is listed and was heard from recently: keep it');
+  assert.equal(ask(NOW + 1500), 'take_over', 'one of ours silent beyond staleAfterMs: it restarted elsewhere');
+  first.kind = 'original';
+  assert.equal(ask(NOW + 1500), 'conflict', 'an original peer sends no keepalives, so silence proves nothing');
+  f.unlisted.add(first);
+  assert.equal(ask(NOW + 1500), 'take_over', 'no rolodex lists the holder any more');
+  done(f);
+});
+
+test('a handshake completing for a peer closed meanwhile is discarded', () => {
+  const f = fixture();
+  const bob = listedPeer(f.store, '203.0.113.2:5000');
+  const late = path(f, '203.0.113.2:5000', 'client', bob);
+  bob.machine.transition('closed');
+  assert.deepEqual(f.store.resolveRace({ kind: 'handshake_complete', path: late, identity: '192.168.50.2' }, NOW), {
+    action: 'discard',
+    reason: 'peer closed during the handshake',
+  });
+  done(f);
+});
+
+test('the peer state machine moves only along its edges, closed is terminal, and every request is logged', () => {
+  const { log: machineLog, capture } = capturedLogger();
+  const peer = new Peer(ep('203.0.113.2:5000'), 'client', machineLog, NOW);
+  assert.equal(peer.machine.transition('established'), 'punching', 'cannot skip the handshake');
+  assert.equal(peer.machine.transition('handshaking'), 'handshaking');
+  assert.equal(peer.machine.transition('punching'), 'punching', 'a failed round goes back to punching');
+  peer.machine.transition('handshaking');
+  assert.equal(peer.machine.transition('established'), 'established');
+  assert.equal(peer.machine.transition('punching'), 'established', 'an established peer only closes');
+  assert.equal(peer.machine.transition('closed'), 'closed');
+  assert.equal(peer.machine.transition('handshaking'), 'closed', 'closed is terminal');
+  assert.equal(capture.count('peer 203.0.113.2:5000: was punching, asked established, now punching'), 1);
+  assert.equal(capture.lines.length, 8);
+});
