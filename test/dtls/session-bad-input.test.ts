@@ -65,8 +65,8 @@ function junkFrom(wire: Buffer[], freshClientHello: Buffer): Buffer[] {
     junk.push(datagram);
   }
   // Plaintext alerts in epoch 0: anyone can forge them, so an established session ignores them.
-  junk.push(Buffer.from('15fefd0000000000000000000002' + '0214', 'hex'));
-  junk.push(Buffer.from('15fefd0000000000000000630002' + '0100', 'hex'));
+  junk.push(Buffer.from('15' + 'fefd' + '0000' + '000000000000' + '0002' + '0214', 'hex'));
+  junk.push(Buffer.from('15' + 'fefd' + '0000' + '000000000063' + '0002' + '0100', 'hex'));
   return junk;
 }
 
