@@ -198,3 +198,14 @@ test('the replay window restarts with the new read epoch', () => {
   assert.deepEqual(server.records.at(-1), { contentType: ContentType.applicationData, epoch: 2, payload: Buffer.from('epoch 2, seq 0') });
   assert.equal(server.layer.counters.droppedReplay, 0);
 });
+
+test('the next write sequence number moves forward on request, never back', () => {
+  const layer = new Collector().layer;
+  layer.seal(ContentType.handshake, Buffer.from('a'));
+  layer.setNextWriteSequence(0, 2 ** 40);
+  assert.equal(layer.seal(ContentType.handshake, Buffer.from('b')).readUIntBE(5, 6), 2 ** 40);
+  assert.throws(() => layer.setNextWriteSequence(0, 5), /cannot move/);
+  assert.throws(() => layer.setNextWriteSequence(1, 5), RangeError);
+  layer.setNextWriteSequence(0, 2 ** 48);
+  assert.throws(() => layer.seal(ContentType.handshake, Buffer.from('c')), (error: unknown) => error instanceof RecordError && error.reason === 'sequence_exhausted');
+});

@@ -116,6 +116,19 @@ export class RecordLayer {
     this.replayWindow.reset();
   }
 
+  /**
+   * Moves `epoch`'s next write sequence number forward, e.g. a server continuing the numbering of
+   * the client's ClientHello (RFC 6347 4.2.1). Never backwards: a number must not be used twice.
+   */
+  setNextWriteSequence(epoch: number, next: number): void {
+    const state = this.writeStates[epoch];
+    if (state === undefined) throw new RangeError(`no write state for epoch ${epoch}`);
+    if (!Number.isInteger(next) || next < state.nextSequence || next > MAX_SEQUENCE_NUMBER + 1) {
+      throw new RangeError(`epoch ${epoch} cannot move its next sequence number from ${state.nextSequence} to ${next}`);
+    }
+    state.nextSequence = next;
+  }
+
   /** Bytes a record of `epoch` adds to its payload (header, explicit nonce, tag): for MTU arithmetic. */
   overhead(epoch: number = this.writeEpoch): number {
     const protection = this.writeStates[epoch]?.protection;
