@@ -20,6 +20,11 @@ import type { VpnAddress } from './vpn-address';
 export const HELLO = Buffer.from('hello');
 /** A zero-length application_data record: the keepalive only our own peers may receive. */
 export const EMPTY_RECORD = Buffer.alloc(0);
+/**
+ * The keepalive for an original peer: one plain byte, too short to be a record header, which it
+ * discards (RFC 6347 4.1.2.7). Not `hello`, which tells its receiver that the sender is punching.
+ */
+export const PLAIN_KEEPALIVE = Buffer.of(0);
 
 const HANDSHAKE = 22;
 const CHANGE_CIPHER_SPEC = 20;
@@ -352,8 +357,11 @@ export class Connector {
     path.session.abort();
   }
 
+  /** Refuses a completed session; our own peers hear close_notify so they stop using it at once. */
   private failPath(path: Path, reason: string): void {
-    this.dropPath(path);
+    this.store.forgetPath(path);
+    if (path.info?.peerIsMeshboi) path.session.close();
+    else path.session.abort();
     const peer = path.peer;
     if (!peer) return;
     peer.lastError = reason;

@@ -1,7 +1,7 @@
 // Keeps NAT mappings and firewall state fresh toward every established peer while idle, closes
 // our own peers that fell silent, and removes peers no rolodex lists any more once they are silent.
 import type { DatagramTransport } from '../net/transport';
-import { EMPTY_RECORD, HELLO, type Connector } from './connector';
+import { EMPTY_RECORD, PLAIN_KEEPALIVE, type Connector } from './connector';
 import type { Peer } from './peer';
 import type { PeerStore } from './peer-store';
 import type { TimerSet } from './timers';
@@ -62,13 +62,13 @@ export class Liveness {
   /**
    * Our peers get an authenticated empty record (proof of life; never written to TUN). An
    * original peer would write that empty record to its TUN device, fail and exit, so it gets a
-   * plain `hello`, too short to be a record, which it discards (RFC 6347 4.1.2.7).
+   * one-byte plain datagram, too short to be a record, which it discards (RFC 6347 4.1.2.7).
    */
   private keepalive(peer: Peer, now: number): void {
     const path = peer.active;
     if (path === null) return;
     peer.lastSentAt = now;
     if (peer.kind === 'meshboi') path.session.send(EMPTY_RECORD);
-    else this.transport.send(HELLO, path.remote.port, path.remote.address);
+    else this.transport.send(PLAIN_KEEPALIVE, path.remote.port, path.remote.address);
   }
 }

@@ -1,5 +1,6 @@
 // A test mesh: the real rolodex server and real members (real DTLS) on the in-memory network,
 // with ChannelDevice TUNs, short timings, and helpers to build and read IP packets.
+import type { CipherSuiteId } from '../../src/dtls/api';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
 import { startMember, type Member, type MemberConfig, type MemberTimings } from '../../src/member/main';
@@ -49,6 +50,7 @@ export interface MemberOptions {
   /** Advertise the socket's own endpoint as our LAN endpoint (what the CLI derives from the interfaces). */
   advertiseLocal?: boolean;
   rolodexes?: Endpoint[];
+  cipherSuites?: CipherSuiteId[];
   timings?: Partial<MemberTimings>;
 }
 
@@ -76,6 +78,7 @@ export class Mesh {
       vpnPrefixLength: options.vpnIp.includes(':') ? 64 : 24,
       rolodexes: options.rolodexes ?? this.rolodexEndpoints,
       localEndpoints: options.advertiseLocal ? [transport.localEndpoint()] : [],
+      cipherSuites: options.cipherSuites,
     };
     const { log, capture } = capturedLogger();
     const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log });
