@@ -1,0 +1,87 @@
+// Interop with OpenSSL: `openssl s_server` and `openssl s_client -dtls1_2` with a PSK, every suite
+// both implement, our side in each role, data both ways, Extended Master Secret checked on OpenSSL's.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { CipherSuiteId } from '../../src/dtls/api';
+import { activeHandles, eventually } from '../member/harness';
+import { assertNoLeaksOnceSettled, freeUdpPort, LOOPBACK, OurPeer, PeerProcess, PSK, requireBinary } from './interop-peers';
+import { CLIENT_IDENTITY, SERVER_IDENTITY } from './session-pair';
+
+const SUITES: Array<[string, CipherSuiteId]> = [
+  ['PSK-AES128-CCM8', CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8],
+  ['PSK-AES128-GCM-SHA256', CipherSuiteId.TLS_PSK_WITH_AES_128_GCM_SHA256],
+  ['PSK-CHACHA20-POLY1305', CipherSuiteId.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256],
+  ['ECDHE-PSK-CHACHA20-POLY1305', CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256],
+];
+
+/** s_server prints its session as PEM; `openssl sess_id -text` says whether EMS was used. */
+function serverSessionText(output: string): string {
+  const pem = /-----BEGIN SSL SESSION PARAMETERS-----[\s\S]*?-----END SSL SESSION PARAMETERS-----/.exec(output);
+  assert.ok(pem, `s_server printed no session:\n${output}`);
+  const decoded = spawnSync('openssl', ['sess_id', '-text', '-noout'], { input: pem[0] });
+  return decoded.stdout.toString();
+}
+
+for (const [opensslName, id] of SUITES) {
+  test(`our client with openssl s_server, ${opensslName}: handshake with Extended Master Secret, data both ways`, async (t) => {
+    if (!requireBinary(t, 'openssl', ['version'])) return;
+    const before = activeHandles();
+    const port = await freeUdpPort();
+    const server = new PeerProcess('openssl', [
+      's_server', '-dtls1_2', '-accept', `${LOOPBACK}:${port}`, '-nocert',
+      '-psk', PSK.toString('hex'), '-psk_hint', SERVER_IDENTITY, '-psk_identity', CLIENT_IDENTITY,
+      '-cipher', opensslName,
+    ]);
+    const ours = await OurPeer.open('client', [id]);
+    try {
+      await server.waitFor(/ACCEPT/, 'listening');
+      ours.connect(port);
+      await ours.established();
+      assert.deepEqual(ours.session!.info, { peerIdentity: SERVER_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
+      ours.session!.send(Buffer.from('from meshboi\n'));
+      await server.waitFor(/from meshboi/, 'our data');
+      server.write('from openssl\n');
+      await ours.received('from openssl');
+      const session = serverSessionText(server.output);
+      assert.match(session, /Extended master secret: yes/);
+      assert.match(session, new RegExp(`Cipher\\s*: ${opensslName}`));
+      assert.match(session, new RegExp(`PSK identity: ${CLIENT_IDENTITY.replace(/\./g, '\\.')}`));
+      ours.session!.close();
+      await server.waitFor(/DONE|shutting down/i, 'our close_notify');
+    } finally {
+      await server.stop();
+      await ours.close();
+    }
+    await assertNoLeaksOnceSettled(before);
+  });
+
+  test(`our server with openssl s_client -dtls1_2, ${opensslName}: cookie exchange, Extended Master Secret, data both ways`, async (t) => {
+    if (!requireBinary(t, 'openssl', ['version'])) return;
+    const before = activeHandles();
+    const ours = await OurPeer.open('server', [id]);
+    ours.serve();
+    const client = new PeerProcess('openssl', [
+      's_client', '-dtls1_2', '-connect', `${LOOPBACK}:${ours.port}`,
+      '-psk', PSK.toString('hex'), '-psk_identity', CLIENT_IDENTITY, '-cipher', opensslName,
+    ]);
+    try {
+      await ours.established();
+      assert.deepEqual(ours.session!.info, { peerIdentity: CLIENT_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
+      await client.waitFor(/Extended master secret: yes/, 'session summary with EMS');
+      assert.match(client.output, new RegExp(`PSK identity hint: ${SERVER_IDENTITY.replace(/\./g, '\\.')}`));
+      client.write('from openssl\n');
+      await ours.received('from openssl');
+      ours.session!.send(Buffer.from('from meshboi\n'));
+      await client.waitFor(/from meshboi/, 'our data');
+      client.endInput();
+      await eventually('close_notify from s_client', () => ours.events.closes.length > 0);
+      assert.deepEqual(ours.events.closes, [{ kind: 'close_notify' }]);
+      await client.waitForExit();
+    } finally {
+      await client.stop();
+      await ours.close();
+    }
+    await assertNoLeaksOnceSettled(before);
+  });
+}

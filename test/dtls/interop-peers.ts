@@ -1,0 +1,153 @@
+// Interop fixture: an independent DTLS implementation (openssl, gnutls) as a child process on
+// 127.0.0.1, and our side as a DtlsSession on a real UDP socket, server behind a CookieGate.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import dgram from 'node:dgram';
+import type { TestContext } from 'node:test';
+import type { CipherSuiteId, Role } from '../../src/dtls/api';
+import { CookieGate, DtlsSession } from '../../src/dtls/index';
+import { formatEndpoint } from '../../src/net/transport';
+import { UdpTransport } from '../../src/net/udp-transport';
+import { assertNoLeaks, eventually, sleep } from '../member/harness';
+import { CLIENT_IDENTITY, EventRecorder, SERVER_IDENTITY } from './session-pair';
+
+export const PSK = Buffer.from('interop test password');
+export const LOOPBACK = '127.0.0.1';
+
+/**
+ * True when `binary` runs. Otherwise skips the test with the reason, except in CI (which installs
+ * openssl and gnutls-bin through .ci/run), where a missing binary is a failure.
+ */
+export function requireBinary(t: TestContext, binary: string, versionArgs: string[]): boolean {
+  const probe = spawnSync(binary, versionArgs, { stdio: 'ignore' });
+  if (probe.error === undefined && probe.status === 0) return true;
+  if (process.env.CI) throw new Error(`${binary} is not installed, but CI must run the interop tests: add its package to .ci/run`);
+  t.skip(`${binary} is not installed (Debian: apt-get install -y ${binary === 'openssl' ? 'openssl' : 'gnutls-bin'})`);
+  return false;
+}
+
+/** Child processes and sockets release their handles a few turns after they report closed. */
+export async function assertNoLeaksOnceSettled(before: Map<string, number>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await assertNoLeaks(before);
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await sleep(25);
+    }
+  }
+}
+
+/** A port nobody holds right now (there is a small race until the peer binds it). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
+}
+
+export class PeerProcess {
+  output = '';
+  private readonly child: ChildProcessWithoutNullStreams;
+  private exited: Promise<void>;
+  private running = true;
+
+  constructor(readonly command: string, args: string[]) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.stderr.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.stdin.on('error', () => {});
+    this.exited = new Promise((resolve) =>
+      this.child.on('close', () => {
+        this.running = false;
+        resolve();
+      }),
+    );
+  }
+
+  async waitFor(pattern: RegExp, what: string, timeoutMs = 10_000): Promise<void> {
+    try {
+      await eventually(`${this.command}: ${what}`, () => pattern.test(this.output), timeoutMs);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- ${this.command} output ---\n${this.output}`);
+    }
+  }
+
+  write(text: string): void {
+    this.child.stdin.write(text);
+  }
+
+  endInput(): void {
+    this.child.stdin.end();
+  }
+
+  async waitForExit(timeoutMs = 5000): Promise<void> {
+    await eventually(`${this.command} exits`, () => !this.running, timeoutMs);
+  }
+
+  /** Ends the process (by its own pid) and waits for it, whatever state it is in. */
+  async stop(): Promise<void> {
+    if (this.running) this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+/** Our side of an interop run: one DtlsSession on a real UDP socket bound to 127.0.0.1. */
+export class OurPeer {
+  readonly events = new EventRecorder();
+  session: DtlsSession | null = null;
+  private readonly gate = new CookieGate();
+
+  private constructor(readonly role: Role, private readonly transport: UdpTransport, private readonly suites: readonly CipherSuiteId[]) {}
+
+  static async open(role: Role, suites: readonly CipherSuiteId[]): Promise<OurPeer> {
+    const transport = await UdpTransport.open({ address: LOOPBACK, port: 0 });
+    return new OurPeer(role, transport, suites);
+  }
+
+  get port(): number {
+    return this.transport.localEndpoint().port;
+  }
+
+  /** Server: answer whoever sends a ClientHello, after the cookie exchange. */
+  serve(): void {
+    this.transport.onMessage((datagram, from) => {
+      if (!this.session) {
+        const verdict = this.gate.check(datagram, formatEndpoint(from));
+        if (verdict.action === 'reply') return this.transport.send(verdict.datagram, from.port, from.address);
+        if (verdict.action === 'drop') return;
+        this.session = this.newSession((reply) => this.transport.send(reply, from.port, from.address));
+      }
+      this.session.handleDatagram(datagram);
+    });
+  }
+
+  /** Client: handshake with the peer listening on `port`. */
+  connect(port: number): void {
+    const session = this.newSession((datagram) => this.transport.send(datagram, port, LOOPBACK));
+    this.session = session;
+    this.transport.onMessage((datagram) => session.handleDatagram(datagram));
+    session.start();
+  }
+
+  async established(timeoutMs = 10_000): Promise<void> {
+    await eventually(`our ${this.role} established (closes: ${JSON.stringify(this.events.closes)})`, () => this.session?.state === 'established' || this.events.closes.length > 0, timeoutMs);
+    if (this.session?.state !== 'established') throw new Error(`our ${this.role} failed: ${JSON.stringify(this.events.closes)}`);
+  }
+
+  async received(text: string): Promise<void> {
+    await eventually(`our ${this.role} receives "${text.trim()}"`, () => this.events.data.some((data) => data.toString().includes(text)));
+  }
+
+  async close(): Promise<void> {
+    this.session?.abort();
+    await this.transport.close();
+  }
+
+  private newSession(send: (datagram: Buffer) => void): DtlsSession {
+    return new DtlsSession(
+      { role: this.role, psk: PSK, identity: this.role === 'client' ? CLIENT_IDENTITY : SERVER_IDENTITY, cipherSuites: this.suites, send },
+      this.events,
+    );
+  }
+}
