@@ -212,6 +212,10 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   // full, anything else (EIO while the link is down, EINVAL for a non-IP packet) a rejection.
   void WritePacket(const Napi::Uint8Array& packet) {
     if (fd_ < 0) return;
+    if (packet.TypedArrayType() != napi_uint8_array) {
+      counters_[kWriteDropsRejected]++;
+      return;
+    }
     for (;;) {
       ssize_t written = write(fd_, packet.Data(), packet.ByteLength());
       if (written >= 0) {
