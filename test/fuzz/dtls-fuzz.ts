@@ -38,7 +38,7 @@ function fuzzInWorker(): void {
 function printReport(report: FuzzReport, seconds: number): void {
   console.log(`DTLS fuzz: seed ${report.seed}, ${report.iterations.toLocaleString('en-US')} inputs in ${seconds.toFixed(1)} s`);
   for (const [target, count] of Object.entries(report.inputsPerTarget).sort()) {
-    console.log(`  ${target.padEnd(58)} ${count.toLocaleString('en-US').padStart(8)}`);
+    console.log(`  ${target.padEnd(66)} ${count.toLocaleString('en-US').padStart(8)}`);
   }
   console.log(`  records authenticated by the established layers: ${report.authenticatedRecords}`);
   for (const failure of report.failures) {

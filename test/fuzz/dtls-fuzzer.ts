@@ -2,7 +2,7 @@
 // handshake messages, feeds them to every parser, and records anything that throws or breaks an invariant.
 // Same seed, same inputs: a failure names its seed and iteration so it can be replayed.
 import { createHash } from 'node:crypto';
-import type { HandshakeInfo, CloseReason } from '../../src/dtls/api';
+import type { CipherSuiteId, CloseReason, HandshakeInfo, SessionEvents } from '../../src/dtls/api';
 import { CIPHER_SUITES, type CipherSuite } from '../../src/dtls/cipher/suites';
 import { handshakeDecoders } from '../../src/dtls/handshake/decoders';
 import { CookieGate, DtlsSession } from '../../src/dtls/index';
@@ -40,7 +40,10 @@ export interface FuzzReport {
   inputsPerTarget: Record<string, number>;
   /** Records that the established record layers accepted: proof the mutations reach deep paths. */
   authenticatedRecords: number;
-  /** SHA-256 over every input, in order: equal for equal seeds. */
+  /**
+   * SHA-256 over every input, in order, except those cut from live sessions' records (their keys
+   * come from fresh handshake randoms): equal for equal seeds.
+   */
   inputDigest: string;
   failures: FuzzFailure[];
 }
@@ -247,6 +250,75 @@ class SessionTarget {
   }
 }
 
+/**
+ * A client and a server session that completed a real handshake, wired back to back through a
+ * synchronous queue. The server then gets mutated copies of the client's records: it must stay
+ * established, deliver only what the client sent, and still deliver a fresh record afterwards.
+ */
+class EstablishedSessions implements SessionEvents {
+  readonly client: DtlsSession;
+  readonly server: DtlsSession;
+  readonly sentRecords: Buffer[] = [];
+  private readonly sentPayloads = new Set<string>();
+  private readonly queue: Array<{ to: DtlsSession; datagram: Buffer }> = [];
+  private capturing = false;
+  violation: string | null = null;
+  lastDelivered: string | null = null;
+
+  constructor(readonly suite: CipherSuite, psk: Buffer) {
+    const silent: SessionEvents = { onHandshakeComplete: () => undefined, onData: () => undefined, onClose: () => undefined };
+    const cipherSuites: readonly CipherSuiteId[] = [suite.id];
+    this.client = new DtlsSession(
+      { role: 'client', psk, identity: '192.168.50.1', cipherSuites, send: (datagram) => this.sendFromClient(datagram) },
+      silent,
+    );
+    this.server = new DtlsSession(
+      { role: 'server', psk, identity: '192.168.50.2', cipherSuites, send: (datagram) => this.queue.push({ to: this.client, datagram }) },
+      this,
+    );
+    this.client.start();
+    this.pump();
+    if (this.client.state !== 'established' || this.server.state !== 'established') {
+      throw new Error(`the fuzzer's ${suite.name} sessions did not establish (client ${this.client.state}, server ${this.server.state})`);
+    }
+    for (let i = 0; i < 24; i++) this.clientSends(Buffer.from(`packet ${i} `.repeat(1 + (i % 5) * 20)));
+  }
+
+  /** Seals one record on the client and returns it undelivered (the server gets it only when fed). */
+  clientSends(payload: Buffer): Buffer {
+    this.sentPayloads.add(payload.toString('hex'));
+    this.capturing = true;
+    this.client.send(payload);
+    this.capturing = false;
+    return this.sentRecords.at(-1)!;
+  }
+
+  onHandshakeComplete(): void {}
+
+  onData(plaintext: Buffer): void {
+    this.lastDelivered = plaintext.toString('hex');
+    if (!this.sentPayloads.has(this.lastDelivered)) this.violation = 'the server delivered data the client never sent';
+  }
+
+  onClose(reason: CloseReason): void {
+    this.violation = `the server closed: ${JSON.stringify(reason)}`;
+  }
+
+  close(): void {
+    this.client.abort();
+    this.server.abort();
+  }
+
+  private sendFromClient(datagram: Buffer): void {
+    if (this.capturing) this.sentRecords.push(Buffer.from(datagram));
+    else this.queue.push({ to: this.server, datagram });
+  }
+
+  private pump(): void {
+    for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) next.to.handleDatagram(next.datagram);
+  }
+}
+
 /** Handshake message bodies from the capture, by handshake type, for the decoders' seeds. */
 function capturedHandshakeBodies(datagrams: readonly Buffer[]): { fragments: Buffer[]; bodies: Map<number, Buffer[]> } {
   const fragments: Buffer[] = [];
@@ -298,11 +370,12 @@ export function runDtlsFuzz(options: FuzzOptions): FuzzReport {
   const gate = new CookieGate(Buffer.alloc(32, 1));
   const tap = new InternalErrorTap();
   tap.start();
+  const sessionPairs = CIPHER_SUITES.map((suite) => new EstablishedSessions(suite, psk));
 
   const report: FuzzReport = { seed: options.seed, iterations: 0, inputsPerTarget: {}, authenticatedRecords: 0, inputDigest: '', failures: [] };
   const digest = createHash('sha256');
-  const run = (target: string, input: Buffer, action: (input: Buffer) => string | null): void => {
-    digest.update(input);
+  const run = (target: string, input: Buffer, action: (input: Buffer) => string | null, reproducible = true): void => {
+    if (reproducible) digest.update(input);
     report.inputsPerTarget[target] = (report.inputsPerTarget[target] ?? 0) + 1;
     let problem: string | null;
     try {
@@ -356,8 +429,23 @@ export function runDtlsFuzz(options: FuzzOptions): FuzzReport {
           const verdict = gate.check(input, '10.77.0.2:53526');
           return ['accept', 'reply', 'drop'].includes(verdict.action) ? null : `unknown verdict ${String(verdict.action)}`;
         });
+      } else if (choice < 90) {
+        const pair = random.pick(sessionPairs);
+        run(`established session (${pair.suite.name})`, mutate(random.pick(pair.sentRecords), random, datagramCorpus), (input) => {
+          pair.violation = null;
+          const errorsBefore = tap.lines.length;
+          pair.server.handleDatagram(Buffer.from(input));
+          if (tap.lines.length > errorsBefore) return `session hid an internal error: ${tap.lines.at(-1)}`;
+          if (pair.violation !== null) return pair.violation;
+          if (pair.server.state !== 'established') return `the server left the established state for ${pair.server.state}`;
+          // Undisturbed: a fresh record from the real peer still gets through.
+          const fresh = Buffer.from(`fresh after input ${report.iterations}`);
+          pair.lastDelivered = null;
+          pair.server.handleDatagram(pair.clientSends(fresh));
+          return pair.lastDelivered === fresh.toString('hex') ? null : 'a fresh record from the peer was not delivered after this input';
+        }, false);
       } else {
-        const session = choice < 93 ? server : client;
+        const session = choice < 95 ? server : client;
         const seeds = session === server ? fromClient : fromServer;
         run(`session (${session.role})`, mutate(random.pick(seeds), random, datagramCorpus), (input) => {
           const errorsBefore = tap.lines.length;
@@ -369,6 +457,7 @@ export function runDtlsFuzz(options: FuzzOptions): FuzzReport {
   } finally {
     server.close();
     client.close();
+    for (const pair of sessionPairs) pair.close();
     tap.stop();
   }
   report.authenticatedRecords = established.reduce((sum, target) => sum + target.receiver.authenticated, 0);

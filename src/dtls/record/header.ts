@@ -47,6 +47,9 @@ export type RecordErrorReason =
   | 'too_long'
   | 'sequence_exhausted';
 
+/** What a header on the wire can get wrong (the rest are our own limits when sealing). */
+export type HeaderProblem = Exclude<RecordErrorReason, 'sequence_exhausted'>;
+
 export class RecordError extends Error {
   override readonly name = 'RecordError';
   constructor(
@@ -90,7 +93,7 @@ export function writeUint48(value: number, bytes: Uint8Array, offset: number): v
 export function checkRecordHeader(
   bytes: Uint8Array,
   offset: number,
-): number | Exclude<RecordErrorReason, 'sequence_exhausted'> {
+): number | HeaderProblem {
   const remaining = bytes.length - offset;
   if (remaining < RECORD_HEADER_LENGTH) return 'truncated_header';
   if (!isContentType(bytes[offset]!)) return 'unknown_content_type';
@@ -101,7 +104,7 @@ export function checkRecordHeader(
   return RECORD_HEADER_LENGTH + length;
 }
 
-function describe(reason: Exclude<RecordErrorReason, 'sequence_exhausted'>, bytes: Uint8Array, offset: number): string {
+function describe(reason: HeaderProblem, bytes: Uint8Array, offset: number): string {
   const remaining = bytes.length - offset;
   switch (reason) {
     case 'truncated_header':
