@@ -174,7 +174,7 @@ function main(): void {
   const widths = header.map((title, column) => Math.max(title.length, ...table.map((cells) => cells[column]!.length)));
   const line = (cells: string[]): string => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   console.log(
-    `DTLS record layer vs bare AEAD: ${PERCENTILE * 100}th-percentile batch time of ${BATCHES} interleaved batches of ${BATCH} records (Node ${process.version})`,
+    `DTLS record layer vs bare AEAD: ${PERCENTILE * 100}th-percentile batch time of ${BATCHES} interleaved batches of ${BATCH} records; Gbit/s counts payload (Node ${process.version})`,
   );
   console.log(line(header));
   for (const cells of table) console.log(line(cells));

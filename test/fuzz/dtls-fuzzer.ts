@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { CipherSuiteId, CloseReason, HandshakeInfo, SessionEvents } from '../../src/dtls/api';
 import { CIPHER_SUITES, type CipherSuite } from '../../src/dtls/cipher/suites';
 import { handshakeDecoders } from '../../src/dtls/handshake/decoders';
-import { CookieGate, DtlsSession } from '../../src/dtls/index';
+import { CookieGate, DtlsSession, looksLikeClientHello } from '../../src/dtls/index';
 import { expandKeyBlock } from '../../src/dtls/prf';
 import {
   ContentType,
@@ -426,6 +426,7 @@ export function runDtlsFuzz(options: FuzzOptions): FuzzReport {
         });
       } else if (choice < 85) {
         run('cookie gate', mutate(random.pick(fromClient), random, datagramCorpus), (input) => {
+          if (typeof looksLikeClientHello(input) !== 'boolean') return 'looksLikeClientHello returned no boolean';
           const verdict = gate.check(input, '10.77.0.2:53526');
           return ['accept', 'reply', 'drop'].includes(verdict.action) ? null : `unknown verdict ${String(verdict.action)}`;
         });
