@@ -103,11 +103,12 @@ export class Connector {
         return;
       }
       peer = new Peer(listing.outside, order > 0 ? 'server' : 'client', this.log, now);
-      peer.locals = listing.locals;
+      if (listing.locals) peer.locals = listing.locals;
       this.store.peers.set(key, peer);
-      this.log.info('new peer', { outside: key, role: peer.role, local: listing.locals.map(formatEndpoint) });
+      this.log.info('new peer', { outside: key, role: peer.role, local: peer.locals.map(formatEndpoint) });
+      peer.lastListedAt = now;
       this.startRound(peer);
-    } else {
+    } else if (listing.locals) {
       peer.locals = listing.locals;
     }
     peer.lastListedAt = now;
@@ -131,8 +132,8 @@ export class Connector {
       peer.timer = this.timers.after(this.backoff(++peer.failures), () => this.startRound(peer));
       return;
     }
-    peer.waitingForHello = true;
-    for (const endpoint of peer.endpoints()) this.waiters.set(endpoint, peer);
+    peer.waitingAt = peer.endpoints();
+    for (const endpoint of peer.waitingAt) this.waiters.set(endpoint, peer);
     peer.timer = this.timers.after(this.timings.helloWaitMs, () => this.beginHandshakes(peer));
   }
 
@@ -170,9 +171,9 @@ export class Connector {
   private settleTimers(peer: Peer): void {
     this.timers.cancel(peer.timer);
     peer.timer = null;
-    if (!peer.waitingForHello) return;
-    peer.waitingForHello = false;
-    for (const endpoint of peer.endpoints()) this.waiters.delete(endpoint, peer);
+    if (!peer.waitingAt) return;
+    for (const endpoint of peer.waitingAt) this.waiters.delete(endpoint, peer);
+    peer.waitingAt = null;
   }
 
   private createPath(remote: Endpoint, role: Role, peer: Peer | null): Path {
@@ -334,7 +335,7 @@ export class Connector {
     this.settleTimers(peer);
     this.store.activate(peer, path, vpn);
     if (peer.state === 'punching') peer.machine.transition('handshaking');
-    peer.machine.transition('established');
+    if (peer.state === 'handshaking') peer.machine.transition('established');
     const info = path.info;
     peer.kind = info?.peerIsMeshboi ? 'meshboi' : 'original';
     peer.handshakeAt = now;
@@ -407,6 +408,7 @@ export class Connector {
       const next = new Peer(peer.outside, peer.role, this.log, Date.now());
       next.locals = peer.locals;
       next.lastListedAt = peer.lastListedAt;
+      next.inheritCounters(peer);
       next.failures = 1;
       next.lastError = reason;
       this.store.succeed(peer, next);

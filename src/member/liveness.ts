@@ -32,11 +32,11 @@ export class Liveness {
   }
 
   /**
-   * Listed unless a rolodex said Gone, or some rolodex has answered since the peer was last
-   * named: while every rolodex is down nobody counts as unlisted, so an outage removes no one.
+   * Listed once a map has named the peer, until a rolodex says Gone or maps keep coming without
+   * it: while every rolodex is down nobody counts as unlisted, so an outage removes no one.
    */
   isListed(peer: Peer): boolean {
-    if (peer.gone) return false;
+    if (peer.gone || peer.lastListedAt === null) return false;
     const lastMapAt = this.lastMapAt();
     return lastMapAt === null || lastMapAt - peer.lastListedAt <= this.timings.listingGraceMs;
   }

@@ -59,15 +59,16 @@ export class Peer {
   /** Last authenticated record from the peer (or creation): what liveness and removal look at. */
   lastAuthenticatedAt: number;
   lastSentAt = 0;
-  lastListedAt: number;
+  /** When a map last named the peer; null for one that reached us before any map did. */
+  lastListedAt: number | null = null;
   gone = false;
   /** Failed rounds since the last success; drives the retry backoff. */
   failures = 0;
   lastError: string | null = null;
   /** The one pending timer of this peer: the client's hello wait or the next retry. */
   timer: NodeJS.Timeout | null = null;
-  /** A client waiting for the peer's first datagram before it starts the handshake. */
-  waitingForHello = false;
+  /** The endpoints a client waits on for the peer's first datagram before it handshakes; null when not waiting. */
+  waitingAt: Endpoint[] | null = null;
 
   packetsIn = 0;
   packetsOut = 0;
@@ -87,11 +88,20 @@ export class Peer {
     this.machine = new PeerStateMachine(log, this.outsideKey);
     this.createdAt = now;
     this.lastAuthenticatedAt = now;
-    this.lastListedAt = now;
   }
 
   get state(): PeerState {
     return this.machine.state;
+  }
+
+  /** Carries the traffic figures over from the peer this one replaces after a reconnect. */
+  inheritCounters(old: Peer): void {
+    this.packetsIn = old.packetsIn;
+    this.packetsOut = old.packetsOut;
+    this.bytesIn = old.bytesIn;
+    this.bytesOut = old.bytesOut;
+    this.lastPacketAt = old.lastPacketAt;
+    Object.assign(this.drops, old.drops);
   }
 
   /** Every endpoint this peer may be reached at: outside first, then its advertised LAN endpoints. */

@@ -12,7 +12,8 @@ import type { TimerSet } from './timers';
 /** One member a map listed: its outside endpoint, its LAN endpoints, and ours as that rolodex sees us. */
 export interface Listing {
   outside: Endpoint;
-  locals: Endpoint[];
+  /** Null when the map carried no extension (an original rolodex): it says nothing about LAN endpoints. */
+  locals: Endpoint[] | null;
   self: Endpoint;
 }
 
@@ -102,7 +103,8 @@ export class RolodexClient {
     for (let i = 0; i < map.addresses.length; i++) {
       if (i === map.yourIndex) continue;
       const outside = map.addresses[i];
-      this.events.onListed({ outside, locals: map.local.get(formatEndpoint(outside)) ?? [], self });
+      const locals = map.meshboi ? (map.local.get(formatEndpoint(outside)) ?? []) : null;
+      this.events.onListed({ outside, locals, self });
     }
     for (const outside of map.gone) this.events.onGone(outside);
     return true;

@@ -50,8 +50,8 @@ test('a member registers with every rolodex, merges their maps and logs an outag
     alice.start();
     bob.start();
 
-    await eventually('alice hears of bob with his LAN endpoint', () => listings.some((l) => formatEndpoint(l.outside) === '192.0.2.20:5000' && l.locals.length === 1));
-    assert.equal(formatEndpoint(listings.find((l) => l.locals.length === 1)!.locals[0]), '10.9.0.20:5000');
+    await eventually('alice hears of bob with his LAN endpoint', () => listings.some((l) => formatEndpoint(l.outside) === '192.0.2.20:5000' && l.locals?.length === 1));
+    assert.equal(formatEndpoint(listings.find((l) => l.locals?.length === 1)!.locals![0]), '10.9.0.20:5000');
     assert.equal(alice.outsideAddress() && formatEndpoint(alice.outsideAddress()!), '192.0.2.10:4000');
     assert.equal(first.stats().members, 1);
     assert.equal(second.stats().members, 2);
