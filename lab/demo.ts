@@ -1,5 +1,5 @@
 // `sudo npm run demo`: builds a small internet with two NATs, runs a rolodex and three members,
-// shows their status tables, a ping matrix and an iperf3 figure through one tunnel, then cleans up.
+// shows a ping matrix, an iperf3 figure through one tunnel and every member's status table, then cleans up.
 import { existsSync } from 'node:fs';
 import { Lab } from './lab';
 import { iperfThroughTunnel, MESHBOI_CLI, pingMatrix, renderPingMatrix, startMesh, waitForFullMesh } from './meshboi';
@@ -48,11 +48,6 @@ async function main(): Promise<void> {
       await waitForFullMesh(mesh.members, 30_000);
       detail('full mesh established');
 
-      for (const member of mesh.members) {
-        step(`meshboi status on ${member.name} (${member.vpnIp})`);
-        process.stdout.write(`${(await member.statusTable()).trimEnd()}\n`);
-      }
-
       step('ping matrix through the tunnels (replies/sent, 3 pings per pair)');
       const pings = await pingMatrix(mesh.members);
       process.stdout.write(`${renderPingMatrix(mesh.members, pings)}\n`);
@@ -61,6 +56,11 @@ async function main(): Promise<void> {
       step(`iperf3 TCP for 3 s from ${alice.name} (home NAT) to ${carol.name} (office NAT) through their tunnel`);
       const transfer = await iperfThroughTunnel(alice, carol, { seconds: 3 });
       detail(`${(transfer.bitsPerSecond / 1e6).toFixed(1)} Mbit/s (${(transfer.bytesReceived / 1e6).toFixed(1)} MB in ${transfer.seconds.toFixed(1)} s)`);
+
+      for (const member of mesh.members) {
+        step(`meshboi status on ${member.name} (${member.vpnIp}), after that traffic`);
+        process.stdout.write(`${(await member.statusTable()).trimEnd()}\n`);
+      }
 
       const lost = pings.filter((result) => result.received < result.transmitted);
       if (lost.length > 0) throw new Error(`pings were lost on ${lost.map((result) => `${result.from} -> ${result.to}`).join(', ')}`);

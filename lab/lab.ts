@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { LabHost } from './host';
 import { INTERNET_HOST, namespaceName, newRunId, runFolder } from './names';
-import { checkLossPercent, planTopology, type NatKind, type PlannedHost, type TopologyDescription } from './topology';
+import { checkLossPercent, INTERNET_GATEWAY, planTopology, type NatKind, type PlannedHost, type TopologyDescription } from './topology';
 import { ensureLabTools, findExecutable, isRoot, mustRun, runCommand, runCommandSync } from './tools';
 
 export interface LabOptions {
@@ -147,6 +147,9 @@ export class Lab {
       await this.ip(['-n', namespace, 'link', 'set', 'lo', 'up']);
     }
     await this.ip(['-n', internet, 'link', 'add', INTERNET_BRIDGE, 'type', 'bridge']);
+    await keepBridgesOutOfNetfilter(this.ipCommand, internet);
+    // The gateway answers ARP but does not forward: packets to addresses outside the internet end there.
+    await this.ip(['-n', internet, 'addr', 'add', `${INTERNET_GATEWAY}/24`, 'dev', INTERNET_BRIDGE]);
     await this.ip(['-n', internet, 'link', 'set', INTERNET_BRIDGE, 'up']);
 
     let port = 0;
@@ -172,13 +175,14 @@ export class Lab {
     await this.ip(['-n', bridgeNamespace, 'link', 'set', portName, 'master', bridge, 'up']);
     await this.ip(['-n', host.namespace, 'addr', 'add', `${host.address}/${host.plan.prefixLength}`, 'dev', UPLINK]);
     await this.ip(['-n', host.namespace, 'link', 'set', UPLINK, 'up']);
-    // A default route on every host, as on a real network: traffic to addresses no one has fails like on the internet.
-    const route = host.plan.gateway ? ['via', host.plan.gateway] : ['dev', UPLINK];
-    await this.ip(['-n', host.namespace, 'route', 'add', 'default', ...route]);
+    // A default route through a gateway, as on a real network. An on-link default would make every
+    // address tried (a peer's LAN endpoint, say) a neighbour entry, and that table is shared by all namespaces.
+    await this.ip(['-n', host.namespace, 'route', 'add', 'default', 'via', host.plan.gateway]);
   }
 
   private async buildLanBridge(router: LabHost): Promise<void> {
     await this.ip(['-n', router.namespace, 'link', 'add', LAN_BRIDGE, 'type', 'bridge']);
+    await keepBridgesOutOfNetfilter(this.ipCommand, router.namespace);
     await this.ip(['-n', router.namespace, 'addr', 'add', `${router.plan.lanAddress}/24`, 'dev', LAN_BRIDGE]);
     await this.ip(['-n', router.namespace, 'link', 'set', LAN_BRIDGE, 'up']);
   }
@@ -214,6 +218,17 @@ export function natRuleset(kind: NatKind): string {
   chain forward { type filter hook forward priority filter; policy accept; iifname "${UPLINK}" ct state new drop; }
 }
 `;
+}
+
+/**
+ * With the br_netfilter module loaded (Docker loads it), bridged frames would also pass the
+ * namespace's IP hooks and conntrack; switching that off keeps the lab the same on every machine.
+ * Without the module the keys do not exist, which is the state wanted.
+ */
+async function keepBridgesOutOfNetfilter(ipCommand: string, namespace: string): Promise<void> {
+  for (const family of ['iptables', 'ip6tables', 'arptables']) {
+    await runCommand(ipCommand, ['netns', 'exec', namespace, 'sysctl', '-qw', `net.bridge.bridge-nf-call-${family}=0`]);
+  }
 }
 
 /** Pids of processes still inside a namespace (`ip netns pids`); empty when it is gone. */

@@ -116,7 +116,8 @@ export class MeshMember {
       timeoutMs: (count * intervalSeconds + 5) * 1_000,
     });
     const match = /(\d+) packets transmitted, (\d+) received/.exec(result.stdout);
-    return { from: this.name, to: vpnIp, transmitted: match ? Number(match[1]) : count, received: match ? Number(match[2]) : 0 };
+    if (!match) throw new Error(`ping ${vpnIp} on ${this.name} printed no summary (exit ${result.code}): ${result.stdout.trim()} ${result.stderr.trim()}`);
+    return { from: this.name, to: vpnIp, transmitted: Number(match[1]), received: Number(match[2]) };
   }
 
   /** SIGTERM: the member says goodbye to its peers and exits. */

@@ -30,7 +30,8 @@ export interface PlannedHost {
   /** For a router: its kind and the LAN it serves. */
   natKind: NatKind | null;
   lanAddress: string | null;
-  gateway: string | null;
+  /** Next hop of the default route: the NAT's LAN address behind a NAT, the internet's gateway otherwise. */
+  gateway: string;
   lossPercent: number;
 }
 
@@ -41,8 +42,9 @@ export interface TopologyPlan {
 
 export class TopologyError extends Error {}
 
-/** The "internet" segment (TEST-NET-3): public hosts from .10, NAT routers from .100. */
+/** The "internet" segment (TEST-NET-3): its gateway at .1, public hosts from .10, NAT routers from .100. */
 export const INTERNET_NETWORK = '203.0.113';
+export const INTERNET_GATEWAY = `${INTERNET_NETWORK}.1`;
 const FIRST_PUBLIC_HOST = 10;
 const FIRST_ROUTER = 100;
 const LAST_ADDRESS = 254;
@@ -100,5 +102,5 @@ export function checkLossPercent(percent: number): number {
 }
 
 function host(name: string, role: HostRole, address: string, prefixLength: number): PlannedHost {
-  return { name, role, address, prefixLength, nat: null, natKind: null, lanAddress: null, gateway: null, lossPercent: 0 };
+  return { name, role, address, prefixLength, nat: null, natKind: null, lanAddress: null, gateway: INTERNET_GATEWAY, lossPercent: 0 };
 }

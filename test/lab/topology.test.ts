@@ -12,7 +12,7 @@ test('public hosts, NAT routers and private hosts get addresses, gateways and lo
     loss: { a2: 5 },
   });
   const byName = new Map(plan.hosts.map((host) => [host.name, host]));
-  assert.equal(byName.get('rolodex')?.address, '203.0.113.10');
+  assert.deepEqual([byName.get('rolodex')?.address, byName.get('rolodex')?.gateway], ['203.0.113.10', '203.0.113.1']);
   assert.equal(byName.get('pub')?.address, '203.0.113.11');
   assert.deepEqual(
     [byName.get('home')?.role, byName.get('home')?.address, byName.get('home')?.lanAddress, byName.get('home')?.natKind],
