@@ -74,6 +74,23 @@ for (const [family, source, destination] of [
   });
 }
 
+test('destinations given as routes, IPv4 and IPv6, are routed into the device', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withNamespace(async (netns) => {
+    const device = await openTun({ name: 'mbt0', netns, addresses: ADDRESSES, routes: ['10.99.0.0/16', 'fd99::/64'] });
+    try {
+      for (const destination of ['10.99.3.4', 'fd99::34']) {
+        await pinNeighbour(netns, device.name, destination);
+        const arrival = nextPacket(device, (packet) => readIp(packet)?.destination === destination);
+        await runIn(netns, 'ping', ['-c', '1', '-W', '1', destination]);
+        assert.equal(readEcho(readIp(await arrival)!)?.reply, false);
+      }
+    } finally {
+      await device.close();
+    }
+  });
+});
+
 test('a packet the kernel rejects is counted as a drop, not thrown', async (t) => {
   if (skipUnlessRoot(t)) return;
   await withNamespace(async (netns) => {
