@@ -63,12 +63,3 @@ const suitesById = new Map<number, CipherSuite>(CIPHER_SUITES.map((suite) => [su
 export function cipherSuiteById(id: number): CipherSuite | undefined {
   return suitesById.get(id);
 }
-
-export function isSupportedCipherSuite(id: number): id is CipherSuiteId {
-  return suitesById.has(id);
-}
-
-/** Bytes a record of this suite adds around its plaintext, header excluded. */
-export function recordExpansion(suite: CipherSuite): number {
-  return suite.explicitNonceLength + suite.tagLength;
-}

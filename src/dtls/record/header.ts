@@ -60,11 +60,11 @@ export class RecordError extends Error {
   }
 }
 
-export function isContentType(value: number): value is ContentType {
+function isContentType(value: number): value is ContentType {
   return value >= ContentType.changeCipherSpec && value <= ContentType.applicationData;
 }
 
-export function isDtlsVersion(version: number): boolean {
+function isDtlsVersion(version: number): boolean {
   return version === ProtocolVersion.dtls12 || version === ProtocolVersion.dtls10;
 }
 

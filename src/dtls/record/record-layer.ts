@@ -31,8 +31,6 @@ export interface RecordReceiver {
   onRecord(contentType: ContentTypeValue, epoch: number, payload: Buffer): void;
 }
 
-export type RecordDropReason = 'replay' | 'auth' | 'malformed' | 'epoch';
-
 export interface RecordLayerCounters {
   recordsIn: number;
   bytesIn: number;
@@ -85,10 +83,6 @@ export class RecordLayer {
 
   get hasPendingRead(): boolean {
     return this.pendingRead !== null;
-  }
-
-  get hasPendingWrite(): boolean {
-    return this.pendingWrite !== null;
   }
 
   /** Keys for the next epoch, from the key exchange; neither direction uses them until activated. */
