@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { CipherSuiteId } from '../../src/dtls/api';
 import { activeHandles, eventually } from '../member/harness';
-import { assertNoLeaksOnceSettled, freeUdpPort, LOOPBACK, OurPeer, PeerProcess, PSK, requireBinary } from './interop-peers';
+import { assertNoLeaksOnceSettled, listeningPeer, LOOPBACK, OurPeer, PeerProcess, PSK, requireBinary } from './interop-peers';
 import { CLIENT_IDENTITY, SERVER_IDENTITY } from './session-pair';
 
 const SUITES: Array<[string, CipherSuiteId]> = [
@@ -27,17 +27,20 @@ for (const [opensslName, id] of SUITES) {
   test(`our client with openssl s_server, ${opensslName}: handshake with Extended Master Secret, data both ways`, async (t) => {
     if (!requireBinary(t, 'openssl', ['version'])) return;
     const before = activeHandles();
-    const port = await freeUdpPort();
-    const server = new PeerProcess('openssl', [
-      's_server', '-dtls1_2', '-accept', `${LOOPBACK}:${port}`, '-nocert',
-      '-psk', PSK.toString('hex'), '-psk_hint', SERVER_IDENTITY, '-psk_identity', CLIENT_IDENTITY,
-      '-cipher', opensslName,
-    ]);
+    const { peer: server, port } = await listeningPeer(
+      (port) =>
+        new PeerProcess('openssl', [
+          's_server', '-dtls1_2', '-accept', `${LOOPBACK}:${port}`, '-nocert',
+          '-psk', PSK.toString('hex'), '-psk_hint', SERVER_IDENTITY, '-psk_identity', CLIENT_IDENTITY,
+          '-cipher', opensslName,
+        ]),
+      /ACCEPT/,
+      /Address already in use/,
+    );
     const ours = await OurPeer.open('client', [id]);
     try {
-      await server.waitFor(/ACCEPT/, 'listening');
       ours.connect(port);
-      await ours.established();
+      await ours.established(server);
       assert.deepEqual(ours.session!.info, { peerIdentity: SERVER_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
       ours.session!.send(Buffer.from('from meshboi\n'));
       await server.waitFor(/from meshboi/, 'our data');
@@ -66,7 +69,7 @@ for (const [opensslName, id] of SUITES) {
       '-psk', PSK.toString('hex'), '-psk_identity', CLIENT_IDENTITY, '-cipher', opensslName,
     ]);
     try {
-      await ours.established();
+      await ours.established(client);
       assert.deepEqual(ours.session!.info, { peerIdentity: CLIENT_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
       await client.waitFor(/Extended master secret: yes/, 'session summary with EMS');
       assert.match(client.output, new RegExp(`PSK identity hint: ${SERVER_IDENTITY.replace(/\./g, '\\.')}`));

@@ -1,7 +1,6 @@
 // Interop fixture: an independent DTLS implementation (openssl, gnutls) as a child process on
 // 127.0.0.1, and our side as a DtlsSession on a real UDP socket, server behind a CookieGate.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import dgram from 'node:dgram';
 import type { TestContext } from 'node:test';
 import type { CipherSuiteId, Role } from '../../src/dtls/api';
 import { CookieGate, DtlsSession } from '../../src/dtls/index';
@@ -37,17 +36,30 @@ export async function assertNoLeaksOnceSettled(before: Map<string, number>): Pro
   }
 }
 
-/** A port nobody holds right now (there is a small race until the peer binds it). */
-export async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(resolve));
-  return port;
+/**
+ * Starts a listening peer on a free port. Ports come from below the kernel's ephemeral range, so
+ * sockets other tests open on port 0 never take them; a port someone holds anyway (the peer says
+ * so) is skipped for another.
+ */
+export async function listeningPeer(
+  start: (port: number) => PeerProcess,
+  ready: RegExp,
+  inUse: RegExp,
+): Promise<{ peer: PeerProcess; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const peer = start(port);
+    await eventually(`${peer.command} listening on ${port}`, () => ready.test(peer.output) || inUse.test(peer.output) || !peer.isRunning);
+    if (ready.test(peer.output) && !inUse.test(peer.output)) return { peer, port };
+    await peer.stop();
+    if (attempt >= 5) throw new Error(`${peer.command} could not listen:\n${peer.output}`);
+  }
 }
 
 export class PeerProcess {
   output = '';
+  /** The signal that ended the process, e.g. 'SIGSEGV' for a crash; null while running or after a normal exit. */
+  exitSignal: NodeJS.Signals | null = null;
   private readonly child: ChildProcessWithoutNullStreams;
   private exited: Promise<void>;
   private running = true;
@@ -58,8 +70,9 @@ export class PeerProcess {
     this.child.stderr.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stdin.on('error', () => {});
     this.exited = new Promise((resolve) =>
-      this.child.on('close', () => {
+      this.child.on('close', (_code, signal) => {
         this.running = false;
+        this.exitSignal = signal;
         resolve();
       }),
     );
@@ -79,6 +92,10 @@ export class PeerProcess {
 
   endInput(): void {
     this.child.stdin.end();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
   }
 
   async waitForExit(timeoutMs = 5000): Promise<void> {
@@ -130,8 +147,14 @@ export class OurPeer {
     session.start();
   }
 
-  async established(timeoutMs = 10_000): Promise<void> {
-    await eventually(`our ${this.role} established (closes: ${JSON.stringify(this.events.closes)})`, () => this.session?.state === 'established' || this.events.closes.length > 0, timeoutMs);
+  /** Waits for the handshake; a failure names our counters and what the other side printed. */
+  async established(other: PeerProcess, timeoutMs = 10_000): Promise<void> {
+    try {
+      await eventually(`our ${this.role} established`, () => this.session?.state === 'established' || this.events.closes.length > 0, timeoutMs);
+    } catch (error) {
+      const counters = JSON.stringify(this.session?.counters ?? null);
+      throw new Error(`${(error as Error).message}; our counters ${counters}\n--- ${other.command} output ---\n${other.output}`);
+    }
     if (this.session?.state !== 'established') throw new Error(`our ${this.role} failed: ${JSON.stringify(this.events.closes)}`);
   }
 
