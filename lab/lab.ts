@@ -2,7 +2,8 @@
 // namespace, public hosts and NAT routers on it, private hosts on each router's LAN bridge, NAT and
 // packet loss in nftables. Tears all of it down on success, failure, Ctrl-C or SIGTERM.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { LabHost } from './host';
 import { INTERNET_HOST, namespaceName, newRunId, runFolder } from './names';
 import { checkLossPercent, INTERNET_GATEWAY, planTopology, type NatKind, type PlannedHost, type TopologyDescription } from './topology';
@@ -48,6 +49,7 @@ export class Lab {
     const plan = planTopology(description);
     if (!isRoot()) throw new Error('the lab needs root (network namespaces, veth, nftables): run it with sudo');
     await ensureLabTools(report);
+    ensureNeighbourTableRoom(report);
     const runId = newRunId(options.prefix);
     const folder = runFolder(runId);
     mkdirSync(folder, { recursive: true, mode: 0o700 });
@@ -218,6 +220,27 @@ export function natRuleset(kind: NatKind): string {
   chain forward { type filter hook forward priority filter; policy accept; iifname "${UPLINK}" ct state new drop; }
 }
 `;
+}
+
+// The kernel's ARP table is one for all namespaces, 1,024 entries by default: a lab of a few dozen
+// hosts on one segment (all talking to all) plus parallel labs would overflow it and lose packets
+// everywhere. Raised, never lowered; entries are small.
+const NEIGHBOUR_THRESHOLDS: ReadonlyArray<[string, number]> = [
+  ['/proc/sys/net/ipv4/neigh/default/gc_thresh2', 8_192],
+  ['/proc/sys/net/ipv4/neigh/default/gc_thresh3', 16_384],
+];
+
+function ensureNeighbourTableRoom(report: (line: string) => void): void {
+  for (const [file, wanted] of NEIGHBOUR_THRESHOLDS) {
+    try {
+      const current = Number(readFileSync(file, 'utf8').trim());
+      if (current >= wanted) continue;
+      writeFileSync(file, String(wanted));
+      report(`raised ${path.basename(file)} of the shared ARP table from ${current} to ${wanted}`);
+    } catch {
+      // Not writable (a container without that sysctl): big labs may then lose packets, small ones do not.
+    }
+  }
 }
 
 /**

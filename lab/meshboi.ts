@@ -10,6 +10,7 @@ import type { LabProcess } from './process';
 
 /** The compiled CLI, beside this file in dist/. */
 export const MESHBOI_CLI = path.join(__dirname, '..', 'cmd', 'meshboi.js');
+const TCP_TRANSFER = path.join(__dirname, 'tcp-transfer.js');
 export const ROLODEX_PORT = 6264;
 export type PeerStatus = MemberStatus['peers'][number];
 
@@ -31,12 +32,12 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
   }
 }
 
-/** Resolves once `owner` listens on the port (as `ss` in its namespace sees it); rejects with its output if it exits first. */
+/** Resolves once `owner` itself listens on the port (as `ss` in its namespace sees it); rejects with its output if it exits first. */
 export async function waitForListening(host: LabHost, protocol: 'udp' | 'tcp', port: number, owner: LabProcess): Promise<void> {
   await waitFor(`${owner.label} to listen on ${protocol} ${port}`, 10_000, async () => {
     if (!owner.running) throw new Error(`it exited: ${owner.output().slice(-2_000)}`);
-    const sockets = await host.mustExec('ss', [protocol === 'udp' ? '-Hnlu' : '-Hnlt', `sport = :${port}`]);
-    return sockets.trim() ? true : undefined;
+    const sockets = await host.mustExec('ss', [protocol === 'udp' ? '-Hnlup' : '-Hnltp', `sport = :${port}`]);
+    return sockets.includes(`pid=${owner.pid},`) ? true : undefined;
   }, 50);
 }
 
@@ -256,4 +257,28 @@ export async function startMesh(lab: Lab, plan: MeshPlan, report: (line: string)
 /** Waits until every member has an established session with every other one. */
 export async function waitForFullMesh(members: MeshMember[], timeoutMs: number): Promise<MemberStatus[]> {
   return Promise.all(members.map((member) => member.waitForEstablished(members.filter((other) => other !== member).map((other) => other.vpnIp), timeoutMs)));
+}
+
+export interface TcpTransferResult {
+  bytesSent: number;
+  bytesReceived: number;
+  /** The receiver read exactly what the sender wrote (same SHA-256). */
+  intact: boolean;
+  seconds: number;
+}
+
+/** Sends `bytes` random bytes over one TCP connection from one member to another's VPN IP and checks they arrived intact. */
+export async function tcpTransfer(from: MeshMember, to: MeshMember, bytes: number, port = 5300): Promise<TcpTransferResult> {
+  const receiver = to.host.spawn(process.execPath, [TCP_TRANSFER, 'receive', '--address', to.vpnIp, '--port', String(port)], { logName: `${to.name}-tcp-receive-${Date.now()}.log` });
+  try {
+    await waitForListening(to.host, 'tcp', port, receiver);
+    const sent = await from.host.exec(process.execPath, [TCP_TRANSFER, 'send', '--address', to.vpnIp, '--port', String(port), '--bytes', String(bytes)], { timeoutMs: 120_000 });
+    if (sent.code !== 0) throw new Error(`TCP transfer from ${from.name} to ${to.name} failed (${sent.code}): ${sent.stderr.trim()}`);
+    const sender = JSON.parse(sent.stdout.trim()) as { bytes: number; sha256: string; seconds: number };
+    await receiver.exited;
+    const received = JSON.parse(receiver.output().trim().split('\n').pop() ?? '{}') as { bytes?: number; sha256?: string };
+    return { bytesSent: sender.bytes, bytesReceived: received.bytes ?? 0, intact: received.sha256 === sender.sha256, seconds: sender.seconds };
+  } finally {
+    await receiver.stop();
+  }
 }

@@ -46,6 +46,7 @@ describe('the rolodex going away', { skip }, () => {
 
   test('a restarted rolodex lets a new member join everyone', () =>
     lab.explainFailure(async () => {
+      await mesh.rolodex.stop();
       mesh.rolodex = await startRolodex(lab.host('rolodex'));
       const newcomer = await startMember(lab.host('b2'), { network: mesh.network, psk: mesh.psk, vpnIp: '192.168.50.4/24', rolodexes: [mesh.rolodexAddress] });
       mesh.members.push(newcomer);
