@@ -14,7 +14,11 @@ export interface UdpOptions {
 export class UdpTransport implements DatagramTransport {
   private handler: MessageHandler = () => {};
 
-  private constructor(private readonly socket: dgram.Socket) {
+  /**
+   * A dual-stack IPv6 socket reports IPv4 senders in plain form but can only send to them in
+   * IPv4-mapped form, so callers can use plain IPv4 addresses whichever socket they hold.
+   */
+  private constructor(private readonly socket: dgram.Socket, private readonly mapsIPv4: boolean) {
     socket.on('message', (data, rinfo) => {
       this.handler(data, { address: unmapIPv4(rinfo.address), port: rinfo.port });
     });
@@ -33,13 +37,13 @@ export class UdpTransport implements DatagramTransport {
           socket.setRecvBufferSize(options.bufferBytes);
           socket.setSendBufferSize(options.bufferBytes);
         }
-        resolve(new UdpTransport(socket));
+        resolve(new UdpTransport(socket, type === 'udp6' && !options.ipv6Only));
       });
     });
   }
 
   send(data: Uint8Array, port: number, address: string): void {
-    this.socket.send(data, port, address);
+    this.socket.send(data, port, this.mapsIPv4 && !address.includes(':') ? `::ffff:${address}` : address);
   }
 
   onMessage(handler: MessageHandler): void {
