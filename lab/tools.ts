@@ -1,4 +1,4 @@
-// Running the system tools the lab is built from (ip, nft, ping, iperf3): a promise wrapper around
+// Running the system tools the lab is built from (ip, ss, sysctl, nft, ping, iperf3): a promise wrapper around
 // execFile, and a check that installs missing Debian packages or says exactly what is missing.
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -64,6 +64,8 @@ export function runCommandSync(command: string, args: string[]): boolean {
 /** Each tool the lab calls and the Debian package that ships it. */
 export const LAB_TOOLS: ReadonlyArray<{ tool: string; debianPackage: string }> = [
   { tool: 'ip', debianPackage: 'iproute2' },
+  { tool: 'ss', debianPackage: 'iproute2' },
+  { tool: 'sysctl', debianPackage: 'procps' },
   { tool: 'nft', debianPackage: 'nftables' },
   { tool: 'ping', debianPackage: 'iputils-ping' },
   { tool: 'iperf3', debianPackage: 'iperf3' },
@@ -102,7 +104,7 @@ export function isRoot(): boolean {
 export async function ensureLabTools(report: (line: string) => void = () => {}): Promise<void> {
   let missing = missingTools();
   if (missing.length === 0) return;
-  const packages = missing.map((entry) => entry.debianPackage);
+  const packages = [...new Set(missing.map((entry) => entry.debianPackage))];
   const advice = `missing ${missing.map((entry) => `${entry.tool} (Debian package ${entry.debianPackage})`).join(', ')}; install with: apt-get install -y ${packages.join(' ')}`;
   const aptGet = findExecutable('apt-get');
   if (!isRoot() || aptGet === null) throw new Error(advice);
