@@ -117,7 +117,7 @@ async function ensureInstalled(needs: TunnelTool['needs']): Promise<void> {
 function emptyResult(tool: string): ToolResult {
   return {
     tool, status: 'ok', tcp_mbps_runs: [], tcp_mbps_median: null, udp_pps_runs: [], udp_pps: null, rtt_ms: null,
-    rtt_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
+    tcp_retransmits: null, rtt_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
   };
 }
 
@@ -178,7 +178,7 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
           const run = await measureTcp(pair, tunnel.serverAddress, settings.tcp_seconds, tunnel.daemons);
           contender.tcpRuns.push(run);
           say(`${contender.tool.name}: TCP run ${index}: ${run.mbps.toFixed(0)} Mbit/s, CPU ${run.cpuPct.toFixed(0)}% ` +
-            `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%)`);
+            `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits`);
         });
       }
     }
@@ -202,6 +202,7 @@ function summarise({ result, tcpRuns, errors }: Contender): ToolResult {
   if (tcpRuns.length > 0) {
     result.tcp_mbps_runs = tcpRuns.map((run) => round(run.mbps, 1) as number);
     result.tcp_mbps_median = medianOf((run) => run.mbps, 1);
+    result.tcp_retransmits = medianOf((run) => run.retransmits, 0);
     result.cpu_pct = medianOf((run) => run.cpuPct, 1);
     result.tunnel_cpu_pct = medianOf((run) => run.tunnelCpuPct, 1);
     result.machine_cpu_pct = medianOf((run) => run.machineCpuPct, 1);
@@ -239,7 +240,8 @@ async function main(): Promise<void> {
     await rm(profileFolder, { recursive: true, force: true });
     await mkdir(profileFolder, { recursive: true });
   }
-  const tools = await benchAll(TOOLS.filter((candidate) => settings.tools.includes(candidate.name)), settings);
+  const selected = TOOLS.filter((candidate) => settings.tools.includes(candidate.name));
+  const tools = selected.length > 0 ? await benchAll(selected, settings) : [];
   const bare = tools.find((result) => result.tool === bareLink.name);
   for (const result of tools) {
     if (result.rtt_ms !== null && bare?.rtt_ms != null) result.rtt_added_ms = round(result.rtt_ms - bare.rtt_ms, 4);
@@ -250,7 +252,8 @@ async function main(): Promise<void> {
   await writeFile(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(path.join(out, 'latest.md'), renderMarkdown(report));
   if (profile) await writeProfiles(profiled, profileFolder, out);
-  process.stdout.write(`\n${renderTable(tools)}\n\n${renderTargets(report.targets)}\n\nwritten to ${path.join(out, 'latest.json')} and latest.md\n`);
+  const table = tools.length > 0 ? `${renderTable(tools)}\n\n` : '';
+  process.stdout.write(`\n${table}${renderTargets(report.targets)}\n\nwritten to ${path.join(out, 'latest.json')} and latest.md\n`);
 }
 
 main().catch((error: unknown) => {

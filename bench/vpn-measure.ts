@@ -58,6 +58,7 @@ async function snapshot(daemons: readonly LabProcess[]): Promise<CpuSnapshot> {
 }
 
 interface IperfEnd {
+  sum_sent?: { retransmits?: number };
   sum_received?: { seconds: number; bits_per_second: number; packets?: number; lost_packets?: number; bytes: number };
   cpu_utilization_percent?: { host_total: number; remote_total: number };
 }
@@ -101,6 +102,8 @@ export interface TcpRun {
   interruptCpuPct: number;
   /** Busy time of the whole machine (every process, others' too), in percent of one core. */
   machineCpuPct: number;
+  /** TCP segments the sender retransmitted: loss inside the tunnel shows up here. */
+  retransmits: number;
 }
 
 /** One TCP stream for `seconds`, with the CPU the transfer cost (see TcpRun for how). */
@@ -118,6 +121,7 @@ export async function measureTcp(pair: HostPair, address: string, seconds: numbe
     tunnelCpuPct,
     interruptCpuPct,
     machineCpuPct: percent(after.machine.busy - before.machine.busy),
+    retransmits: end.sum_sent?.retransmits ?? 0,
   };
 }
 

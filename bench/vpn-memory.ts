@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { Lab } from '../lab/lab';
 import { startMember, startRolodex, type MeshMember } from '../lab/meshboi';
+import type { MemberStatus } from '../src/member/status';
 import type { MemoryResult } from './vpn-report';
 
 const ESTABLISH_TIMEOUT_MS = 300_000;
@@ -15,6 +16,16 @@ async function residentMegabytes(pid: number): Promise<number> {
   const kilobytes = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
   if (kilobytes === undefined) throw new Error(`no VmRSS for pid ${pid}`);
   return Math.round((Number(kilobytes) / 1024) * 10) / 10;
+}
+
+/** Peer states and the commonest errors, for a mesh that did not complete. */
+function describeTrouble(status: MemberStatus): string {
+  const count = (keys: Array<string | null>): string => {
+    const counts = new Map<string, number>();
+    for (const key of keys) if (key !== null) counts.set(key, (counts.get(key) ?? 0) + 1);
+    return [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([key, n]) => `${n}x ${key}`).join(', ') || 'none';
+  };
+  return `peers by state: ${count(status.peers.map((peer) => peer.state))}; last errors: ${count(status.peers.map((peer) => peer.lastError))}`;
 }
 
 export async function measureMemberMemory(peers: number, say: (line: string) => void): Promise<MemoryResult> {
@@ -34,31 +45,31 @@ export async function measureMemberMemory(peers: number, say: (line: string) => 
     const psk = randomBytes(24).toString('base64url');
     say(`memory: starting ${names.length} members`);
     const members: MeshMember[] = [];
-    // In batches, so 51 Node.js start-ups do not starve each other on two cores past the status deadline.
-    for (let start = 0; start < names.length; start += 8) {
-      const batch = names.slice(start, start + 8).map((name, offset) =>
-        startMember(lab.host(name), {
+    // One at a time: starting many at once, each polled with `meshboi status` (a Node.js process
+    // per poll) until it answers, starves two cores past the lab's start-up deadline.
+    for (const [index, name] of names.entries()) {
+      members.push(
+        await startMember(lab.host(name), {
           network: 'bench-memory',
           psk,
-          vpnIp: `172.30.5.${start + offset + 1}/24`,
+          vpnIp: `172.30.5.${index + 1}/24`,
           rolodexes: [rolodexHost.address],
           logLevel: 'warn',
           extraArgs: ['--tun-name', 'mbmem0'],
         }),
       );
-      members.push(...(await Promise.all(batch)));
     }
     const [first, ...others] = members as [MeshMember, ...MeshMember[]];
     say(`memory: waiting for ${first.vpnIp} to establish ${peers} sessions`);
     try {
       await first.waitForEstablished(others.map((member) => member.vpnIp), ESTABLISH_TIMEOUT_MS);
-    } catch (error) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    } catch {
       result.status = 'failed';
-      result.reason = error instanceof Error ? error.message.slice(0, 500) : String(error);
     }
     const status = await first.status();
     result.peers_established = status.peers.filter((peer) => peer.state === 'established').length;
-    if (result.status === 'ok') await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    if (result.status === 'failed') result.reason = `only ${result.peers_established} of ${peers} sessions established after ${ESTABLISH_TIMEOUT_MS / 1000} s; ${describeTrouble(status)}`;
     result.rss_mb = await residentMegabytes(first.process.pid);
     const all = await Promise.all(members.map((member) => residentMegabytes(member.process.pid)));
     result.method += ` Across all ${members.length} members: median ${[...all].sort((a, b) => a - b)[all.length >> 1]} MB, largest ${Math.max(...all)} MB.`;
