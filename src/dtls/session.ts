@@ -14,11 +14,12 @@ import { acceptClientKeyExchange, checkPeerFinished, flight6 } from './flights/f
 import { Reassembler, type HandshakeMessage } from './handshake/fragmentation';
 import { decodeHandshakeFragments, HandshakeType } from './handshake/header';
 import { logger } from '../log';
-import { ContentType, decodeRecordHeader, RecordError, writeUint48, readUint48 } from './record/header';
+import { ContentType, decodeRecordHeader, RecordError } from './record/header';
 import { RecordLayer } from './record/record-layer';
 
 /** Handshake datagrams stay below common path MTUs; our flights are a few hundred bytes anyway. */
 const HANDSHAKE_DATAGRAM_LIMIT = 1200;
+const MAX_CONTINUED_SEQUENCE = 2 ** 32;
 
 /** The peer message the handshake needs next. */
 type Awaiting =
@@ -47,11 +48,12 @@ export class DtlsSession {
   private peerRepeated = false;
   private sawCookie = false;
   /**
-   * Server only: our epoch-0 records continue the numbering of the client's cookie-bearing
-   * ClientHello, as OpenSSL's server does, so none repeats the number of the stateless
-   * HelloVerifyRequest (which reused the first ClientHello's) and trips the client's replay check.
+   * Server only: the record sequence number of the datagram carrying the client's ClientHello. Our
+   * epoch-0 records continue from it, as OpenSSL's server does, so none repeats the number of the
+   * stateless HelloVerifyRequest (which reused the first ClientHello's) and trips the client's
+   * replay check, which would cost a retransmission.
    */
-  private plaintextSequenceBase = 0;
+  private clientHelloRecordSequence = 0;
 
   constructor(private readonly config: SessionConfig, private readonly events: SessionEvents) {
     const suites = config.cipherSuites ?? DEFAULT_CIPHER_SUITE_ORDER;
@@ -100,7 +102,7 @@ export class DtlsSession {
   handleDatagram(datagram: Buffer): void {
     if (this.sessionState === 'closed') return;
     try {
-      if (this.awaiting === 'client_hello') this.notePlaintextSequence(datagram);
+      if (this.awaiting === 'client_hello') this.noteClientHelloSequence(datagram);
       const authFailuresBefore = this.records.counters.droppedAuth;
       this.peerRepeated = false;
       this.records.openDatagram(datagram);
@@ -198,6 +200,7 @@ export class DtlsSession {
     switch (this.awaiting) {
       case 'client_hello':
         if (type !== HandshakeType.client_hello) return this.unexpected(message);
+        this.records.setNextWriteSequence(0, this.clientHelloRecordSequence);
         return this.sendNext(flight4(this.context, message), 'client_key_exchange');
       case 'server_hello':
         if (type === HandshakeType.hello_verify_request && !this.sawCookie) {
@@ -357,20 +360,14 @@ export class DtlsSession {
   }
 
   private transmit(flight: Flight): void {
-    for (const datagram of packFlight(flight, this.records, HANDSHAKE_DATAGRAM_LIMIT)) {
-      if (this.plaintextSequenceBase > 0) this.shiftPlaintextSequences(datagram);
-      this.config.send(datagram);
-    }
+    for (const datagram of packFlight(flight, this.records, HANDSHAKE_DATAGRAM_LIMIT)) this.config.send(datagram);
   }
 
-  private notePlaintextSequence(datagram: Buffer): void {
+  private noteClientHelloSequence(datagram: Buffer): void {
     const header = decodeRecordHeader(datagram);
-    if (!(header instanceof RecordError) && header.epoch === 0) this.plaintextSequenceBase = header.sequenceNumber;
-  }
-
-  private shiftPlaintextSequences(datagram: Buffer): void {
-    for (let offset = 0; offset + 13 <= datagram.length; offset += 13 + datagram.readUInt16BE(offset + 11)) {
-      if (datagram.readUInt16BE(offset + 3) === 0) writeUint48(readUint48(datagram, offset + 5) + this.plaintextSequenceBase, datagram, offset + 5);
+    // A number near the 2^48 limit would exhaust our epoch 0 at once; honest clients start near 0.
+    if (!(header instanceof RecordError) && header.epoch === 0 && header.sequenceNumber < MAX_CONTINUED_SEQUENCE) {
+      this.clientHelloRecordSequence = header.sequenceNumber;
     }
   }
 
