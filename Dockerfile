@@ -2,6 +2,8 @@
 #   docker run --cap-add NET_ADMIN --device /dev/net/tun meshboi member --network ... --psk-file ...
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+# The node image ships Node's headers; point node-gyp at them so the addon builds offline.
+ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json binding.gyp* ./
 COPY native ./native
