@@ -1,7 +1,6 @@
 // Every plaintext handshake message of the captured original (pion) session, decoded with our
 // codecs and encoded again to the identical bytes, with the fields an original peer relies on.
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { decodeClientHello, encodeClientHello, type ClientHello } from '../../src/dtls/handshake/client-hello';
 import { decodeClientKeyExchange, encodeClientKeyExchange } from '../../src/dtls/handshake/client-key-exchange';
@@ -12,17 +11,11 @@ import { decodeServerHello, encodeServerHello } from '../../src/dtls/handshake/s
 import { decodeServerHelloDone, encodeServerHelloDone } from '../../src/dtls/handshake/server-hello-done';
 import { decodeServerKeyExchange, encodeServerKeyExchange } from '../../src/dtls/handshake/server-key-exchange';
 import { ContentType, splitRecords } from '../../src/dtls/record/header';
-
-interface Capture {
-  datagrams: Array<{ from: string; hex: string }>;
-}
+import { capturedDtlsDatagrams } from '../vectors/original-session';
 
 function capturedHandshake(): HandshakeFragment[] {
-  const capture = JSON.parse(readFileSync('/work/shared/vectors/original-meshboi-session.json', 'utf8')) as Capture;
   const fragments: HandshakeFragment[] = [];
-  for (const datagram of capture.datagrams) {
-    const bytes = Buffer.from(datagram.hex, 'hex');
-    if (bytes[0] !== ContentType.handshake) continue;
+  for (const { bytes } of capturedDtlsDatagrams()) {
     const { records, error } = splitRecords(bytes);
     assert.equal(error, null);
     for (const record of records) {
