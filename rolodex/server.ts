@@ -56,6 +56,8 @@ export class RolodexServer {
   private readonly networks = new Map<string, Network>();
   /** Networks with a pending join announcement or members still catching up. */
   private readonly active = new Set<Network>();
+  /** Active networks whose join announcement may go out at once (served on the next turn). */
+  private readonly due = new Set<Network>();
   private readonly wheel: Array<Set<Network>>;
   private wheelPosition = 0;
   private memberCount = 0;
@@ -127,8 +129,9 @@ export class RolodexServer {
     const known = network?.members.get(key);
     if (network && known) {
       known.lastHeardAt = now;
-      const entry = renderEntry(from, heartbeat.local);
       known.meshboi = heartbeat.meshboi;
+      if (heartbeat.local.length === 0 && known.entry.localJson === '') return;
+      const entry = renderEntry(from, heartbeat.local);
       if (entry.localJson !== known.entry.localJson) {
         network.reappend(known, entry);
         this.announceJoin(network, now);
@@ -174,12 +177,14 @@ export class RolodexServer {
   private announceJoin(network: Network, now: number): void {
     network.joinPending = true;
     this.active.add(network);
-    if (now >= this.nextFlushAt(network) && !this.immediate) {
-      this.immediate = setImmediate(() => {
-        this.immediate = null;
-        this.serveActive(Date.now());
-      });
-    }
+    if (now < this.nextFlushAt(network)) return;
+    this.due.add(network);
+    this.immediate ??= setImmediate(() => {
+      this.immediate = null;
+      const later = Date.now();
+      for (const network of this.due) this.serve(network, later);
+      this.due.clear();
+    });
   }
 
   private nextFlushAt(network: Network): number {
@@ -192,22 +197,20 @@ export class RolodexServer {
     const slot = this.wheel[this.wheelPosition];
     this.wheelPosition = (this.wheelPosition + 1) % this.wheel.length;
     for (const network of slot) this.endInterval(network, now);
-    this.serveActive(now);
+    for (const network of this.active) this.serve(network, now);
     if (this.wheelPosition === 0) this.budget.prune(now);
   }
 
-  /** Announces joins whose spacing has passed and sends lagging members their next chunks. */
-  private serveActive(now: number): void {
-    for (const network of this.active) {
-      if (network.joinPending && now >= this.nextFlushAt(network)) {
-        network.joinPending = false;
-        network.lastFlushAt = now;
-        for (const member of network.members.values()) this.catchUp(network, member, now);
-      } else {
-        for (const member of network.lagging) this.catchUp(network, member, now);
-      }
-      if (!network.joinPending && network.lagging.size === 0) this.active.delete(network);
+  /** Announces the network's joins if their spacing has passed, else advances lagging members. */
+  private serve(network: Network, now: number): void {
+    if (network.joinPending && now >= this.nextFlushAt(network)) {
+      network.joinPending = false;
+      network.lastFlushAt = now;
+      for (const member of network.members.values()) this.catchUp(network, member, now);
+    } else {
+      for (const member of network.lagging) this.catchUp(network, member, now);
     }
+    if (!network.joinPending && network.lagging.size === 0) this.active.delete(network);
   }
 
   /** The end of a network's map interval: forget the silent, then one datagram (or more) each. */
@@ -221,6 +224,7 @@ export class RolodexServer {
       this.networks.delete(network.name);
       this.wheel[network.slot].delete(network);
       this.active.delete(network);
+      this.due.delete(network);
       return;
     }
     const gone = network.goneLists();

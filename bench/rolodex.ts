@@ -1,0 +1,299 @@
+// `npm run bench:rolodex`: the real rolodex process under load from separate load-generator
+// processes on loopback. Scenario 1: many members in many small networks, steady heartbeats.
+// Scenario 2: one large network mapped from scratch. Figures print beside targets as ratios.
+import { fork, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import dgram from 'node:dgram';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { childEnvironment, startRolodexProcess, type RolodexProcess } from '../test/rolodex/rolodex-process';
+import { packChunks, parseEndpoint, renderEntry, type Endpoint } from '../src/rolodex-wire';
+import { loopbackAddress, type FromWorker, type LoadConfig, type ToWorker } from './rolodex-load';
+
+const { values: args } = parseArgs({
+  options: {
+    members: { type: 'string', default: '100000' },
+    networks: { type: 'string', default: '10000' },
+    'big-network': { type: 'string', default: '5000' },
+    workers: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '20' },
+  },
+});
+const MEMBERS = Number(args.members);
+const NETWORKS = Number(args.networks);
+const BIG_NETWORK = Number(args['big-network']);
+const WORKERS = Number(args.workers);
+const MEASURE_SECONDS = Number(args.seconds);
+const HEARTBEAT_MS = 5000;
+const TARGET_CORES = 0.5;
+const TARGET_RSS_MB = 300;
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Datagrams the kernel dropped at the UDP socket bound to `port` (its receive buffer was full). */
+function socketDrops(port: number): number {
+  const wanted = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1]?.endsWith(wanted)) return Number(fields[fields.length - 1]);
+  }
+  return 0;
+}
+
+/** CPU seconds (user + system) and resident memory of a process, from /proc. */
+function processUsage(pid: number): { cpuSeconds: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSeconds, rssMb: rss ? Number(rss[1]) / 1024 : 0 };
+}
+
+interface Summary {
+  at: number;
+  heartbeats: number;
+  datagramsOut: number;
+  throttled: number;
+  members: number;
+}
+
+function summaries(rolodex: RolodexProcess): Summary[] {
+  return rolodex.lines
+    .filter((line) => line.message === 'summary')
+    .map((line) => ({
+      at: Date.parse(String(line.timestamp)),
+      heartbeats: Number(line.heartbeats),
+      datagramsOut: Number(line.datagramsOut),
+      throttled: Number(line.throttled),
+      members: Number(line.members),
+    }));
+}
+
+class Workers {
+  private readonly children: ChildProcess[] = [];
+  private readonly listeners = new Set<(message: FromWorker) => void>();
+  readonly keys: string[][] = [];
+
+  static async start(rolodexPort: number, members: number, membersPerNetwork: number, count: number): Promise<Workers> {
+    const workers = new Workers();
+    const share = Math.ceil(members / count);
+    const bound: Array<Promise<void>> = [];
+    for (let w = 0; w < count; w++) {
+      const config: LoadConfig = {
+        rolodexPort,
+        firstIndex: w * share,
+        count: Math.min(share, members - w * share),
+        membersPerNetwork,
+        heartbeatMs: HEARTBEAT_MS,
+      };
+      const child = fork(path.join(__dirname, 'rolodex-load.js'), [], { env: childEnvironment(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      workers.children.push(child);
+      child.on('message', (message: FromWorker) => workers.listeners.forEach((listener) => listener(message)));
+      bound.push(
+        new Promise((resolve) => {
+          child.on('message', (message: FromWorker) => {
+            if (message.type === 'bound') {
+              workers.keys[w] = message.keys;
+              resolve();
+            }
+          });
+        }),
+      );
+      child.send({ type: 'config', config } satisfies ToWorker);
+    }
+    await Promise.all(bound);
+    return workers;
+  }
+
+  broadcast(message: ToWorker): void {
+    for (const child of this.children) child.send(message);
+  }
+
+  on(listener: (message: FromWorker) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Map datagrams received, summed over workers from their latest per-second reports. */
+  trackReceived(): { received: () => number; stop: () => void } {
+    const latest = new Map<number, number>();
+    const stop = this.on((message) => {
+      if (message.type === 'stats') latest.set(message.worker, message.received);
+    });
+    return { received: () => [...latest.values()].reduce((sum, count) => sum + count, 0), stop };
+  }
+
+  async stop(): Promise<void> {
+    const exits = this.children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+    this.broadcast({ type: 'stop' });
+    await Promise.all(exits);
+  }
+}
+
+/** A newcomer joins `network`; resolves with the ms until every other member's map showed it. */
+async function probeJoin(workers: Workers, rolodexPort: number, network: string, index: number, expectedMembers: number): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, loopbackAddress(index), resolve));
+  const key = `${loopbackAddress(index)}:${socket.address().port}`;
+  try {
+    let remaining = expectedMembers;
+    let lastAt = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      const timeout = setTimeout(() => reject(new Error(`the newcomer in ${network} did not reach every member within 30 s`)), 30_000);
+      const off = workers.on((message) => {
+        if (message.type === 'probe-seen' && message.key === key) {
+          remaining -= message.members;
+          lastAt = Math.max(lastAt, message.at);
+          if (remaining <= 0) {
+            clearTimeout(timeout);
+            off();
+            resolve();
+          }
+        }
+      });
+    });
+    workers.broadcast({ type: 'probe', key, network });
+    await sleep(200);
+    const joinedAt = Date.now();
+    // Heartbeats every interval as a member would, in case the first is lost in a full socket buffer.
+    const heartbeat = (): void => socket.send(JSON.stringify({ NetworkName: network }), rolodexPort, '127.0.0.1');
+    heartbeat();
+    const repeat = setInterval(heartbeat, HEARTBEAT_MS);
+    try {
+      await done;
+    } finally {
+      clearInterval(repeat);
+    }
+    return lastAt - joinedAt;
+  } finally {
+    socket.close();
+  }
+}
+
+function progress(rolodex: RolodexProcess): void {
+  const last = summaries(rolodex).at(-1);
+  if (last) console.log(`  rolodex: ${last.members} members, ${last.heartbeats} heartbeats, ${last.datagramsOut} maps sent, ${last.throttled} throttled`);
+}
+
+function ratio(measured: number, target: number): string {
+  return `${(measured / target).toFixed(3)}`;
+}
+
+function row(what: string, measured: string, target: string, ratioText: string): void {
+  console.log(`${what.padEnd(58)} ${measured.padStart(14)} ${target.padStart(14)} ${ratioText.padStart(8)}`);
+}
+
+function header(title: string): void {
+  console.log(`\n${title}`);
+  row('figure', 'measured', 'reference', 'ratio');
+}
+
+async function manyNetworks(): Promise<void> {
+  const membersPerNetwork = Math.ceil(MEMBERS / NETWORKS);
+  const rolodex = await startRolodexProcess(['--summary-interval', '1', '--max-members', String(MEMBERS + 1000)]);
+  let workers: Workers | null = null;
+  try {
+    workers = await Workers.start(rolodex.port, MEMBERS, membersPerNetwork, WORKERS);
+    const traffic = workers.trackReceived();
+    workers.broadcast({ type: 'start' });
+    console.log(`scenario 1: ${MEMBERS} members in ${NETWORKS} networks, heartbeating every ${HEARTBEAT_MS / 1000} s; ramping up`);
+    for (let s = 0; s < 3; s++) {
+      await sleep(HEARTBEAT_MS);
+      progress(rolodex);
+    }
+    const startUsage = processUsage(rolodex.child.pid as number);
+    const startSummary = summaries(rolodex).at(-1) as Summary;
+    const startReceived = traffic.received();
+    const startDrops = socketDrops(rolodex.port);
+    let peakRss = startUsage.rssMb;
+    for (let s = 0; s < MEASURE_SECONDS; s++) {
+      await sleep(1000);
+      peakRss = Math.max(peakRss, processUsage(rolodex.child.pid as number).rssMb);
+    }
+    const endUsage = processUsage(rolodex.child.pid as number);
+    const endSummary = summaries(rolodex).at(-1) as Summary;
+    const seconds = (endSummary.at - startSummary.at) / 1000;
+    const cores = (endUsage.cpuSeconds - startUsage.cpuSeconds) / MEASURE_SECONDS;
+    const heartbeatsPerSecond = (endSummary.heartbeats - startSummary.heartbeats) / seconds;
+    const mapsPerSecond = (endSummary.datagramsOut - startSummary.datagramsOut) / seconds;
+    const receivedPerSecond = (traffic.received() - startReceived) / MEASURE_SECONDS;
+    const droppedPerSecond = (socketDrops(rolodex.port) - startDrops) / MEASURE_SECONDS;
+    const joinTimes: number[] = [];
+    for (let p = 0; p < 5; p++) {
+      const network = Math.floor((p * NETWORKS) / 5);
+      joinTimes.push(await probeJoin(workers, rolodex.port, `net-${network}`, MEMBERS + 10 + p, membersPerNetwork));
+    }
+    traffic.stop();
+    const offered = MEMBERS / (HEARTBEAT_MS / 1000);
+    header(`scenario 1 results (${MEASURE_SECONDS} s window, rolodex pid ${String(rolodex.child.pid)})`);
+    row('members registered', String(endSummary.members), String(MEMBERS), ratio(endSummary.members, MEMBERS));
+    row('heartbeats/s handled (ref: offered)', heartbeatsPerSecond.toFixed(0), offered.toFixed(0), ratio(heartbeatsPerSecond, offered));
+    row('maps/s sent (ref: one per member per 5 s)', mapsPerSecond.toFixed(0), offered.toFixed(0), ratio(mapsPerSecond, offered));
+    row('maps/s received by the load generators', receivedPerSecond.toFixed(0), mapsPerSecond.toFixed(0), ratio(receivedPerSecond, mapsPerSecond));
+    row('heartbeats/s lost in a full socket buffer', droppedPerSecond.toFixed(0), offered.toFixed(0), ratio(droppedPerSecond, offered));
+    row('rolodex CPU, cores (target < 0.5)', cores.toFixed(3), TARGET_CORES.toFixed(3), ratio(cores, TARGET_CORES));
+    const scaled = (cores * offered) / heartbeatsPerSecond;
+    row('rolodex CPU scaled to the offered load, cores', scaled.toFixed(3), TARGET_CORES.toFixed(3), ratio(scaled, TARGET_CORES));
+    row('rolodex peak RSS, MB (target < 300)', peakRss.toFixed(1), TARGET_RSS_MB.toFixed(1), ratio(peakRss, TARGET_RSS_MB));
+    row('join to in everyone\'s map, worst of 5, ms (ref: 5 s)', Math.max(...joinTimes).toFixed(1), String(HEARTBEAT_MS), ratio(Math.max(...joinTimes), HEARTBEAT_MS));
+    row('throttled sends', String(endSummary.throttled), '0', '-');
+  } finally {
+    await workers?.stop();
+    await rolodex.stop();
+  }
+}
+
+async function oneBigNetwork(): Promise<void> {
+  const rolodex = await startRolodexProcess(['--summary-interval', '1']);
+  let workers: Workers | null = null;
+  try {
+    workers = await Workers.start(rolodex.port, BIG_NETWORK, BIG_NETWORK, 1);
+    const everyone = workers.keys.flat();
+    const mapped = new Promise<number>((resolve) => {
+      workers?.on((message) => {
+        if (message.type === 'mapped') resolve(message.at);
+      });
+    });
+    const startUsage = processUsage(rolodex.child.pid as number);
+    const startedAt = Date.now();
+    workers.broadcast({ type: 'start', everyone });
+    console.log(`\nscenario 2: one network of ${BIG_NETWORK} members joining over ${HEARTBEAT_MS / 1000} s, until each knows all`);
+    let peakRss = startUsage.rssMb;
+    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, processUsage(rolodex.child.pid as number).rssMb)), 500);
+    const mappedAt = await Promise.race([mapped, sleep(180_000).then(() => Number.NaN)]);
+    const mappedUsage = processUsage(rolodex.child.pid as number);
+    const mappedSummary = summaries(rolodex).at(-1) as Summary;
+    await sleep(HEARTBEAT_MS * 2);
+    const steadyStart = summaries(rolodex).at(-1) as Summary;
+    await sleep(MEASURE_SECONDS * 1000);
+    const steadyEnd = summaries(rolodex).at(-1) as Summary;
+    clearInterval(rssTimer);
+    const steadyMapsPerSecond = (steadyEnd.datagramsOut - steadyStart.datagramsOut) / ((steadyEnd.at - steadyStart.at) / 1000);
+    const sentPerMember = mappedSummary.datagramsOut / BIG_NETWORK;
+    const wholeList = packChunks(everyone.map((key) => renderEntry(parseEndpoint(key) as Endpoint, [])), false).length;
+    const probe = await probeJoin(workers, rolodex.port, 'net-0', BIG_NETWORK + 10, BIG_NETWORK);
+    const perMemberPerInterval = steadyMapsPerSecond * (HEARTBEAT_MS / 1000) / BIG_NETWORK;
+    header(`scenario 2 results (rolodex pid ${String(rolodex.child.pid)})`);
+    row('time until all know all, s (ref: 5 s ramp)', ((mappedAt - startedAt) / 1000).toFixed(2), (HEARTBEAT_MS / 1000).toFixed(2), ratio(mappedAt - startedAt, HEARTBEAT_MS));
+    row('datagrams sent until then, per member (ref: whole list)', sentPerMember.toFixed(1), String(wholeList), ratio(sentPerMember, wholeList));
+    row('rolodex CPU seconds until then', (mappedUsage.cpuSeconds - startUsage.cpuSeconds).toFixed(2), '-', '-');
+    row('steady maps per member per 5 s (original: whole list)', perMemberPerInterval.toFixed(2), String(wholeList), ratio(perMemberPerInterval, wholeList));
+    row('rolodex peak RSS, MB (target < 300)', peakRss.toFixed(1), TARGET_RSS_MB.toFixed(1), ratio(peakRss, TARGET_RSS_MB));
+    row('join to in everyone\'s map, ms (ref: 5 s)', probe.toFixed(1), String(HEARTBEAT_MS), ratio(probe, HEARTBEAT_MS));
+    row('throttled sends', String(steadyEnd.throttled), '0', '-');
+  } finally {
+    await workers?.stop();
+    await rolodex.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  await manyNetworks();
+  await oneBigNetwork();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
