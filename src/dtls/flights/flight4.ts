@@ -7,8 +7,6 @@ import { generateX25519KeyPair, X25519_NAMED_GROUP } from '../cipher/x25519';
 import { RANDOM_LENGTH } from '../prf';
 import { COMPRESSION_NULL, decodeClientHello, RENEGOTIATION_INFO_SCSV, type ClientHello } from '../handshake/client-hello';
 import {
-  decodeMeshboi,
-  decodeRenegotiationInfo,
   decodeSupportedGroups,
   ecPointFormatsExtension,
   ExtensionType,
@@ -26,6 +24,7 @@ import { encodeServerKeyExchange } from '../handshake/server-key-exchange';
 import { ProtocolVersion } from '../record/header';
 import { handshakeFailure, type HandshakeContext, type HandshakeFailure } from './context';
 import type { Flight } from './flight';
+import { carriesMeshboiMarker, checkHelloExtensions } from './hello-extensions';
 
 export function flight4(context: HandshakeContext, message: HandshakeMessage): Flight | HandshakeFailure {
   const decoded = decodeClientHello(message.body);
@@ -38,19 +37,8 @@ export function flight4(context: HandshakeContext, message: HandshakeMessage): F
   if (!hello.compressionMethods.includes(COMPRESSION_NULL)) {
     return handshakeFailure(AlertDescription.handshake_failure, 'the client does not offer null compression');
   }
-  if (!findExtension(hello.extensions, ExtensionType.extended_master_secret)) {
-    return handshakeFailure(
-      AlertDescription.handshake_failure,
-      'the client does not offer Extended Master Secret (RFC 7627), which we require; upgrade the peer',
-    );
-  }
-  const renegotiation = findExtension(hello.extensions, ExtensionType.renegotiation_info);
-  if (renegotiation) {
-    const info = decodeRenegotiationInfo(renegotiation.data);
-    if (!info.ok || info.value.length !== 0) {
-      return handshakeFailure(AlertDescription.handshake_failure, 'the client sent a non-empty renegotiation_info on a first handshake (RFC 5746 3.6)');
-    }
-  }
+  const extensionFailure = checkHelloExtensions(hello.extensions, 'client');
+  if (extensionFailure) return extensionFailure;
   const suite = chooseSuite(context, hello);
   if (!suite) {
     const offered = hello.cipherSuites.map((id) => `0x${id.toString(16).padStart(4, '0')}`).join(', ');
@@ -64,10 +52,10 @@ export function flight4(context: HandshakeContext, message: HandshakeMessage): F
   context.suite = suite;
   context.clientRandom = hello.random;
   context.serverRandom = randomBytes(RANDOM_LENGTH);
-  const meshboi = findExtension(hello.extensions, ExtensionType.meshboi);
-  context.peerIsMeshboi = meshboi !== undefined && decodeMeshboi(meshboi.data).ok;
+  context.peerIsMeshboi = carriesMeshboiMarker(hello.extensions);
 
   const extensions: Extension[] = [];
+  const renegotiation = findExtension(hello.extensions, ExtensionType.renegotiation_info);
   if (renegotiation || hello.cipherSuites.includes(RENEGOTIATION_INFO_SCSV)) extensions.push(renegotiationInfoExtension());
   extensions.push(extendedMasterSecretExtension());
   // Echoed only when offered: an original client would not expect an extension it never sent.

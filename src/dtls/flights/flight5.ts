@@ -6,7 +6,6 @@ import { generateX25519KeyPair, X25519_NAMED_GROUP, X25519Error, x25519SharedSec
 import type { KeyBlock } from '../prf';
 import { COMPRESSION_NULL } from '../handshake/client-hello';
 import { encodeClientKeyExchange } from '../handshake/client-key-exchange';
-import { decodeMeshboi, decodeRenegotiationInfo, ExtensionType, findExtension } from '../handshake/extensions';
 import { encodeFinished } from '../handshake/finished';
 import type { HandshakeMessage } from '../handshake/fragmentation';
 import { HandshakeType } from '../handshake/header';
@@ -16,6 +15,7 @@ import { decodeServerKeyExchange } from '../handshake/server-key-exchange';
 import { ProtocolVersion } from '../record/header';
 import { handshakeFailure, type HandshakeContext, type HandshakeFailure } from './context';
 import type { Flight } from './flight';
+import { carriesMeshboiMarker, checkHelloExtensions } from './hello-extensions';
 
 export function acceptServerHello(context: HandshakeContext, message: HandshakeMessage): HandshakeFailure | null {
   const decoded = decodeServerHello(message.body);
@@ -31,21 +31,9 @@ export function acceptServerHello(context: HandshakeContext, message: HandshakeM
   if (hello.compressionMethod !== COMPRESSION_NULL) {
     return handshakeFailure(AlertDescription.illegal_parameter, `the server chose compression ${hello.compressionMethod}, which we did not offer`);
   }
-  if (!findExtension(hello.extensions, ExtensionType.extended_master_secret)) {
-    return handshakeFailure(
-      AlertDescription.handshake_failure,
-      'the server did not agree to Extended Master Secret (RFC 7627), which we require; upgrade the peer',
-    );
-  }
-  const renegotiation = findExtension(hello.extensions, ExtensionType.renegotiation_info);
-  if (renegotiation) {
-    const info = decodeRenegotiationInfo(renegotiation.data);
-    if (!info.ok || info.value.length !== 0) {
-      return handshakeFailure(AlertDescription.handshake_failure, 'the server sent a non-empty renegotiation_info on a first handshake (RFC 5746 3.4)');
-    }
-  }
-  const meshboi = findExtension(hello.extensions, ExtensionType.meshboi);
-  context.peerIsMeshboi = meshboi !== undefined && decodeMeshboi(meshboi.data).ok;
+  const extensionFailure = checkHelloExtensions(hello.extensions, 'server');
+  if (extensionFailure) return extensionFailure;
+  context.peerIsMeshboi = carriesMeshboiMarker(hello.extensions);
   context.suite = suite;
   context.serverRandom = hello.random;
   context.incoming(message);
