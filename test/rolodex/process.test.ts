@@ -157,8 +157,9 @@ test('junk, oversized and wrongly typed datagrams and a flood leave the rolodex 
       if (i % 1000 === 0) await sleep(1);
     }
     const honest = await member();
-    honest.heartbeat();
-    await waitFor('a map for the honest member', () => honest.maps.length === 1, 5000);
+    // Like a member, it heartbeats again: the first may meet a socket buffer still full of junk.
+    honest.keepHeartbeating(500);
+    await waitFor('a map for the honest member', () => honest.maps.length > 0, 10_000);
     assert.equal(attacker.raw.length, 0, 'junk is never answered');
     assert.equal(await rolodex.stop(), 0);
     const stopping = rolodex.lines.find((line) => line.message === 'stopping') as { drops: Record<string, number> };
