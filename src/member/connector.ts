@@ -105,11 +105,13 @@ export class Connector {
       peer = new Peer(listing.outside, order > 0 ? 'server' : 'client', this.log, now);
       if (listing.locals) peer.locals = listing.locals;
       this.store.peers.set(key, peer);
+      peer.sameNat = listing.self.address === listing.outside.address;
       this.log.info('new peer', { outside: key, role: peer.role, local: peer.locals.map(formatEndpoint) });
       peer.lastListedAt = now;
       this.startRound(peer);
-    } else if (listing.locals) {
-      peer.locals = listing.locals;
+    } else {
+      if (listing.locals) peer.locals = listing.locals;
+      peer.sameNat = listing.self.address === listing.outside.address;
     }
     peer.lastListedAt = now;
     peer.gone = false;
@@ -407,6 +409,7 @@ export class Connector {
     if (policy.repunch && !this.stopped && this.isListed(peer)) {
       const next = new Peer(peer.outside, peer.role, this.log, Date.now());
       next.locals = peer.locals;
+      next.sameNat = peer.sameNat;
       next.lastListedAt = peer.lastListedAt;
       next.inheritCounters(peer);
       next.failures = 1;

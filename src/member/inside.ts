@@ -45,7 +45,6 @@ export class Inside {
     peer.packetsOut++;
     peer.bytesOut += packet.length;
     peer.lastSentAt = now;
-    peer.lastPacketAt = now;
   }
 
   private route(packet: Buffer): Peer | undefined {

@@ -63,6 +63,5 @@ export class Outside {
     this.device.write(plaintext);
     peer.packetsIn++;
     peer.bytesIn += plaintext.length;
-    peer.lastPacketAt = now;
   }
 }

@@ -44,7 +44,13 @@ export class Path {
 export class Peer {
   readonly outsideKey: string;
   readonly machine: PeerStateMachine;
+  /** The peer's advertised LAN endpoints. */
   locals: Endpoint[] = [];
+  /**
+   * The peer shares our outside IP: it is behind our NAT, so its LAN endpoints may answer. Other
+   * peers' LAN addresses mean nothing here (or another host), so we never send to them.
+   */
+  sameNat = false;
   vpn: VpnAddress | null = null;
   kind: PeerKind = 'unknown';
   /** The established path the packet path sends on; moved by authenticated records only. */
@@ -74,7 +80,6 @@ export class Peer {
   packetsOut = 0;
   bytesIn = 0;
   bytesOut = 0;
-  lastPacketAt: number | null = null;
   readonly drops: PeerDrops = { spoofed_source: 0, not_established: 0, malformed: 0, send_failed: 0 };
 
   constructor(
@@ -100,12 +105,12 @@ export class Peer {
     this.packetsOut = old.packetsOut;
     this.bytesIn = old.bytesIn;
     this.bytesOut = old.bytesOut;
-    this.lastPacketAt = old.lastPacketAt;
     Object.assign(this.drops, old.drops);
   }
 
-  /** Every endpoint this peer may be reached at: outside first, then its advertised LAN endpoints. */
+  /** Every endpoint this peer may be reached at: outside first, then its LAN endpoints when behind our NAT. */
   endpoints(): Endpoint[] {
+    if (!this.sameNat) return [this.outside];
     return [this.outside, ...this.locals.filter((local) => formatEndpoint(local) !== this.outsideKey)];
   }
 

@@ -16,6 +16,7 @@ export interface PeerStatus {
   kind: 'meshboi' | 'original' | 'unknown';
   cipherSuite: string | null;
   sinceHandshakeMs: number | null;
+  /** Since the last authenticated record from the peer (an IP packet, or one of our keepalives); null before a handshake. */
   sinceLastPacketMs: number | null;
   packetsIn: number;
   packetsOut: number;
@@ -49,7 +50,7 @@ export function peerStatus(peer: Peer, now: number): PeerStatus {
     kind: peer.kind,
     cipherSuite: suite === undefined ? null : (cipherSuiteById(suite)?.name ?? `0x${suite.toString(16).padStart(4, '0')}`),
     sinceHandshakeMs: peer.handshakeAt === null ? null : now - peer.handshakeAt,
-    sinceLastPacketMs: peer.lastPacketAt === null ? null : now - peer.lastPacketAt,
+    sinceLastPacketMs: peer.handshakeAt === null ? null : now - peer.lastAuthenticatedAt,
     packetsIn: peer.packetsIn,
     packetsOut: peer.packetsOut,
     bytesIn: peer.bytesIn,

@@ -36,7 +36,8 @@ interface Mapping {
 /**
  * A NAT box: rewrites the source of datagrams leaving its inside hosts, and lets a datagram in only
  * from a remote endpoint an inside socket has already sent to, as a stateful firewall does.
- * Inside addresses must be unique across the whole MemoryNetwork.
+ * Inside addresses are private: only hosts behind the same NAT reach them. They must be unique
+ * across the whole MemoryNetwork.
  */
 export class Nat {
   readonly publicAddress: string;
@@ -184,6 +185,12 @@ export class MemoryNetwork {
   private translate(datagram: InFlight): InFlight | null {
     let { from, to } = datagram;
     const senderNat = this.nats.find((nat) => nat.insideAddresses.has(from.address));
+    const insideNat = this.nats.find((nat) => nat.insideAddresses.has(to.address));
+    if (insideNat && insideNat !== senderNat) {
+      // Inside (private) addresses are not routed from outside their NAT.
+      insideNat.filtered++;
+      return null;
+    }
     if (senderNat && !senderNat.insideAddresses.has(to.address)) {
       if (to.address === senderNat.publicAddress && !senderNat.hairpin) {
         senderNat.filtered++;

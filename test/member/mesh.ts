@@ -12,21 +12,25 @@ import { capturedLogger, eventually, type LogCapture } from './harness';
 
 export const FAST_ROLODEX: Partial<RolodexOptions> = { mapIntervalMs: 40, forgetAfterMs: 600, joinFlushMs: 0, summaryIntervalMs: 0 };
 
-/** Every timing scaled down about fifty times, so a test sees retries, outages and removals in well under a second. */
-export const FAST_TIMINGS: Partial<MemberTimings> = {
+/**
+ * Timings scaled down so a test sees retries, outages and removals within a second or two.
+ * The liveness ones stay long enough that a loaded machine (tests run in parallel) does not
+ * starve the event loop into declaring a live peer dead.
+ */
+export const FAST_TIMINGS = {
   heartbeatMs: 40,
-  silentAfterMs: 150,
+  silentAfterMs: 400,
   helloWaitMs: 20,
   retryInitialMs: 40,
   retryMaxMs: 300,
   handshakeRetransmitMs: 40,
   handshakeMaxTries: 4,
-  keepaliveMs: 60,
-  deadAfterMs: 300,
-  removeAfterMs: 400,
-  listingGraceMs: 250,
-  staleAfterMs: 200,
-};
+  keepaliveMs: 100,
+  deadAfterMs: 1000,
+  removeAfterMs: 800,
+  listingGraceMs: 400,
+  staleAfterMs: 500,
+} satisfies Partial<MemberTimings>;
 
 export const PSK = Buffer.from('correct horse battery staple');
 
@@ -118,7 +122,12 @@ export class Mesh {
     const written = target.device.written.length;
     const packet = ipPacket(source.config.vpnIp, target.config.vpnIp, `${from}->${to}`);
     source.device.inject(packet);
-    await target.device.waitForWritten(written + 1, timeoutMs);
+    try {
+      await target.device.waitForWritten(written + 1, timeoutMs);
+    } catch (error) {
+      const views = [source, target].map((m) => `${m.name}: ${JSON.stringify(m.member.status().peers)}\n${describeLogs(m.logs)}`).join('\n');
+      throw new Error(`${from} -> ${to}: ${(error as Error).message}\n${views}`);
+    }
     const last = target.device.written[target.device.written.length - 1];
     if (!last.equals(packet)) throw new Error(`${to} received a different packet than ${from} sent`);
   }
@@ -127,6 +136,10 @@ export class Mesh {
     for (const name of [...this.members.keys()]) await this.stopMember(name);
     for (const server of this.rolodexes) await server.stop();
   }
+}
+
+function describeLogs(logs: LogCapture): string {
+  return logs.lines.map((line) => `  ${String(line.level)} ${String(line.message)} ${JSON.stringify({ ...line, level: undefined, message: undefined })}`).join('\n');
 }
 
 /** A minimal IPv4 or IPv6 UDP-protocol packet (headers are not checksummed: the member does not look). */

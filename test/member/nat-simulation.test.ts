@@ -28,9 +28,10 @@ test('a NAT rewrites the source and lets in only replies from endpoints the insi
 
   server.send(Buffer.from('pong'), 20000, '203.0.113.1');
   stranger.send(Buffer.from('still unsolicited'), 20000, '203.0.113.1');
+  stranger.send(Buffer.from('to a private address'), 5000, '10.0.0.2');
   network.step(10);
   assert.deepEqual(innerSeen, ['pong from 198.51.100.1:6264']);
-  assert.equal(nat.filtered, 2);
+  assert.equal(nat.filtered, 3);
 });
 
 test('an endpoint-independent NAT keeps one outside port per socket, a symmetric one takes a port per destination', () => {

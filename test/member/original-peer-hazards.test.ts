@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { CipherSuiteId } from '../../src/dtls/api';
 import type { Extension } from '../../src/dtls/handshake/extensions';
 import { activeHandles, assertNoLeaks, sleep } from './harness';
-import { Mesh } from './mesh';
+import { FAST_TIMINGS, Mesh } from './mesh';
 
 const ALERT = 21;
 const APPLICATION_DATA = 23;
@@ -47,7 +47,7 @@ test('an original peer never receives close_notify, an alert or an empty record,
     };
 
     // Idle for twice the dead-peer interval: only plain keepalives, and the session survives.
-    await sleep(600);
+    await sleep(2 * FAST_TIMINGS.deadAfterMs);
     assert.ok(wire.length >= 4, 'keepalives flowed both ways');
     assert.ok(wire.every((d) => d.bytes.length === 1), 'idle traffic is one-byte plain datagrams, never an (empty) record');
     assert.ok(mesh.peerOf('alice', '192.168.50.2'), 'an original peer is not declared dead for sending no keepalives');

@@ -2,8 +2,8 @@
 // dead-peer detection when they vanish silently, and once no rolodex lists them any more.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks, eventually } from './harness';
-import { Mesh } from './mesh';
+import { activeHandles, assertNoLeaks, eventually, sleep } from './harness';
+import { FAST_TIMINGS, Mesh } from './mesh';
 
 test('a member that stops sends close_notify; its peers close it at once and remove it once the rolodex forgets it', async () => {
   const before = activeHandles();
@@ -22,7 +22,30 @@ test('a member that stops sends close_notify; its peers close it at once and rem
   await assertNoLeaks(before);
 });
 
-test('one of our peers that falls silent is closed by dead-peer detection and removed when unlisted', async () => {
+test('one of our peers that falls silent is closed by dead-peer detection and punched again while listed', async () => {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    // Bob still heartbeats (so the rolodex lists him), but nothing of his reaches alice.
+    mesh.network.interceptor = (d) => (d.from.address === '192.0.2.20' && d.to.address === '192.0.2.10' ? null : d);
+    await eventually('alice declares bob dead', () => alice.logs.lines.some((l) => l.message === 'peer closed' && /no authenticated record/.test(String(l.reason))));
+    const bob = alice.member.status().peers.find((p) => p.outsideAddress.startsWith('192.0.2.20'));
+    assert.ok(bob, 'still listed, so kept and punched again');
+    assert.notEqual(bob.state, 'established');
+    mesh.network.interceptor = (d) => d;
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    await mesh.ping('bob', 'alice');
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
+});
+
+test('a member that vanishes without a word is removed once no rolodex lists it', async () => {
   const before = activeHandles();
   const mesh = new Mesh();
   try {
@@ -30,10 +53,9 @@ test('one of our peers that falls silent is closed by dead-peer detection and re
     const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
     const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
     await mesh.waitEstablished('alice', '192.168.50.2');
-    // Bob vanishes without a word (power cut): everything he sends is lost from now on.
+    // Power cut: everything bob would still send is lost, close_notify included.
     mesh.network.interceptor = (d) => (d.from.address === '192.0.2.20' ? null : d);
     await mesh.stopMember('bob');
-    await eventually('alice declares bob dead', () => alice.logs.lines.some((l) => l.message === 'peer closed' && /no authenticated record/.test(String(l.reason))));
     await eventually('alice removes bob', () => alice.member.status().peers.length === 0, 5000);
     assert.equal(bob.device.written.length, 0);
   } finally {
@@ -50,10 +72,10 @@ test('idle peers stay up: keepalives prove them alive long after the dead-peer i
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
     const first = await mesh.waitEstablished('alice', '192.168.50.2');
-    await new Promise((resolve) => setTimeout(resolve, 3 * 300));
+    await sleep(2 * FAST_TIMINGS.deadAfterMs);
     const later = mesh.peerOf('alice', '192.168.50.2');
-    assert.ok(later, 'still established after three dead-peer intervals without traffic');
-    assert.ok(later.sinceHandshakeMs! >= first.sinceHandshakeMs! + 800, 'the same session, not a new handshake');
+    assert.ok(later, 'still established after two dead-peer intervals without traffic');
+    assert.ok(later.sinceHandshakeMs! >= first.sinceHandshakeMs! + 2 * FAST_TIMINGS.deadAfterMs - 50, 'the same session, not a new handshake');
     await mesh.ping('alice', 'bob');
   } finally {
     await mesh.close();
