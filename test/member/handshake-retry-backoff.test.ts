@@ -2,14 +2,11 @@
 // the peer shows as failed with the reason meanwhile, and the first round that gets through wins.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks, eventually } from './harness';
-import { Mesh } from './mesh';
+import { eventually } from './harness';
+import { withMesh } from './mesh';
 
 test('failed handshakes are retried with bounded exponential backoff until the path opens', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     const between = (d: { from: { address: string }; to: { address: string } }): boolean =>
       (d.from.address === '192.0.2.10' && d.to.address === '192.0.2.20') || (d.from.address === '192.0.2.20' && d.to.address === '192.0.2.10');
     mesh.network.interceptor = (d) => (between(d) ? null : d);
@@ -33,8 +30,5 @@ test('failed handshakes are retried with bounded exponential backoff until the p
     await mesh.ping('alice', 'bob');
     const established = alice.member.status().peers[0];
     assert.equal(established.lastError, null);
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

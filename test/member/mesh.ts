@@ -8,7 +8,7 @@ import type { PeerStatus } from '../../src/member/status';
 import { MemoryNetwork, type MemoryTransport, type Nat } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
 import { ChannelDevice } from '../../src/tun/channel-device';
-import { capturedLogger, eventually, type LogCapture } from './harness';
+import { activeHandles, assertNoLeaks, capturedLogger, eventually, type LogCapture } from './harness';
 
 export const FAST_ROLODEX: Partial<RolodexOptions> = { mapIntervalMs: 40, forgetAfterMs: 600, joinFlushMs: 0, summaryIntervalMs: 0 };
 
@@ -91,6 +91,15 @@ export class Mesh {
     return entry;
   }
 
+  /** Alice (192.0.2.10, VPN 192.168.50.1) and bob (192.0.2.20, VPN 192.168.50.2), once each has the other established. */
+  async addPair(): Promise<[MeshMember, MeshMember]> {
+    const alice = await this.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
+    const bob = await this.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await this.waitEstablished('alice', '192.168.50.2');
+    await this.waitEstablished('bob', '192.168.50.1');
+    return [alice, bob];
+  }
+
   get(name: string): MeshMember {
     const entry = this.members.get(name);
     if (!entry) throw new Error(`no member ${name}`);
@@ -140,6 +149,19 @@ export class Mesh {
 
 function describeLogs(logs: LogCapture): string {
   return logs.lines.map((line) => `  ${String(line.level)} ${String(line.message)} ${JSON.stringify({ ...line, level: undefined, message: undefined })}`).join('\n');
+}
+
+/** Runs `body` on a fresh mesh with one rolodex, stops everything afterwards even on failure, and fails if a socket or timer leaked. */
+export async function withMesh(body: (mesh: Mesh) => Promise<void>): Promise<void> {
+  const before = activeHandles();
+  const mesh = new Mesh();
+  try {
+    mesh.addRolodex();
+    await body(mesh);
+  } finally {
+    await mesh.close();
+  }
+  await assertNoLeaks(before);
 }
 
 /** A minimal IPv4 or IPv6 UDP-protocol packet (headers are not checksummed: the member does not look). */

@@ -2,34 +2,21 @@
 // dead-peer detection when they vanish silently, and once no rolodex lists them any more.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks, eventually, sleep } from './harness';
-import { FAST_TIMINGS, Mesh } from './mesh';
+import { eventually, sleep } from './harness';
+import { FAST_TIMINGS, withMesh } from './mesh';
 
 test('a member that stops sends close_notify; its peers close it at once and remove it once the rolodex forgets it', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
-    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
-    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    await mesh.waitEstablished('alice', '192.168.50.2');
+  await withMesh(async (mesh) => {
+    await mesh.addPair();
     await mesh.stopMember('bob');
     await eventually('alice closes bob on his close_notify', () => mesh.get('alice').logs.lines.some((l) => l.message === 'peer closed' && l.reason === 'the peer closed the session'));
     await eventually('alice removes bob', () => mesh.get('alice').member.status().peers.length === 0, 5000);
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
 
 test('one of our peers that falls silent is closed by dead-peer detection and punched again while listed', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
-    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
-    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    await mesh.waitEstablished('alice', '192.168.50.2');
+  await withMesh(async (mesh) => {
+    const [alice] = await mesh.addPair();
     // Bob still heartbeats (so the rolodex lists him), but nothing of his reaches alice.
     mesh.network.interceptor = (d) => (d.from.address === '192.0.2.20' && d.to.address === '192.0.2.10' ? null : d);
     await eventually('alice declares bob dead', () => alice.logs.lines.some((l) => l.message === 'peer closed' && /no authenticated record/.test(String(l.reason))));
@@ -39,36 +26,22 @@ test('one of our peers that falls silent is closed by dead-peer detection and pu
     mesh.network.interceptor = (d) => d;
     await mesh.waitEstablished('alice', '192.168.50.2');
     await mesh.ping('bob', 'alice');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
 
 test('a member that vanishes without a word is removed once no rolodex lists it', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
-    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
-    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    await mesh.waitEstablished('alice', '192.168.50.2');
+  await withMesh(async (mesh) => {
+    const [alice, bob] = await mesh.addPair();
     // Power cut: everything bob would still send is lost, close_notify included.
     mesh.network.interceptor = (d) => (d.from.address === '192.0.2.20' ? null : d);
     await mesh.stopMember('bob');
     await eventually('alice removes bob', () => alice.member.status().peers.length === 0, 5000);
     assert.equal(bob.device.written.length, 0);
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
 
 test('idle peers stay up: keepalives prove them alive long after the dead-peer interval', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
     const first = await mesh.waitEstablished('alice', '192.168.50.2');
@@ -77,8 +50,5 @@ test('idle peers stay up: keepalives prove them alive long after the dead-peer i
     assert.ok(later, 'still established after two dead-peer intervals without traffic');
     assert.ok(later.sinceHandshakeMs! >= first.sinceHandshakeMs! + 2 * FAST_TIMINGS.deadAfterMs - 50, 'the same session, not a new handshake');
     await mesh.ping('alice', 'bob');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

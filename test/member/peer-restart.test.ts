@@ -2,8 +2,8 @@
 // and its old session replaced, whichever role it has, well before dead-peer detection would act.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks, eventually } from './harness';
-import { Mesh, type MeshMember } from './mesh';
+import { eventually } from './harness';
+import { Mesh, type MeshMember, withMesh } from './mesh';
 
 /** Stops a member without a word on the wire, as a crash or kill -9 would. */
 async function crash(mesh: Mesh, member: MeshMember): Promise<void> {
@@ -22,10 +22,7 @@ for (const [bobAddress, bobRole] of [
   ['192.0.2.5', 'client'],
 ] as const) {
   test(`a peer restarting on the same outside address is reconnected (the restarted peer is the ${bobRole})`, async () => {
-    const before = activeHandles();
-    const mesh = new Mesh();
-    try {
-      mesh.addRolodex();
+    await withMesh(async (mesh) => {
       await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: SLOW_DEATH });
       const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress, port: 7000 });
       const first = await mesh.waitEstablished('alice', '192.168.50.2');
@@ -41,18 +38,12 @@ for (const [bobAddress, bobRole] of [
       const peers = mesh.get('alice').member.status().peers;
       assert.equal(peers.length, 1);
       assert.equal(peers[0].state, 'established');
-    } finally {
-      await mesh.close();
-    }
-    await assertNoLeaks(before);
+    });
   });
 }
 
 test('a peer restarting on a new outside address takes over its VPN IP and the old entry goes', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     // Removal keeps its short timing: the rolodex lists the old address until it forgets it, so
     // alice may punch it again for a while before removing it.
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { deadAfterMs: 60_000 } });
@@ -66,8 +57,5 @@ test('a peer restarting on a new outside address takes over its VPN IP and the o
     await mesh.ping('bob', 'alice');
     await eventually('the old entry is gone', () => mesh.get('alice').member.status().peers.every((p) => p.outsideAddress !== '192.0.2.20:7000'));
     assert.equal(mesh.get('alice').logs.count('member moved to a new outside address'), 1);
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

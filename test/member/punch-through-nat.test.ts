@@ -2,14 +2,11 @@
 // behind simulated NATs, and carry packets both ways.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks } from './harness';
-import { Mesh } from './mesh';
+
+import { withMesh } from './mesh';
 
 test('two members on public addresses connect and carry packets both ways', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
     const bobSeen = await mesh.waitEstablished('alice', '192.168.50.2');
@@ -22,17 +19,11 @@ test('two members on public addresses connect and carry packets both ways', asyn
     const peer = status.peers[0];
     assert.equal(peer.packetsIn, 1);
     assert.equal(peer.packetsOut, 1);
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
 
 test('three members, each behind its own NAT that drops unsolicited datagrams, punch through and form a full mesh', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     const names = ['alice', 'bob', 'carol'];
     for (const [i, name] of names.entries()) {
       const nat = mesh.network.addNat({ publicAddress: `203.0.113.${i + 1}` });
@@ -44,17 +35,11 @@ test('three members, each behind its own NAT that drops unsolicited datagrams, p
     for (const from of names) for (const to of names) if (from !== to) await mesh.ping(from, to);
     const natFiltered = mesh.network.dropped;
     assert.ok(natFiltered > 0, 'the NATs did refuse unsolicited datagrams along the way');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
 
 test('a peer that cannot be reached never delays the others', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     // Carol sits behind a symmetric NAT: her mapping toward each peer differs from the one the
     // rolodex saw, so nobody can punch through to her.
     const carolNat = mesh.network.addNat({ publicAddress: '203.0.113.3', kind: 'symmetric' });
@@ -73,8 +58,5 @@ test('a peer that cannot be reached never delays the others', async () => {
     await mesh.waitEstablished('bob', '192.168.50.1');
     await mesh.ping('alice', 'bob');
     assert.equal(mesh.get('carol').member.status().peers.filter((p) => p.state === 'established').length, 0);
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

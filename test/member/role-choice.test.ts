@@ -3,15 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatEndpoint } from '../../src/net/transport';
-import { activeHandles, assertNoLeaks } from './harness';
-import { Mesh } from './mesh';
+
+import { withMesh } from './mesh';
 
 test('the member with the larger outside address is the server and says hello before the client handshakes', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  const between: string[] = [];
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
+    const between: string[] = [];
     // 192.0.2.9 sorts before 192.0.2.10 byte-wise (9 < 10), whatever the text says.
     const small = await mesh.addMember('small', { vpnIp: '192.168.50.1', address: '192.0.2.9', port: 7000 });
     const large = await mesh.addMember('large', { vpnIp: '192.168.50.2', address: '192.0.2.10', port: 7000 });
@@ -33,25 +30,16 @@ test('the member with the larger outside address is the server and says hello be
       assert.equal(status.peers.length, 1, `${name} lists only the other member, never itself`);
       assert.notEqual(status.peers[0].outsideAddress, status.outsideAddress);
     }
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
 
 test('a client that hears nothing still starts its handshake after the wait', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     await mesh.addMember('small', { vpnIp: '192.168.50.1', address: '192.0.2.9' });
     await mesh.addMember('large', { vpnIp: '192.168.50.2', address: '192.0.2.10' });
     // The server's hellos are lost; the client must carry on after its wait (spec: 1 s).
     mesh.network.interceptor = (d) => (d.data.equals(Buffer.from('hello')) ? null : d);
     await mesh.waitEstablished('small', '192.168.50.2');
     await mesh.ping('small', 'large');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

@@ -2,18 +2,13 @@
 // liveness interval, the outage is logged once, and the member re-registers when it is back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks, eventually, sleep } from './harness';
-import { FAST_TIMINGS, Mesh } from './mesh';
+import { eventually, sleep } from './harness';
+import { FAST_TIMINGS, withMesh } from './mesh';
 
 test('when the rolodex goes down traffic keeps flowing, and the member registers again when it returns', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    const rolodex = mesh.addRolodex();
-    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
-    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    await mesh.waitEstablished('alice', '192.168.50.2');
-    await mesh.waitEstablished('bob', '192.168.50.1');
+  await withMesh(async (mesh) => {
+    const [rolodex] = mesh.rolodexes;
+    const [alice] = await mesh.addPair();
     const handshakeAge = mesh.peerOf('alice', '192.168.50.2')!.sinceHandshakeMs!;
 
     const answersBefore = alice.logs.count('rolodex answers');
@@ -37,8 +32,5 @@ test('when the rolodex goes down traffic keeps flowing, and the member registers
     await eventually('alice registers again', () => alice.member.status().rolodexes[0].reachable && back.stats().members === 2);
     assert.equal(alice.logs.count('rolodex answers') - answersBefore, 1, 'the end of the outage is logged once');
     await mesh.ping('alice', 'bob');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

@@ -2,14 +2,11 @@
 // other through the LAN endpoints they advertise in the heartbeat extension.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks } from './harness';
-import { Mesh } from './mesh';
+
+import { withMesh } from './mesh';
 
 test('two members behind one non-hairpinning NAT connect through their LAN endpoints, and a third reaches both', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     const office = mesh.network.addNat({ publicAddress: '203.0.113.1', hairpin: false });
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '10.0.0.2', nat: office, advertiseLocal: true });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '10.0.0.3', nat: office, advertiseLocal: true });
@@ -28,8 +25,5 @@ test('two members behind one non-hairpinning NAT connect through their LAN endpo
       await mesh.ping('carol', name);
     }
     assert.ok(office.filtered > 0, 'the NAT did refuse the hairpin through its public address');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

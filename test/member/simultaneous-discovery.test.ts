@@ -4,16 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InFlight } from '../../src/net/memory-network';
-import { activeHandles, assertNoLeaks, eventually, sleep } from './harness';
-import { Mesh } from './mesh';
+import { eventually, sleep } from './harness';
+import { withMesh } from './mesh';
 
 const ROLODEX = '198.51.100.1';
 
 test('a ClientHello that beats the map is accepted, and the later map adds no second peer', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     let holdBobsMaps = true;
     mesh.network.interceptor = (d) => (holdBobsMaps && d.from.address === ROLODEX && d.to.address === '192.0.2.20' ? null : d);
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
@@ -29,10 +26,7 @@ test('a ClientHello that beats the map is accepted, and the later map adds no se
     assert.equal(bob.logs.count('peer established'), 1, 'no second handshake');
     await mesh.ping('alice', 'bob');
     await mesh.ping('bob', 'alice');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
 
 /** Rewrites maps to `victim` so that its own entry reads 1.0.0.1:1, the smallest address there is. */
@@ -46,10 +40,7 @@ function lieAboutOwnAddress(victim: string): (d: InFlight) => InFlight {
 }
 
 test('two members that both believe they are the client still connect', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
+  await withMesh(async (mesh) => {
     mesh.network.interceptor = lieAboutOwnAddress('192.0.2.20');
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
     const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
@@ -61,8 +52,5 @@ test('two members that both believe they are the client still connect', async ()
     await mesh.ping('bob', 'alice');
     const roles = [mesh.peerOf('alice', '192.168.50.2')!.role, mesh.peerOf('bob', '192.168.50.1')!.role].sort();
     assert.deepEqual(roles, ['client', 'server'], 'one side ended up answering the other as server');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

@@ -2,17 +2,12 @@
 // for that address keep going to the first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks, sleep } from './harness';
-import { Mesh } from './mesh';
+import { sleep } from './harness';
+import { withMesh } from './mesh';
 
 test('when two members claim one VPN IP the first keeps it and the conflict is logged once', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
-    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
-    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    await mesh.waitEstablished('alice', '192.168.50.2');
+  await withMesh(async (mesh) => {
+    const [alice, bob] = await mesh.addPair();
     const eve = await mesh.addMember('eve', { vpnIp: '192.168.50.2', address: '192.0.2.30' });
     await sleep(800);
     const claimants = alice.member.status().peers.filter((p) => p.vpnIp === '192.168.50.2' && p.state === 'established');
@@ -23,8 +18,5 @@ test('when two members claim one VPN IP the first keeps it and the conflict is l
     assert.equal(alice.logs.count('two members claim one VPN IP'), 1, 'logged once, not per retry');
     await mesh.ping('alice', 'bob');
     assert.equal(eve.device.written.length, 0, 'eve received nothing meant for bob');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });

@@ -2,17 +2,12 @@
 // with each other stay up and carry traffic, and the intruder only shows as a failed peer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeHandles, assertNoLeaks, sleep } from './harness';
-import { Mesh } from './mesh';
+import { sleep } from './harness';
+import { withMesh } from './mesh';
 
 test('a member with the wrong PSK reaches nobody and the others carry on', async () => {
-  const before = activeHandles();
-  const mesh = new Mesh();
-  try {
-    mesh.addRolodex();
-    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
-    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    await mesh.waitEstablished('alice', '192.168.50.2');
+  await withMesh(async (mesh) => {
+    await mesh.addPair();
     const aliceBobHandshake = mesh.peerOf('alice', '192.168.50.2')!.sinceHandshakeMs!;
     // One intruder sorts below both (client to both), one above (server to both).
     await mesh.addMember('mallory', { vpnIp: '192.168.50.66', address: '192.0.2.5', psk: Buffer.from('not the right password') });
@@ -33,8 +28,5 @@ test('a member with the wrong PSK reaches nobody and the others carry on', async
     await mesh.ping('alice', 'bob');
     await mesh.ping('bob', 'alice');
     assert.ok(mesh.peerOf('alice', '192.168.50.2')!.sinceHandshakeMs! > aliceBobHandshake + 900, 'alice and bob kept their session');
-  } finally {
-    await mesh.close();
-  }
-  await assertNoLeaks(before);
+  });
 });
