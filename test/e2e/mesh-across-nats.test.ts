@@ -128,6 +128,20 @@ describe('a mesh across cone NATs', { skip }, () => {
       for (const result of results) assert.equal(result.received, result.transmitted, `${result.from} -> ${result.to}`);
     }));
 
+  test('a member killed and restarted on a new port, so a new outside address, is reachable again', () =>
+    lab.explainFailure(async () => {
+      const old = member('b1');
+      const oldOutside = (await old.status()).outsideAddress;
+      await old.kill();
+      const restarted = await startMember(old.host, { network: mesh.network, psk: mesh.psk, vpnIp: '192.168.50.4/24', rolodexes: [mesh.rolodexAddress] });
+      replace(old, restarted);
+      // The others keep the first holder of a VPN IP until its silent session is declared dead (about 35 s).
+      await waitForFullMesh(mesh.members, 75_000);
+      assert.notEqual((await restarted.status()).outsideAddress, oldOutside);
+      const results = await Promise.all(mesh.members.filter((each) => each !== restarted).flatMap((each) => [each.ping(restarted.vpnIp), restarted.ping(each.vpnIp)]));
+      for (const result of results) assert.equal(result.received, result.transmitted, `${result.from} -> ${result.to}`);
+    }));
+
   test('a flood of random datagrams at the rolodex and at a member leaves the mesh working', () =>
     lab.explainFailure(async () => {
       const junk = lab.host('junk');
