@@ -101,6 +101,11 @@ export class DtlsSession {
   /** Never throws: junk, replays, bad MACs and stray plaintext are dropped and counted. */
   handleDatagram(datagram: Buffer): void {
     if (this.sessionState === 'closed') return;
+    if (this.awaiting === 'start') {
+      // A client that has not started has nothing to answer; whatever came is not for it yet.
+      this.droppedUnexpected++;
+      return;
+    }
     try {
       if (this.awaiting === 'client_hello') this.noteClientHelloSequence(datagram);
       const authFailuresBefore = this.records.counters.droppedAuth;
@@ -227,9 +232,6 @@ export class DtlsSession {
       case 'finished':
         if (type !== HandshakeType.finished) return this.unexpected(message);
         return this.config.role === 'server' ? this.sendFlight6(message) : this.acceptServerFinished(message);
-      case 'start':
-      case 'nothing':
-        return this.unexpected(message);
     }
   }
 

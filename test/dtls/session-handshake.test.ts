@@ -145,3 +145,15 @@ test('a server fed an original client\'s first ClientHello answers without a coo
     server.abort();
   }
 });
+
+test('a client fed datagrams before start() drops them quietly and still handshakes once started', async () => {
+  await withPair({}, async (pair) => {
+    const pionServerFlight = capturedDtlsDatagrams().find((datagram) => datagram.bytes[13] === HandshakeType.server_hello)!;
+    pair.client.handleDatagram(Buffer.from('hello'));
+    pair.client.handleDatagram(Buffer.from(pionServerFlight.bytes));
+    assert.equal(pair.client.state, 'handshaking');
+    assert.equal(pair.client.counters.recordsOut, 0, 'no alert, nothing sent before start()');
+    pair.client.start();
+    await eventually('established', () => pair.established);
+  });
+});
