@@ -91,3 +91,25 @@ for (const [opensslName, id] of SUITES) {
     await assertNoLeaksOnceSettled(before);
   });
 }
+
+test('openssl s_client with another PSK: our server says the PSKs differ and OpenSSL reports our bad_record_mac', async (t) => {
+  if (!requireBinary(t, 'openssl', ['version'])) return;
+  const before = activeHandles();
+  const ours = await OurPeer.open('server', [CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8]);
+  ours.serve();
+  const client = new PeerProcess('openssl', [
+    's_client', '-dtls1_2', '-connect', `${LOOPBACK}:${ours.port}`,
+    '-psk', Buffer.from('another password').toString('hex'), '-psk_identity', CLIENT_IDENTITY, '-cipher', 'PSK-AES128-CCM8',
+  ]);
+  try {
+    await eventually('our server gives up', () => ours.events.closes.length > 0);
+    assert.deepEqual(ours.events.closes, [
+      { kind: 'alert', description: 20, message: "handshake failed: the peer's Finished did not verify — the PSKs differ" },
+    ]);
+    await client.waitFor(/alert bad record mac/, 'the alert we sent');
+  } finally {
+    await client.stop();
+    await ours.close();
+  }
+  await assertNoLeaksOnceSettled(before);
+});
