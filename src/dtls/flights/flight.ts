@@ -92,10 +92,6 @@ export class FlightSender {
     return this.flightState;
   }
 
-  get current(): Flight | null {
-    return this.flight;
-  }
-
   send(flight: Flight): void {
     this.stopTimer();
     this.flight = flight;

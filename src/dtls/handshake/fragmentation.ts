@@ -30,7 +30,7 @@ export function fragmentMessage(message: HandshakeMessage, maxFragmentBody: numb
 export type FragmentOutcome = 'buffered' | 'duplicate' | 'old' | 'rejected';
 
 /** Messages larger than this are refused: ours and our peers' are a few hundred bytes. */
-export const MAX_HANDSHAKE_MESSAGE = 16_384;
+const MAX_HANDSHAKE_MESSAGE = 16_384;
 /** How many messages beyond the next expected one are buffered. */
 const MAX_MESSAGES_AHEAD = 8;
 
