@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MemberStatus } from '../src/member/status';
 import type { LabHost } from './host';
-import type { Lab } from './lab';
+import { Lab } from './lab';
+import type { TopologyDescription } from './topology';
 import type { LabProcess } from './process';
 
 /** The compiled CLI, beside this file in dist/. */
@@ -252,6 +253,22 @@ export async function startMesh(lab: Lab, plan: MeshPlan, report: (line: string)
     }),
   );
   return { network, psk, rolodexAddress, rolodex, members };
+}
+
+/** A lab with a mesh started in it, the usual start of an end-to-end test; nothing is left behind if the mesh cannot start. */
+export async function startMeshLab(description: TopologyDescription, plan: MeshPlan): Promise<{ lab: Lab; mesh: Mesh }> {
+  const lab = await Lab.create(description);
+  try {
+    return { lab, mesh: await lab.explainFailure(() => startMesh(lab, plan)) };
+  } catch (error) {
+    await lab.teardown();
+    throw error;
+  }
+}
+
+/** Members on these hosts with VPN IPs 192.168.50.1/24, .2, ... in order. */
+export function numberedMembers(hosts: string[]): MeshPlan['members'] {
+  return hosts.map((host, index) => ({ host, vpnIp: `192.168.50.${index + 1}/24` }));
 }
 
 /** Waits until every member has an established session with every other one. */

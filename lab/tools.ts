@@ -96,6 +96,11 @@ export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
+/** The `skip` option of a test that needs root: false as root, otherwise the printed reason. */
+export function skipUnlessRoot(why: string): false | string {
+  return isRoot() ? false : `needs root: ${why}`;
+}
+
 /**
  * Makes sure every lab tool is present, installing the missing Debian packages with apt-get when
  * running as root (with one `apt-get update` retry for a stale package list). Rejects with the

@@ -3,10 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
-import { startMesh, tcpTransfer, waitForFullMesh, type Mesh } from '../../lab/meshboi';
-import { isRoot } from '../../lab/tools';
+import { numberedMembers, startMeshLab, tcpTransfer, waitForFullMesh, type Mesh } from '../../lab/meshboi';
+import { skipUnlessRoot } from '../../lab/tools';
 
-const skip = isRoot() ? false : 'needs root: runs members with TUN devices in network namespaces behind nftables NATs';
+const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
 const TRANSFER_BYTES = 4 * 1024 * 1024;
 
 describe('a lossy uplink', { skip }, () => {
@@ -14,21 +14,14 @@ describe('a lossy uplink', { skip }, () => {
   let mesh: Mesh;
 
   before(async () => {
-    lab = await Lab.create({
-      public: ['rolodex', 'pub'],
-      nats: { home: { kind: 'cone', hosts: ['lossy'] }, office: { kind: 'cone', hosts: ['b1'] } },
-      loss: { lossy: 5 },
-    });
-    mesh = await lab.explainFailure(() =>
-      startMesh(lab, {
-        rolodexHost: 'rolodex',
-        members: [
-          { host: 'pub', vpnIp: '192.168.50.1/24' },
-          { host: 'lossy', vpnIp: '192.168.50.2/24' },
-          { host: 'b1', vpnIp: '192.168.50.3/24' },
-        ],
-      }),
-    );
+    ({ lab, mesh } = await startMeshLab(
+      {
+        public: ['rolodex', 'pub'],
+        nats: { home: { kind: 'cone', hosts: ['lossy'] }, office: { kind: 'cone', hosts: ['b1'] } },
+        loss: { lossy: 5 },
+      },
+      { rolodexHost: 'rolodex', members: numberedMembers(['pub', 'lossy', 'b1']) },
+    ));
   });
   after(() => lab?.teardown());
 

@@ -4,11 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
-import { describePeers, pingMatrix, startMember, startMesh, waitFor, waitForFullMesh, type Mesh, type MeshMember } from '../../lab/meshboi';
+import { describePeers, pingMatrix, startMember, startMeshLab, waitFor, waitForFullMesh, type Mesh, type MeshMember } from '../../lab/meshboi';
 import { runProbe } from '../../lab/probes';
-import { isRoot } from '../../lab/tools';
+import { skipUnlessRoot } from '../../lab/tools';
 
-const skip = isRoot() ? false : 'needs root: runs members with TUN devices in network namespaces behind nftables NATs';
+const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
 const MESH_TIMEOUT_MS = 30_000;
 
 describe('a mesh across cone NATs', { skip }, () => {
@@ -24,12 +24,12 @@ describe('a mesh across cone NATs', { skip }, () => {
   };
 
   before(async () => {
-    lab = await Lab.create({
-      public: ['rolodex', 'pub', 'junk'],
-      nats: { home: { kind: 'cone', hosts: ['a1', 'a2'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
-    });
-    mesh = await lab.explainFailure(() =>
-      startMesh(lab, {
+    ({ lab, mesh } = await startMeshLab(
+      {
+        public: ['rolodex', 'pub', 'junk'],
+        nats: { home: { kind: 'cone', hosts: ['a1', 'a2'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
+      },
+      {
         rolodexHost: 'rolodex',
         members: [
           { host: 'pub', vpnIp: '192.168.50.1/24', listenPort: 40000 },
@@ -37,8 +37,8 @@ describe('a mesh across cone NATs', { skip }, () => {
           { host: 'a2', vpnIp: '192.168.50.3/24' },
           { host: 'b1', vpnIp: '192.168.50.4/24' },
         ],
-      }),
-    );
+      },
+    ));
   });
   after(() => lab?.teardown());
 

@@ -3,10 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
-import { startMember, startMesh, startRolodex, waitForFullMesh, type Mesh } from '../../lab/meshboi';
-import { isRoot } from '../../lab/tools';
+import { numberedMembers, startMember, startMeshLab, startRolodex, waitForFullMesh, type Mesh } from '../../lab/meshboi';
+import { skipUnlessRoot } from '../../lab/tools';
 
-const skip = isRoot() ? false : 'needs root: runs members with TUN devices in network namespaces behind nftables NATs';
+const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
 const MESH_TIMEOUT_MS = 30_000;
 
 describe('the rolodex going away', { skip }, () => {
@@ -14,20 +14,13 @@ describe('the rolodex going away', { skip }, () => {
   let mesh: Mesh;
 
   before(async () => {
-    lab = await Lab.create({
-      public: ['rolodex', 'pub'],
-      nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
-    });
-    mesh = await lab.explainFailure(() =>
-      startMesh(lab, {
-        rolodexHost: 'rolodex',
-        members: [
-          { host: 'pub', vpnIp: '192.168.50.1/24' },
-          { host: 'a1', vpnIp: '192.168.50.2/24' },
-          { host: 'b1', vpnIp: '192.168.50.3/24' },
-        ],
-      }),
-    );
+    ({ lab, mesh } = await startMeshLab(
+      {
+        public: ['rolodex', 'pub'],
+        nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
+      },
+      { rolodexHost: 'rolodex', members: numberedMembers(['pub', 'a1', 'b1']) },
+    ));
   });
   after(() => lab?.teardown());
 

@@ -9,10 +9,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
-import { describePeers, startMesh, waitFor, waitForFullMesh, type Mesh, type PeerStatus } from '../../lab/meshboi';
-import { isRoot } from '../../lab/tools';
+import { describePeers, numberedMembers, startMeshLab, waitFor, waitForFullMesh, type Mesh, type PeerStatus } from '../../lab/meshboi';
+import { skipUnlessRoot } from '../../lab/tools';
 
-const skip = isRoot() ? false : 'needs root: runs members with TUN devices in network namespaces behind nftables NATs';
+const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
 
 /** Why a pair is down, as status shows it: the last error, or punching with nothing heard from the peer. */
 function explanation(peer: PeerStatus): string | null {
@@ -26,20 +26,13 @@ describe('a member behind a symmetric NAT', { skip }, () => {
   let mesh: Mesh;
 
   before(async () => {
-    lab = await Lab.create({
-      public: ['rolodex', 'pub'],
-      nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'symmetric', hosts: ['s1'] } },
-    });
-    mesh = await lab.explainFailure(() =>
-      startMesh(lab, {
-        rolodexHost: 'rolodex',
-        members: [
-          { host: 'pub', vpnIp: '192.168.50.1/24' },
-          { host: 'a1', vpnIp: '192.168.50.2/24' },
-          { host: 's1', vpnIp: '192.168.50.3/24' },
-        ],
-      }),
-    );
+    ({ lab, mesh } = await startMeshLab(
+      {
+        public: ['rolodex', 'pub'],
+        nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'symmetric', hosts: ['s1'] } },
+      },
+      { rolodexHost: 'rolodex', members: numberedMembers(['pub', 'a1', 's1']) },
+    ));
   });
   after(() => lab?.teardown());
 

@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
 import { runProbe, startEcho } from '../../lab/probes';
-import { isRoot } from '../../lab/tools';
+import { skipUnlessRoot } from '../../lab/tools';
 
-const skip = isRoot() ? false : 'needs root: builds network namespaces and nftables rules';
+const skip = skipUnlessRoot('builds network namespaces and nftables rules');
 const DATAGRAMS = 2_000;
 
 describe('lab packet loss', { skip }, () => {

@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
 import { runProbe, startEcho, type AskAnswer } from '../../lab/probes';
-import { isRoot } from '../../lab/tools';
+import { skipUnlessRoot } from '../../lab/tools';
 
-const skip = isRoot() ? false : 'needs root: builds network namespaces and nftables NATs';
+const skip = skipUnlessRoot('builds network namespaces and nftables NATs');
 
 describe('lab NATs', { skip }, () => {
   let lab: Lab;

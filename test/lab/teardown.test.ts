@@ -8,9 +8,9 @@ import path from 'node:path';
 import { cleanupLeftovers } from '../../lab/cleanup';
 import { Lab } from '../../lab/lab';
 import { runFolder } from '../../lab/names';
-import { isRoot, mustRun } from '../../lab/tools';
+import { mustRun, skipUnlessRoot } from '../../lab/tools';
 
-const skip = isRoot() ? false : 'needs root: builds network namespaces';
+const skip = skipUnlessRoot('builds network namespaces');
 const LAB_MODULE = path.join(__dirname, '../../lab/lab.js');
 
 /** A process counts as gone once it no longer exists or is a zombie waiting for a reaper. */
