@@ -54,3 +54,49 @@ test('two members that both believe they are the client still connect', async ()
     assert.deepEqual(roles, ['client', 'server'], 'one side ended up answering the other as server');
   });
 });
+
+const HANDSHAKE = 22;
+const CLIENT_HELLO = 1;
+const HELLO_VERIFY_REQUEST = 3;
+const isMessage = (d: InFlight, from: string, type: number): boolean => d.from.address === from && d.data[0] === HANDSHAKE && d.data[13] === type;
+
+test('stepped packet by packet: a ClientHello that meets our own unanswered one makes us answer as server', async () => {
+  await withMesh(async (mesh) => {
+    const { network } = mesh;
+    network.interceptor = lieAboutOwnAddress('192.0.2.20');
+    network.manual = true;
+    const members = new Set(['192.0.2.10', '192.0.2.20']);
+    const between = (d: InFlight): boolean => members.has(d.from.address) && members.has(d.to.address);
+    // Rolodex traffic flows on its own; what the two members send each other waits for the test.
+    let automatic = (d: InFlight): boolean => !between(d);
+    const pump = setInterval(() => network.step(Infinity, (d) => automatic(d)), 2);
+    const waitQueued = (what: string, which: (d: InFlight) => boolean): Promise<void> => eventually(what, () => network.queued.some(which));
+    try {
+      // No retransmissions while the test holds the datagrams.
+      const timings = { handshakeRetransmitMs: 2000 };
+      await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings });
+      const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', timings });
+      await waitQueued('alice sends a ClientHello', (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+      await waitQueued('bob sends a ClientHello', (d) => isMessage(d, '192.0.2.20', CLIENT_HELLO));
+
+      network.step(1, (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+      await waitQueued('bob asks alice for a cookie', (d) => isMessage(d, '192.0.2.20', HELLO_VERIFY_REQUEST));
+      network.step(1, (d) => isMessage(d, '192.0.2.20', HELLO_VERIFY_REQUEST));
+      await waitQueued('alice repeats her ClientHello with the cookie', (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+      assert.equal(network.discard((d) => isMessage(d, '192.0.2.20', CLIENT_HELLO)), 1, 'bob\'s own ClientHello is lost');
+      network.step(1, (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+      assert.equal(bob.logs.count('both sides started as client; answering theirs'), 1, 'bob heard nothing on his own handshake, so he yields');
+
+      automatic = () => true;
+      await mesh.waitEstablished('alice', '192.168.50.2');
+      await mesh.waitEstablished('bob', '192.168.50.1');
+      assert.equal(mesh.peerOf('bob', '192.168.50.1')!.role, 'server');
+      assert.equal(mesh.peerOf('alice', '192.168.50.2')!.role, 'client');
+      await mesh.ping('bob', 'alice');
+    } finally {
+      clearInterval(pump);
+      network.manual = false;
+      network.step(Infinity);
+    }
+  });
+});
