@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { mock, test } from 'node:test';
 import { DtlsSession } from '../../src/dtls/index';
+import { FlightSender, type Flight } from '../../src/dtls/flights/flight';
 import { decodeHandshakeFragments } from '../../src/dtls/handshake/header';
 import { splitRecords } from '../../src/dtls/record/header';
 import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
@@ -131,4 +132,60 @@ test('a repeated flight answers at most once per 100 ms, so replays cannot make 
     await pair.close();
   }
   await assertNoLeaks(before);
+});
+
+function recordingSender(maxTries: number): { sender: FlightSender; sent: number[]; gaveUp: number[] } {
+  const sent: number[] = [];
+  const gaveUp: number[] = [];
+  const sender = new FlightSender({
+    initialMs: 1000,
+    maxTries,
+    transmit: (flight) => sent.push(flight.number),
+    giveUp: (_flight, tries) => gaveUp.push(tries),
+  });
+  return { sender, sent, gaveUp };
+}
+
+const flight3: Flight = { number: 3, items: [], last: false };
+const flight5: Flight = { number: 5, items: [], last: false };
+const flight6: Flight = { number: 6, items: [], last: true };
+
+test('peer repeats re-send our flight but neither restart the timer nor count as tries', (t) => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
+  const { sender, sent, gaveUp } = recordingSender(3);
+  assert.equal(sender.state, 'preparing');
+  sender.send(flight3);
+  assert.equal(sender.state, 'waiting');
+  mock.timers.tick(500);
+  sender.peerRepeated(10_000);
+  sender.peerRepeated(10_050);
+  assert.deepEqual(sent, [3, 3], 'one answer per 100 ms of repeats');
+  mock.timers.tick(500);
+  assert.equal(sent.length, 3, 'the timer still fired 1 s after the first send');
+  mock.timers.tick(2000);
+  assert.equal(sent.length, 4);
+  mock.timers.tick(4000);
+  assert.deepEqual(gaveUp, [3]);
+  assert.equal(sender.state, 'finished');
+  assert.equal(sender.retransmits, 3);
+});
+
+test('the last flight runs no timer and is re-sent only when the peer repeats, until stopped', (t) => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
+  const { sender, sent, gaveUp } = recordingSender(2);
+  sender.send(flight5);
+  sender.peerAnswered();
+  assert.equal(sender.state, 'preparing');
+  sender.send(flight6);
+  assert.equal(sender.state, 'finished');
+  mock.timers.tick(600_000);
+  assert.deepEqual(sent, [5, 6]);
+  sender.peerRepeated(10_000);
+  assert.deepEqual(sent, [5, 6, 6]);
+  sender.stop();
+  sender.peerRepeated(20_000);
+  assert.deepEqual(sent, [5, 6, 6]);
+  assert.deepEqual(gaveUp, []);
 });

@@ -95,13 +95,16 @@ export class FlightSender {
   send(flight: Flight): void {
     this.stopTimer();
     this.flight = flight;
-    this.tries = 0;
+    this.tries = 1;
     this.timeoutMs = this.options.initialMs;
     this.flightState = 'sending';
     this.transmit();
   }
 
-  /** The peer sent again a flight we already have: ours was probably lost. */
+  /**
+   * The peer sent again a flight we already have: ours was probably lost. Such re-sends neither
+   * count toward maxTries nor restart the timer, which bounds how long we wait in all.
+   */
   peerRepeated(now: number = Date.now()): void {
     if (!this.flight || this.flightState === 'preparing') return;
     if (now - this.lastRepeatAnswer < Math.min(REPEAT_GAP_MS, this.options.initialMs)) return;
@@ -124,17 +127,16 @@ export class FlightSender {
     this.flightState = 'finished';
   }
 
+  /** Sends the flight; the timer keeps running if it is, so a chatty peer cannot keep us waiting forever. */
   private transmit(): void {
     const flight = this.flight!;
-    this.tries++;
     this.options.transmit(flight);
     if (flight.last) {
       this.flightState = 'finished';
       return;
     }
     this.flightState = 'waiting';
-    this.stopTimer();
-    this.timer = setTimeout(() => this.expired(), this.timeoutMs);
+    this.timer ??= setTimeout(() => this.expired(), this.timeoutMs);
   }
 
   private expired(): void {
@@ -145,6 +147,7 @@ export class FlightSender {
       this.options.giveUp(flight, this.tries);
       return;
     }
+    this.tries++;
     this.timeoutMs = Math.min(this.timeoutMs * 2, MAX_TIMEOUT_MS);
     this.retransmits++;
     this.flightState = 'sending';
