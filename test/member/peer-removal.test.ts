@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, sleep } from './harness';
-import { FAST_TIMINGS, withMesh } from './mesh';
+import { FAST_TIMINGS, ipPacket, withMesh } from './mesh';
 
 test('a member that stops sends close_notify; its peers close it at once and remove it once the rolodex forgets it', async () => {
   await withMesh(async (mesh) => {
@@ -20,9 +20,12 @@ test('one of our peers that falls silent is closed by dead-peer detection and pu
     // Bob still heartbeats (so the rolodex lists him), but nothing of his reaches alice.
     mesh.network.interceptor = (d) => (d.from.address === '192.0.2.20' && d.to.address === '192.0.2.10' ? null : d);
     await eventually('alice declares bob dead', () => alice.logs.lines.some((l) => l.message === 'peer closed' && /no authenticated record/.test(String(l.reason))));
+    alice.device.inject(ipPacket('192.168.50.1', '192.168.50.2', 'while reconnecting'));
     const bob = alice.member.status().peers.find((p) => p.outsideAddress.startsWith('192.0.2.20'));
     assert.ok(bob, 'still listed, so kept and punched again');
     assert.notEqual(bob.state, 'established');
+    assert.equal(bob.vpnIp, '192.168.50.2', 'the address it is expected to come back with');
+    assert.equal(bob.drops.not_established, 1, 'a packet for it meanwhile is counted, not sent');
     mesh.network.interceptor = (d) => d;
     await mesh.waitEstablished('alice', '192.168.50.2');
     await mesh.ping('bob', 'alice');
