@@ -36,7 +36,12 @@ export class CookieGate {
   }
 
   check(datagram: Buffer, remote: string): CookieVerdict {
-    if (Date.now() - this.rotatedAt >= ROTATE_EVERY_MS) this.rotate();
+    const sinceRotation = Date.now() - this.rotatedAt;
+    if (sinceRotation >= ROTATE_EVERY_MS) {
+      this.rotate();
+      // After a quiet spell the previous secret is older than a cookie may live.
+      if (sinceRotation >= 2 * ROTATE_EVERY_MS) this.previous = null;
+    }
     const { records } = splitRecords(datagram);
     const record = records[0];
     if (!record) return { action: 'drop', reason: 'not a DTLS record' };

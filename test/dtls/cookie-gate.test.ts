@@ -1,7 +1,7 @@
 // The stateless cookie exchange: a HelloVerifyRequest for a new ClientHello, acceptance only for
 // the same client at the same address returning the cookie, rotation, and clear drop reasons.
 import { strict as assert } from 'node:assert';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { CookieGate, looksLikeClientHello } from '../../src/dtls/index';
 import { decodeClientHello, encodeClientHello } from '../../src/dtls/handshake/client-hello';
 import { decodeHandshakeFragments, encodeHandshakeFragment, HandshakeType } from '../../src/dtls/handshake/header';
@@ -116,4 +116,18 @@ test('looksLikeClientHello spots a ClientHello datagram and nothing else', () =>
   const epochOne = Buffer.from(hello);
   epochOne[4] = 1;
   assert.equal(looksLikeClientHello(epochOne), false);
+});
+
+test('the secret rotates by itself each minute; a cookie outlives one rotation, not two', (t) => {
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
+  const gate = new CookieGate();
+  const cookie = cookieFrom(mustReply(gate, helloDatagram(Buffer.alloc(0))));
+  mock.timers.tick(60_000);
+  assert.equal(gate.check(helloDatagram(cookie), REMOTE).action, 'accept', 'issued under the previous secret');
+  mock.timers.tick(60_000);
+  assert.equal(gate.check(helloDatagram(cookie), REMOTE).action, 'reply');
+  const fresh = cookieFrom(mustReply(gate, helloDatagram(Buffer.alloc(0))));
+  mock.timers.tick(180_000);
+  assert.equal(gate.check(helloDatagram(fresh), REMOTE).action, 'reply', 'a quiet spell does not keep an old secret alive');
 });
