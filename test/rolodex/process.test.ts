@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { decodeMap, type NetworkMap } from '../../src/rolodex-wire';
 import { formatEndpoint } from '../../src/net/transport';
 import { childEnvironment, MESHBOI_CLI, startRolodexProcess, type RolodexProcess } from './rolodex-process';
+import { sleep, waitFor } from './wait';
 
 /** An original member's rolodex side: one UDP socket, `{"NetworkName":...}` heartbeats, maps kept. */
 class OriginalMember {
@@ -59,16 +60,6 @@ class OriginalMember {
     this.socket.close();
   }
 }
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `body` against a fresh rolodex process and members it opens, closing all of them after. */
 async function withRolodex(

@@ -8,6 +8,7 @@ import { decodeMap, encodeHeartbeat, MAX_MAP_DATAGRAM_BYTES, type NetworkMap } f
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
 import { budgetKey, SendBudget } from '../../rolodex/send-budget';
+import { sleep, waitFor } from './wait';
 
 const ROLODEX: Endpoint = { address: '192.0.2.1', port: 6264 };
 const FAST: Partial<RolodexOptions> = { mapIntervalMs: 200, forgetAfterMs: 60_000, summaryIntervalMs: 0, joinFlushMs: 0 };
@@ -38,16 +39,6 @@ class TestMember {
     this.transport.send(encodeHeartbeat({ networkName, local, meshboi: this.extended }), ROLODEX.port, ROLODEX.address);
   }
 }
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function withRolodex(
   options: Partial<RolodexOptions>,

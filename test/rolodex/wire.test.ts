@@ -15,6 +15,7 @@ import {
   packGone,
   parseEndpoint,
   renderEntry,
+  type Decoded,
   type Endpoint,
   type RolodexCodecReason,
 } from '../../src/rolodex-wire';
@@ -106,14 +107,6 @@ const MALFORMED_HEARTBEATS: Array<[string, Buffer, RolodexCodecReason]> = [
   ],
 ];
 
-for (const [what, bytes, reason] of MALFORMED_HEARTBEATS) {
-  test(`a heartbeat that is ${what} is refused as ${reason}`, () => {
-    const decoded = decodeHeartbeat(bytes);
-    assert.equal(reasonOf(decoded), reason);
-    if (!decoded.ok) assert.ok(decoded.error.message.length > 0);
-  });
-}
-
 const MALFORMED_MAPS: Array<[string, Buffer, RolodexCodecReason]> = [
   ['over 65,535 bytes', text(`{"Addresses":["1.2.3.4:5"],"YourIndex":0,"Pad":"${'x'.repeat(65_535)}"}`), 'too_large'],
   ['not JSON', text('{"Addresses":'), 'not_json'],
@@ -140,10 +133,19 @@ const MALFORMED_MAPS: Array<[string, Buffer, RolodexCodecReason]> = [
   ['with a Meshboi string', text('{"Addresses":["1.2.3.4:5"],"YourIndex":0,"Meshboi":"v1"}'), 'bad_field'],
 ];
 
-for (const [what, bytes, reason] of MALFORMED_MAPS) {
-  test(`a map ${what} is refused as ${reason}`, () => {
-    assert.equal(reasonOf(decodeMap(bytes)), reason);
-  });
+const MALFORMED: Array<[string, (bytes: Uint8Array) => Decoded<unknown>, Array<[string, Buffer, RolodexCodecReason]>]> = [
+  ['a heartbeat that is', decodeHeartbeat, MALFORMED_HEARTBEATS],
+  ['a map', decodeMap, MALFORMED_MAPS],
+];
+
+for (const [subject, decode, cases] of MALFORMED) {
+  for (const [what, bytes, reason] of cases) {
+    test(`${subject} ${what} is refused as ${reason}, with a message`, () => {
+      const decoded = decode(bytes);
+      assert.equal(reasonOf(decoded), reason);
+      if (!decoded.ok) assert.ok(decoded.error.message.length > 0);
+    });
+  }
 }
 
 test('endpoints parse to canonical addresses', () => {
