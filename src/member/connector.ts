@@ -95,26 +95,24 @@ export class Connector {
     const order = compareEndpoints(listing.self, listing.outside);
     if (order === 0) return;
     const key = formatEndpoint(listing.outside);
-    const now = Date.now();
     let peer = this.store.peers.get(key);
+    const isNew = !peer;
     if (!peer) {
       if (this.store.peers.size >= this.timings.maxPeers) {
         this.warnings.warn('max-peers', 'ignoring a listed member: too many peers', { outside: key, maxPeers: this.timings.maxPeers });
         return;
       }
-      peer = new Peer(listing.outside, order > 0 ? 'server' : 'client', this.log, now);
-      if (listing.locals) peer.locals = listing.locals;
+      peer = new Peer(listing.outside, order > 0 ? 'server' : 'client', this.log, Date.now());
       this.store.peers.set(key, peer);
-      peer.sameNat = listing.self.address === listing.outside.address;
-      this.log.info('new peer', { outside: key, role: peer.role, local: peer.locals.map(formatEndpoint) });
-      peer.lastListedAt = now;
-      this.startRound(peer);
-    } else {
-      if (listing.locals) peer.locals = listing.locals;
-      peer.sameNat = listing.self.address === listing.outside.address;
     }
-    peer.lastListedAt = now;
+    if (listing.locals) peer.locals = listing.locals;
+    peer.sameNat = listing.self.address === listing.outside.address;
+    peer.lastListedAt = Date.now();
     peer.gone = false;
+    if (isNew) {
+      this.log.info('new peer', { outside: key, role: peer.role, local: peer.locals.map(formatEndpoint) });
+      this.startRound(peer);
+    }
   }
 
   gone(outside: Endpoint): void {
@@ -266,8 +264,6 @@ export class Connector {
       case 'accept':
       case 'accept_replacement':
         return this.accept(from, outcome.peer, data);
-      default:
-        throw new Error(`resolveRace answered a ClientHello with ${outcome.action}`);
     }
   }
 
@@ -320,8 +316,6 @@ export class Connector {
       case 'reject':
         this.warnings.warn(`reject:${path.remoteKey}`, 'refused a peer', { remote: path.remoteKey, reason: outcome.reason });
         return this.failPath(path, outcome.reason);
-      default:
-        throw new Error(`resolveRace answered a completed handshake with ${outcome.action}`);
     }
   }
 

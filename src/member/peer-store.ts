@@ -6,17 +6,26 @@ import { EndpointMap } from './endpoint-map';
 import type { Path, Peer } from './peer';
 import { parseVpnAddress, routeKey6, type VpnAddress } from './vpn-address';
 
-export type RaceEvent =
-  /** A ClientHello with a valid cookie (CookieGate said accept) from `remote`. */
-  | { kind: 'client_hello'; remote: Endpoint }
-  /** The handshake on `path` finished; `identity` is the peer's PSK identity (its VPN IP). */
-  | { kind: 'handshake_complete'; path: Path; identity: string };
+/** A ClientHello with a valid cookie (CookieGate said accept) from `remote`. */
+export interface ClientHelloEvent {
+  kind: 'client_hello';
+  remote: Endpoint;
+}
 
-export type RaceOutcome =
+/** The handshake on `path` finished; `identity` is the peer's PSK identity (its VPN IP). */
+export interface HandshakeCompleteEvent {
+  kind: 'handshake_complete';
+  path: Path;
+  identity: string;
+}
+
+export type ClientHelloOutcome =
   | { action: 'accept'; peer: Peer | null }
   | { action: 'accept_replacement'; peer: Peer }
   | { action: 'yield'; path: Path }
-  | { action: 'ignore'; reason: string }
+  | { action: 'ignore'; reason: string };
+
+export type HandshakeCompleteOutcome =
   | { action: 'install'; peer: Peer | null; vpn: VpnAddress }
   | { action: 'replace'; peer: Peer; old: Path; vpn: VpnAddress }
   | { action: 'add_path'; peer: Peer }
@@ -86,7 +95,9 @@ export class PeerStore {
    *   standby; the peer's next authenticated record on it makes it active.
    * - `install`: the peer (created if unknown) becomes established on this path.
    */
-  resolveRace(event: RaceEvent, now: number): RaceOutcome {
+  resolveRace(event: ClientHelloEvent, now: number): ClientHelloOutcome;
+  resolveRace(event: HandshakeCompleteEvent, now: number): HandshakeCompleteOutcome;
+  resolveRace(event: ClientHelloEvent | HandshakeCompleteEvent, now: number): ClientHelloOutcome | HandshakeCompleteOutcome {
     if (event.kind === 'client_hello') return this.resolveClientHello(event.remote);
     const { path, identity } = event;
     const vpn = parseVpnAddress(identity);
@@ -106,7 +117,7 @@ export class PeerStore {
     return { action: 'install', peer, vpn };
   }
 
-  private resolveClientHello(remote: Endpoint): RaceOutcome {
+  private resolveClientHello(remote: Endpoint): ClientHelloOutcome {
     const pending = this.pending.get(remote.address, remote.port);
     if (pending) {
       if (pending.role === 'client' && pending.fed === 0) return { action: 'yield', path: pending };
