@@ -89,8 +89,8 @@ export async function startMember(
   const { transport, device } = io;
   const timers = new TimerSet();
 
-  let liveness: Liveness | null = null;
-  const isListed = (peer: Peer): boolean => liveness?.isListed(peer) ?? true;
+  // The parts call each other through closures that run only once everything below exists.
+  const isListed = (peer: Peer): boolean => liveness.isListed(peer);
   const store = new PeerStore(vpn, timings, isListed);
   const outside = new Outside(store, device, (data, from, established) => {
     if (!established && rolodex.receive(data, from)) return;
@@ -116,7 +116,7 @@ export async function startMember(
     { onListed: (listing) => connector.listed(listing), onGone: (gone) => connector.gone(gone) },
     log.child({ component: 'rolodex-client' }),
   );
-  liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
+  const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store);
 
   outside.attach(transport);
