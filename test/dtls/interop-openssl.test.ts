@@ -113,3 +113,35 @@ test('openssl s_client with another PSK: our server says the PSKs differ and Ope
   }
   await assertNoLeaksOnceSettled(before);
 });
+
+test('openssl s_server with a 256-byte MTU fragments its flight across records and our client reassembles it', async (t) => {
+  if (!requireBinary(t, 'openssl', ['version'])) return;
+  const before = activeHandles();
+  // OpenSSL's longest identity hint (128 bytes) makes ServerKeyExchange too big to share a 256-byte
+  // datagram with the ServerHello, so OpenSSL splits it into fragments.
+  const longHint = '192.168.50.2/'.padEnd(128, 'x');
+  const { peer: server, port } = await listeningPeer(
+    (port) =>
+      new PeerProcess('openssl', [
+        's_server', '-dtls1_2', '-accept', `${LOOPBACK}:${port}`, '-nocert', '-mtu', '256',
+        '-psk', PSK.toString('hex'), '-psk_hint', longHint, '-cipher', 'ECDHE-PSK-CHACHA20-POLY1305',
+      ]),
+    /ACCEPT/,
+    /Address already in use/,
+  );
+  const ours = await OurPeer.open('client', [CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256]);
+  try {
+    ours.connect(port);
+    await ours.established(server);
+    assert.equal(ours.session!.info!.peerIdentity, longHint);
+    // HelloVerifyRequest, ServerHello, ServerKeyExchange, ServerHelloDone, ChangeCipherSpec and
+    // Finished are six messages; a seventh record means one of them came in fragments.
+    assert.ok(ours.session!.counters.recordsIn >= 7, `records in: ${ours.session!.counters.recordsIn}`);
+    ours.session!.send(Buffer.from('from meshboi\n'));
+    await server.waitFor(/from meshboi/, 'our data');
+  } finally {
+    await server.stop();
+    await ours.close();
+  }
+  await assertNoLeaksOnceSettled(before);
+});
