@@ -29,34 +29,43 @@ export interface ProfiledMember {
   pid: number;
 }
 
-/** Set by `--profile`: Node.js flags for the member processes, and the members that got them. */
-let memberNodeOptions = '';
+/** Set by `--profile`: the environment that makes a member profile itself, and the members that got it. */
+let profileEnvironment: NodeJS.ProcessEnv | null = null;
 const profiledMembers: ProfiledMember[] = [];
 
-/** From now on members run with `node --cpu-prof` into `directory`; returns the list they join. */
+/** From now on members run with the CPU profiler, writing into `directory`; returns the list they join. */
 export function profileMembers(directory: string): readonly ProfiledMember[] {
-  memberNodeOptions = `--cpu-prof --cpu-prof-dir=${directory}`;
+  profileEnvironment = {
+    NODE_OPTIONS: `--require ${JSON.stringify(path.join(__dirname, 'vpn-profile-hook.js'))}`,
+    MESHBOI_BENCH_PROFILE_DIR: directory,
+  };
   return profiledMembers;
 }
 
+let version: string | undefined;
+
+/** Our version and commit, read once: others may commit while a run is under way. */
 function meshboiVersion(): string {
+  if (version !== undefined) return version;
   const root = path.resolve(__dirname, '..', '..');
-  const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  const { version: packageVersion } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   try {
     const commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return `meshboi ${version} (${commit})`;
+    version = `meshboi ${packageVersion} (${commit})`;
   } catch {
-    return `meshboi ${version}`;
+    version = `meshboi ${packageVersion}`;
   }
+  return version;
 }
 
 async function startPair(pair: HostPair, variant: Variant, mtu: number): Promise<{ members: MeshMember[]; daemons: Tunnel['daemons'] }> {
   const [client, server] = pair;
   const rolodex = await startRolodex(server, { port: variant.rolodexPort, logLevel: 'warn' });
   const psk = randomBytes(24).toString('base64url');
-  // NODE_OPTIONS reaches only the members: startMember spawns before it first awaits.
-  const saved = process.env.NODE_OPTIONS;
-  if (memberNodeOptions) process.env.NODE_OPTIONS = memberNodeOptions;
+  // The profiling environment is set only while startMember runs synchronously: it spawns the
+  // member (and its first status probe) before it first awaits. Profiles are picked by pid.
+  const saved = { ...process.env };
+  if (profileEnvironment) Object.assign(process.env, profileEnvironment);
   const starting = pair.map((host, index) =>
     startMember(host, {
       network: `bench-${variant.name}`,
@@ -67,8 +76,10 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number): Promise
       extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu)],
     }),
   );
-  if (saved === undefined) delete process.env.NODE_OPTIONS;
-  else process.env.NODE_OPTIONS = saved;
+  for (const name of Object.keys(profileEnvironment ?? {})) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
   const members = await Promise.all(starting);
   const [first, second] = members as [MeshMember, MeshMember];
   await first.waitForEstablished([second.vpnIp], ESTABLISH_TIMEOUT_MS);
@@ -114,7 +125,7 @@ function meshboiTool(variant: Variant): TunnelTool {
         started = await startPair(pair, variant, mtu);
       }
       const [first, second] = started.members as [MeshMember, MeshMember];
-      if (memberNodeOptions) {
+      if (profileEnvironment) {
         profiledMembers.push(
           { label: `${variant.name} (MTU ${mtu}), member on host A: TUN -> seal -> UDP (iperf3 sender side)`, pid: first.process.pid },
           { label: `${variant.name} (MTU ${mtu}), member on host B: UDP -> open -> TUN (iperf3 receiver side)`, pid: second.process.pid },

@@ -16,7 +16,10 @@ export interface ToolResult {
   tcp_retransmits: number | null;
   udp_pps_runs: number[];
   udp_pps: number | null;
+  /** Median ping RTT after the TCP runs (steady state). */
   rtt_ms: number | null;
+  /** Median ping RTT before any traffic crossed the tunnel. */
+  rtt_cold_ms: number | null;
   /** RTT minus the bare link's RTT in the same run. */
   rtt_added_ms: number | null;
   /** CPU during the TCP runs, percent of one core: both iperf3 ends plus the tunnel's daemons. */
@@ -143,6 +146,11 @@ function figure(value: number | null, digits: number): string {
   return value === null ? '—' : value.toFixed(digits);
 }
 
+/** A message fit for one table cell. */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').replace(/\|/g, '/').trim();
+}
+
 function times(value: number | null): string {
   return value === null ? '—' : `${value.toFixed(2)}x`;
 }
@@ -162,7 +170,7 @@ export function renderTable(tools: readonly ToolResult[]): string {
   ];
   const rows = tools.map((result) =>
     result.tcp_mbps_median === null && result.udp_pps === null && result.rtt_ms === null
-      ? [result.tool, figure(result.mtu ?? null, 0), `FAILED: ${result.reason ?? 'unknown'}`, ...header.slice(3).map(() => '')]
+      ? [result.tool, figure(result.mtu ?? null, 0), `FAILED: ${oneLine(result.reason ?? 'unknown')}`, ...header.slice(3).map(() => '')]
       : [
           result.tool,
           figure(result.mtu ?? null, 0),
@@ -186,7 +194,7 @@ export function renderTargets(targets: readonly Target[]): string {
 
 export function renderMarkdown(report: Report): string {
   const { machine, settings } = report;
-  const failures = report.tools.filter((result) => result.reason).map((result) => `- ${result.tool}: ${result.reason}`);
+  const failures = report.tools.filter((result) => result.reason).map((result) => `- ${result.tool}: ${oneLine(result.reason ?? "")}`);
   const memory = report.member_memory;
   return [
     '# meshboi benchmark: latest run',
@@ -195,7 +203,7 @@ export function renderMarkdown(report: Report): string {
     '',
     `Two lab hosts (network namespaces) on the lab's internet segment, a veth pair from each into one bridge. TCP: one iperf3 stream for ${settings.tcp_seconds} s, median of ${settings.runs}. ` +
       `UDP: iperf3 -u -b 0 -l ${settings.udp_payload_bytes} (as fast as iperf3 sends) for ${settings.tcp_seconds} s, datagrams received per second, median of ${settings.runs}. ` +
-      `RTT: median of ${settings.pings} pings; added RTT is over the bare link in this run. ` +
+      `RTT: median of ${settings.pings} pings 0.2 s apart, taken after the TCP runs (rtt_cold_ms in latest.json: before any traffic); added RTT is over the bare link in this run. ` +
       'CPU: during the TCP runs, CPU time of both iperf3 ends (their own report), the tunnel\'s processes (/proc/<pid>/stat) and the ' +
       'machine\'s interrupt and softirq time (/proc/stat: the network stack\'s work, charged to no process), in percent of one core; ' +
       'CPU %/Gbit/s divides that by the throughput. The machine\'s total busy time is in latest.json as machine_cpu_pct.',
