@@ -101,14 +101,20 @@ export class MeshMember {
     return (await this.status()).peers.find((peer) => peer.vpnIp === vpnIp);
   }
 
-  /** Waits until the member has an established session with every one of `vpnIps`. */
-  async waitForEstablished(vpnIps: string[], timeoutMs: number): Promise<MemberStatus> {
+  /**
+   * Waits until the member has an established session with every one of `vpnIps`; with
+   * `handshakeAfter` (a Date.now() value) only sessions whose handshake completed after it count,
+   * so a stale session to a restarted peer does not.
+   */
+  async waitForEstablished(vpnIps: string[], timeoutMs: number, handshakeAfter = 0): Promise<MemberStatus> {
     return waitFor(`${this.name} (${this.vpnIp}) to establish sessions with ${vpnIps.join(', ')}`, timeoutMs, async () => {
       if (!this.process.running) throw new Error(`the member exited: ${this.process.output().slice(-2_000)}`);
       const status = await this.status();
-      const missing = vpnIps.filter((vpnIp) => !status.peers.some((peer) => peer.vpnIp === vpnIp && peer.state === 'established'));
+      const askedAt = Date.now();
+      const fresh = (peer: PeerStatus): boolean => handshakeAfter === 0 || (peer.sinceHandshakeMs !== null && askedAt - peer.sinceHandshakeMs >= handshakeAfter);
+      const missing = vpnIps.filter((vpnIp) => !status.peers.some((peer) => peer.vpnIp === vpnIp && peer.state === 'established' && fresh(peer)));
       if (missing.length === 0) return status;
-      throw new Error(`not established with ${missing.join(', ')}; peers: ${describePeers(status)}`);
+      throw new Error(`not established${handshakeAfter ? ' since the given time' : ''} with ${missing.join(', ')}; peers: ${describePeers(status)}`);
     }, 300);
   }
 
@@ -274,6 +280,15 @@ export function numberedMembers(hosts: string[]): MeshPlan['members'] {
 /** Waits until every member has an established session with every other one. */
 export async function waitForFullMesh(members: MeshMember[], timeoutMs: number): Promise<MemberStatus[]> {
   return Promise.all(members.map((member) => member.waitForEstablished(members.filter((other) => other !== member).map((other) => other.vpnIp), timeoutMs)));
+}
+
+/** Waits until a restarted member and every other member have sessions with each other that were made after `restartedAt`. */
+export async function waitForRejoin(restarted: MeshMember, members: MeshMember[], restartedAt: number, timeoutMs: number): Promise<void> {
+  const others = members.filter((member) => member !== restarted);
+  await Promise.all([
+    restarted.waitForEstablished(others.map((other) => other.vpnIp), timeoutMs),
+    ...others.map((other) => other.waitForEstablished([restarted.vpnIp], timeoutMs, restartedAt)),
+  ]);
 }
 
 export interface TcpTransferResult {

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
-import { describePeers, pingMatrix, startMember, startMeshLab, waitFor, waitForFullMesh, type Mesh, type MeshMember } from '../../lab/meshboi';
+import { describePeers, pingMatrix, startMember, startMeshLab, waitFor, waitForFullMesh, waitForRejoin, type Mesh, type MeshMember } from '../../lab/meshboi';
 import { runProbe } from '../../lab/probes';
 import { skipUnlessRoot } from '../../lab/tools';
 
@@ -114,6 +114,7 @@ describe('a mesh across cone NATs', { skip }, () => {
   test('a member killed and restarted on the same port behind its NAT is reachable again', () =>
     lab.explainFailure(async () => {
       const old = member('a1');
+      const killedAt = Date.now();
       await old.kill();
       const restarted = await startMember(old.host, {
         network: mesh.network,
@@ -123,7 +124,7 @@ describe('a mesh across cone NATs', { skip }, () => {
         listenPort: 40000,
       });
       replace(old, restarted);
-      await waitForFullMesh(mesh.members, 60_000);
+      await waitForRejoin(restarted, mesh.members, killedAt, 60_000);
       const results = await Promise.all(mesh.members.filter((each) => each !== restarted).flatMap((each) => [each.ping(restarted.vpnIp), restarted.ping(each.vpnIp)]));
       for (const result of results) assert.equal(result.received, result.transmitted, `${result.from} -> ${result.to}`);
     }));
@@ -132,11 +133,12 @@ describe('a mesh across cone NATs', { skip }, () => {
     lab.explainFailure(async () => {
       const old = member('b1');
       const oldOutside = (await old.status()).outsideAddress;
+      const killedAt = Date.now();
       await old.kill();
       const restarted = await startMember(old.host, { network: mesh.network, psk: mesh.psk, vpnIp: '192.168.50.4/24', rolodexes: [mesh.rolodexAddress] });
       replace(old, restarted);
       // The others keep the first holder of a VPN IP until its silent session is declared dead (about 35 s).
-      await waitForFullMesh(mesh.members, 75_000);
+      await waitForRejoin(restarted, mesh.members, killedAt, 75_000);
       assert.notEqual((await restarted.status()).outsideAddress, oldOutside);
       const results = await Promise.all(mesh.members.filter((each) => each !== restarted).flatMap((each) => [each.ping(restarted.vpnIp), restarted.ping(each.vpnIp)]));
       for (const result of results) assert.equal(result.received, result.transmitted, `${result.from} -> ${result.to}`);
