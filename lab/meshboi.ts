@@ -118,10 +118,15 @@ export class MeshMember {
     }, 300);
   }
 
-  /** Pings a VPN address through the tunnel; `received` counts the echo replies. */
+  /**
+   * Pings a VPN address through the tunnel. A deadline rather than a per-reply timeout, so a reply
+   * late on a busy machine still counts; ping then stops once `count` replies are in, and a lost
+   * one shows as `received < transmitted` (ping keeps probing until the deadline).
+   */
   async ping(vpnIp: string, count = 3, intervalSeconds = 0.2): Promise<PingResult> {
-    const result = await this.host.exec('ping', ['-q', '-n', '-c', String(count), '-i', String(intervalSeconds), '-W', '1', vpnIp], {
-      timeoutMs: (count * intervalSeconds + 5) * 1_000,
+    const deadlineSeconds = Math.ceil(count * intervalSeconds) + 3;
+    const result = await this.host.exec('ping', ['-q', '-n', '-c', String(count), '-i', String(intervalSeconds), '-w', String(deadlineSeconds), vpnIp], {
+      timeoutMs: (deadlineSeconds + 5) * 1_000,
     });
     const match = /(\d+) packets transmitted, (\d+) received/.exec(result.stdout);
     if (!match) throw new Error(`ping ${vpnIp} on ${this.name} printed no summary (exit ${result.code}): ${result.stdout.trim()} ${result.stderr.trim()}`);

@@ -155,7 +155,9 @@ describe('a mesh across cone NATs', { skip }, () => {
         Promise.all([member('a1').ping('192.168.50.1', 10), member('b1').ping('192.168.50.1', 10), member('pub').ping('192.168.50.3', 10)]),
       ]);
       assert.equal(rolodexFlood.sent + memberFlood.sent, 60_000);
-      for (const result of pingsDuringFlood) assert.ok(result.received >= 8, `${result.from} -> ${result.to} during the flood: ${result.received}/10`);
+      for (const result of pingsDuringFlood) {
+        assert.ok(result.received >= 0.8 * result.transmitted, `${result.from} -> ${result.to} during the flood: ${result.received}/${result.transmitted}`);
+      }
       assert.ok(mesh.rolodex.running, 'the rolodex survived');
       assert.ok(mesh.members.every((each) => each.process.running), 'every member survived');
       await waitForFullMesh(mesh.members, MESH_TIMEOUT_MS);
