@@ -40,6 +40,12 @@ export interface ConnectorTimings {
   handshakeMaxTries: number;
   /** Peers held at most, so a lying rolodex cannot grow memory without bound. */
   maxPeers: number;
+  /**
+   * The keepalive interval: a `hello` from an established peer starts a new handshake only once
+   * the peer has been quiet for two of them (a live one of ours never is), so a forged `hello`
+   * cannot keep us re-handshaking.
+   */
+  keepaliveMs: number;
 }
 
 export interface Credentials {
@@ -230,13 +236,14 @@ export class Connector {
 
   /**
    * A `hello` from a peer we hold a session with: as server it is punching towards us again, so
-   * it lost our session (a restart on the same address). As its client we start a handshake
-   * beside the old session, which resolveRace replaces once the new one completes; the old one
-   * is untouched if the hello was forged.
+   * it lost our session (a restart on the same address), and it has stopped answering our
+   * keepalives. As its client we start a handshake beside the old session, which resolveRace
+   * replaces once the new one completes; the old one is untouched if the hello was forged.
    */
   private peerPunching(established: Path): void {
     const peer = established.peer;
     if (!peer || established.role !== 'client' || peer.attempts.size > 0 || this.stopped) return;
+    if (Date.now() - peer.lastAuthenticatedAt < 2 * this.timings.keepaliveMs) return;
     const path = this.createPath(established.remote, 'client', peer);
     this.store.addPending(path);
     path.session.start();

@@ -2,7 +2,7 @@
 // and its old session replaced, whichever role it has, well before dead-peer detection would act.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually } from './harness';
+import { eventually, sleep } from './harness';
 import { Mesh, type MeshMember, withMesh } from './mesh';
 
 /** Stops a member without a word on the wire, as a crash or kill -9 would. */
@@ -57,5 +57,23 @@ test('a peer restarting on a new outside address takes over its VPN IP and the o
     await mesh.ping('bob', 'alice');
     await eventually('the old entry is gone', () => mesh.get('alice').member.status().peers.every((p) => p.outsideAddress !== '192.0.2.20:7000'));
     assert.equal(mesh.get('alice').logs.count('member moved to a new outside address'), 1);
+  });
+});
+
+test('a forged hello from the address of a live peer does not make us handshake again', async () => {
+  await withMesh(async (mesh) => {
+    const [alice, bob] = await mesh.addPair();
+    const forger = mesh.network.attach('192.0.2.66', 6666);
+    const bobEndpoint = bob.transport.localEndpoint();
+    mesh.network.interceptor = (d) => (d.from.address === '192.0.2.66' ? { ...d, from: bobEndpoint } : d);
+    const aliceEndpoint = alice.transport.localEndpoint();
+    for (let i = 0; i < 20; i++) {
+      forger.send(Buffer.from('hello'), aliceEndpoint.port, aliceEndpoint.address);
+      await sleep(10);
+    }
+    assert.equal(alice.logs.count('peer reconnected on the same address'), 0);
+    assert.equal(alice.logs.count('peer established'), 1);
+    await mesh.ping('alice', 'bob');
+    await forger.close();
   });
 });
