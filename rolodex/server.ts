@@ -43,6 +43,11 @@ export interface RolodexStats {
 const PASS_MS = 100;
 /** Datagrams one member is sent per pass while catching up, so its socket buffer keeps up. */
 const CATCH_UP_DATAGRAMS_PER_PASS = 16;
+/**
+ * Catch-up datagrams across all networks per pass: sends queue their buffers until the socket
+ * takes them, so this bounds the memory a burst of joins can pin (about 6 MB).
+ */
+const CATCH_UP_DATAGRAMS_PER_PASS_TOTAL = 5000;
 /** How many map intervals a forgotten member is announced as Gone, in case one is lost. */
 const GONE_REPEATS = 3;
 /** Extra spacing of join announcements per member of the network, in ms. */
@@ -64,6 +69,8 @@ export class RolodexServer {
   private passTimer: NodeJS.Timeout | null = null;
   private summaryTimer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
+  /** Catch-up datagrams still allowed in this pass. */
+  private catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
   private readonly counters = {
     datagramsIn: 0,
     bytesIn: 0,
@@ -194,6 +201,7 @@ export class RolodexServer {
   /** One wheel slot: its networks reach the end of a map interval; then catch-ups advance. */
   private pass(): void {
     const now = Date.now();
+    this.catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
     const slot = this.wheel[this.wheelPosition];
     this.wheelPosition = (this.wheelPosition + 1) % this.wheel.length;
     for (const network of slot) this.endInterval(network, now);
@@ -239,11 +247,14 @@ export class RolodexServer {
   // -------------------------------------------------------------------------------------------
   // Sending.
 
-  /** Sends a member the chunks from its cursor on, a few per pass; it stays lagging until done. */
+  /**
+   * Sends a member the chunks from its cursor on, a few per pass and within the pass's overall
+   * allowance; it stays lagging (served again next pass) until it has them all.
+   */
   private catchUp(network: Network, member: Member, now: number): void {
     const view = network.view(member.meshboi);
     const lastSeq = network.lastSeq();
-    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS; sent++) {
+    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS && this.catchUpAllowance > 0; sent++) {
       const index = view.indexFor(member.cursor, lastSeq);
       if (index < 0) {
         member.cursor = network.nextSeq;
@@ -251,6 +262,7 @@ export class RolodexServer {
       }
       if (!this.send(member, encodeChunkDatagram(view.chunks[index], member.entry, member.meshboi), now)) break;
       member.cursor = view.cursorAfter(index, network.nextSeq);
+      this.catchUpAllowance--;
     }
     if (member.cursor < network.nextSeq) {
       network.lagging.add(member);
