@@ -5,7 +5,7 @@
 import type { PacketDevice } from '../tun/device';
 import type { PeerStore } from './peer-store';
 import type { Peer } from './peer';
-import { destinationKey6, ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES } from './vpn-address';
+import { ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES } from './vpn-address';
 
 /** Member-wide drops on the way out, for packets no peer can be charged with. */
 export interface InsideDrops {
@@ -51,7 +51,7 @@ export class Inside {
     const version = ipVersion(packet);
     let peer: Peer | undefined;
     if (version === 4 && packet.length >= IPV4_HEADER_BYTES) peer = this.store.routes4.get(packet.readUInt32BE(16));
-    else if (version === 6 && packet.length >= IPV6_HEADER_BYTES) peer = this.store.routes6.get(destinationKey6(packet));
+    else if (version === 6 && packet.length >= IPV6_HEADER_BYTES) peer = this.store.route6(packet);
     else {
       this.drops.malformed++;
       return undefined;

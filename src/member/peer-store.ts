@@ -4,7 +4,7 @@ import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import { EndpointMap } from './endpoint-map';
 import type { Path, Peer } from './peer';
-import { parseVpnAddress, routeKey6, type VpnAddress } from './vpn-address';
+import { parseVpnAddress, tail6, type VpnAddress } from './vpn-address';
 
 /** A ClientHello with a valid cookie (CookieGate said accept) from `remote`. */
 export interface ClientHelloEvent {
@@ -50,9 +50,10 @@ export class PeerStore {
   readonly established = new EndpointMap<Path>();
   /** Which peer holds a VPN IP (established, or reconnecting after a session ended). */
   readonly byVpnIp = new Map<string, Peer>();
-  /** The send path's routes, by destination: IPv4 as a number, IPv6 as hex. */
+  /** The send path's IPv4 routes, by destination address as a number. */
   readonly routes4 = new Map<number, Peer>();
-  readonly routes6 = new Map<string, Peer>();
+  /** IPv6 routes bucketed by the address's last 32 bits, so a lookup builds no key (see route6). */
+  private readonly routes6 = new Map<number, Peer[]>();
 
   constructor(
     private readonly ownVpn: VpnAddress,
@@ -183,15 +184,30 @@ export class PeerStore {
     peer.vpn = vpn;
     this.byVpnIp.set(vpn.text, peer);
     if (vpn.family === 4) this.routes4.set(vpn.v4, peer);
-    else this.routes6.set(routeKey6(vpn), peer);
+    else this.routes6.set(tail6(vpn), [...(this.routes6.get(tail6(vpn)) ?? []).filter((other) => other.vpn?.text !== vpn.text), peer]);
   }
 
   unclaim(peer: Peer): void {
     const vpn = peer.vpn;
     if (!vpn || this.byVpnIp.get(vpn.text) !== peer) return;
     this.byVpnIp.delete(vpn.text);
-    if (vpn.family === 4) this.routes4.delete(vpn.v4);
-    else this.routes6.delete(routeKey6(vpn));
+    if (vpn.family === 4) {
+      this.routes4.delete(vpn.v4);
+      return;
+    }
+    const bucket = (this.routes6.get(tail6(vpn)) ?? []).filter((other) => other !== peer);
+    if (bucket.length > 0) this.routes6.set(tail6(vpn), bucket);
+    else this.routes6.delete(tail6(vpn));
+  }
+
+  /** The peer holding an IPv6 packet's destination (bytes 24-39; the caller checked the length). */
+  route6(packet: Buffer): Peer | undefined {
+    const bucket = this.routes6.get(packet.readUInt32BE(36));
+    if (bucket === undefined) return undefined;
+    for (let i = 0; i < bucket.length; i++) {
+      if (packet.compare(bucket[i].vpn!.v6, 0, 16, 24, 40) === 0) return bucket[i];
+    }
+    return undefined;
   }
 
   /** Replaces `old` by `peer` under the same outside address, keeping its VPN IP's route pointed at the new one. */

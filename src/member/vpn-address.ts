@@ -42,11 +42,7 @@ export function sourceIs(packet: Buffer, address: VpnAddress): boolean {
   return packet[0] >> 4 === 6 && packet.compare(address.v6, 0, 16, 8, 24) === 0;
 }
 
-/** The route key of an IPv6 packet's destination (bytes 24-39), matching routeKey6(). */
-export function destinationKey6(packet: Buffer): string {
-  return packet.toString('hex', 24, 40);
-}
-
-export function routeKey6(address: VpnAddress): string {
-  return address.v6.toString('hex');
+/** An IPv6 address's last 32 bits: the bucket its routes live in (see PeerStore.route6). */
+export function tail6(address: VpnAddress): number {
+  return address.v6.readUInt32BE(12);
 }

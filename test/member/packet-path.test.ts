@@ -28,18 +28,21 @@ test('packets without a route or too short to be IP are counted, not sent', asyn
   });
 });
 
-test('members with IPv6 VPN addresses route packets by their IPv6 destination', async () => {
+test('members with IPv6 VPN addresses route packets by their IPv6 destination, also when addresses share their last 32 bits', async () => {
   await withMesh(async (mesh) => {
-    await mesh.addMember('alice', { vpnIp: 'fd00::1', address: '192.0.2.10' });
-    await mesh.addMember('bob', { vpnIp: 'fd00::2', address: '192.0.2.20' });
-    await mesh.addMember('carol', { vpnIp: 'fd00::3', address: '192.0.2.30' });
-    for (const name of ['alice', 'bob', 'carol']) {
-      for (const ip of ['fd00::1', 'fd00::2', 'fd00::3']) if (mesh.get(name).config.vpnIp !== ip) await mesh.waitEstablished(name, ip);
+    const addresses = { alice: 'fd00::1', bob: 'fd00::2', carol: 'fd00:0:0:1::2' };
+    await mesh.addMember('alice', { vpnIp: addresses.alice, address: '192.0.2.10' });
+    await mesh.addMember('bob', { vpnIp: addresses.bob, address: '192.0.2.20' });
+    await mesh.addMember('carol', { vpnIp: addresses.carol, address: '192.0.2.30' });
+    for (const [name, own] of Object.entries(addresses)) {
+      for (const ip of Object.values(addresses)) if (ip !== own) await mesh.waitEstablished(name, ip);
     }
     await mesh.ping('alice', 'carol');
+    await mesh.ping('alice', 'bob');
     await mesh.ping('carol', 'bob');
     await mesh.ping('bob', 'alice');
-    assert.equal(mesh.peerOf('carol', 'fd00::1')?.packetsIn, 1);
-    assert.equal(mesh.peerOf('carol', 'fd00::2')?.packetsOut, 1);
+    assert.equal(mesh.peerOf('alice', addresses.carol)?.packetsOut, 1);
+    assert.equal(mesh.peerOf('alice', addresses.bob)?.packetsOut, 1);
+    assert.equal(mesh.peerOf('bob', addresses.carol)?.packetsIn, 1);
   });
 });
