@@ -6,10 +6,17 @@ import assert from 'node:assert/strict';
 import { Lab } from '../../lab/lab';
 import { describePeers, pingMatrix, startMember, startMeshLab, waitFor, waitForFullMesh, waitForRejoin, type Mesh, type MeshMember } from '../../lab/meshboi';
 import { runProbe } from '../../lab/probes';
+import type { MemberStatus } from '../../src/member/status';
 import { skipUnlessRoot } from '../../lab/tools';
 
 const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
 const MESH_TIMEOUT_MS = 30_000;
+
+/** Every drop the member counted, charged to a peer or not. */
+function countDrops(status: MemberStatus): number {
+  const sum = (drops: Record<string, number>): number => Object.values(drops).reduce((total, count) => total + count, 0);
+  return sum(status.drops) + status.peers.reduce((total, peer) => total + sum(peer.drops), 0);
+}
 
 describe('a mesh across cone NATs', { skip }, () => {
   let lab: Lab;
@@ -147,6 +154,7 @@ describe('a mesh across cone NATs', { skip }, () => {
   test('a flood of random datagrams at the rolodex and at a member leaves the mesh working', () =>
     lab.explainFailure(async () => {
       const junk = lab.host('junk');
+      const dropsBefore = countDrops(await member('pub').status());
       const flood = (target: string): Promise<{ sent: number }> =>
         runProbe(junk, ['flood', '--to', target, '--count', '30000', '--per-second', '10000', '--sources', '32']);
       const [rolodexFlood, memberFlood, pingsDuringFlood] = await Promise.all([
@@ -155,6 +163,8 @@ describe('a mesh across cone NATs', { skip }, () => {
         Promise.all([member('a1').ping('192.168.50.1', 10), member('b1').ping('192.168.50.1', 10), member('pub').ping('192.168.50.3', 10)]),
       ]);
       assert.equal(rolodexFlood.sent + memberFlood.sent, 60_000);
+      const dropped = countDrops(await member('pub').status()) - dropsBefore;
+      assert.ok(dropped >= 10_000, `the junk reached the member and was dropped and counted: ${dropped} drops`);
       for (const result of pingsDuringFlood) {
         assert.ok(result.received >= 0.8 * result.transmitted, `${result.from} -> ${result.to} during the flood: ${result.received}/${result.transmitted}`);
       }
