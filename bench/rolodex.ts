@@ -56,6 +56,7 @@ interface Summary {
   datagramsOut: number;
   throttled: number;
   members: number;
+  catchingUp: number;
 }
 
 function summaries(rolodex: RolodexProcess): Summary[] {
@@ -67,6 +68,7 @@ function summaries(rolodex: RolodexProcess): Summary[] {
       datagramsOut: Number(line.datagramsOut),
       throttled: Number(line.throttled),
       members: Number(line.members),
+      catchingUp: Number(line.catchingUp),
     }));
 }
 
@@ -291,11 +293,15 @@ async function oneBigNetwork(): Promise<void> {
     clearInterval(rssTimer);
     const steadyMapsPerSecond = (steadyEnd.datagramsOut - steadyStart.datagramsOut) / ((steadyEnd.at - steadyStart.at) / 1000);
     const sentPerMember = mappedSummary.datagramsOut / BIG_NETWORK;
+    const rolodexDone = summaries(rolodex).find((line) => line.members === BIG_NETWORK && line.catchingUp === 0);
     const wholeList = packChunks(everyone.map((key) => renderEntry(parseEndpoint(key) as Endpoint, [])), false).length;
     const probe = await probeJoin(workers, rolodex.port, 'net-0', BIG_NETWORK + 10, BIG_NETWORK);
-    const perMemberPerInterval = steadyMapsPerSecond * (HEARTBEAT_MS / 1000) / BIG_NETWORK;
+    const perMemberPerInterval = (steadyMapsPerSecond * (HEARTBEAT_MS / 1000)) / steadyEnd.members;
     header(`scenario 2 results (rolodex pid ${String(rolodex.child.pid)})`);
     row('time until all know all, s (ref: 5 s ramp)', ((mappedAt - startedAt) / 1000).toFixed(2), (HEARTBEAT_MS / 1000).toFixed(2), ratio(mappedAt - startedAt, HEARTBEAT_MS));
+    const sentAll = rolodexDone ? (rolodexDone.at - startedAt) / 1000 : Number.NaN;
+    row('time until the rolodex had sent all it owed, s (±1 s)', sentAll.toFixed(2), (HEARTBEAT_MS / 1000).toFixed(2), ratio(sentAll, HEARTBEAT_MS / 1000));
+    row('members registered in the steady window', String(steadyEnd.members), String(BIG_NETWORK), ratio(steadyEnd.members, BIG_NETWORK));
     row('datagrams sent until then, per member (ref: whole list)', sentPerMember.toFixed(1), String(wholeList), ratio(sentPerMember, wholeList));
     row('rolodex CPU seconds until then', (mappedUsage.cpuSeconds - startUsage.cpuSeconds).toFixed(2), '-', '-');
     row('steady maps per member per 5 s (original: whole list)', perMemberPerInterval.toFixed(2), String(wholeList), ratio(perMemberPerInterval, wholeList));

@@ -87,11 +87,14 @@ export class Network {
     this.append(moved);
   }
 
-  /** Removes members not heard from since `cutoff`; they are announced as Gone `goneRepeats` times. */
-  forgetSilent(cutoff: number, goneRepeats: number): number {
+  /**
+   * Removes the members of `phase` (seq modulo `phases`) not heard from since `cutoff`; they are
+   * announced as Gone `goneRepeats` times.
+   */
+  forgetSilent(cutoff: number, goneRepeats: number, phase: number, phases: number): number {
     let count = 0;
     for (const member of this.members.values()) {
-      if (member.lastHeardAt >= cutoff) continue;
+      if (member.lastHeardAt >= cutoff || member.seq % phases !== phase) continue;
       this.drop(member);
       this.forgotten.push({ quoted: member.entry.quoted, key: member.entry.key, ticksLeft: goneRepeats });
       this.goneCache = null;

@@ -35,6 +35,8 @@ export interface RolodexStats {
   bytesOut: number;
   /** Datagrams not sent because their destination's byte budget was spent. */
   throttled: number;
+  /** Members still owed part of their network's list (newcomers, or announcements not yet sent). */
+  catchingUp: number;
   /** Received datagrams dropped, by reason (malformed input and refused registrations). */
   drops: Partial<Record<DropReason, number>>;
 }
@@ -50,6 +52,11 @@ const CATCH_UP_DATAGRAMS_PER_PASS = 16;
 const CATCH_UP_DATAGRAMS_PER_PASS_TOTAL = 5000;
 /** How many map intervals a forgotten member is announced as Gone, in case one is lost. */
 const GONE_REPEATS = 3;
+/**
+ * A network with more members than this has its map interval spread over every slot of the wheel
+ * (each member in the slot its seq picks), so its maps leave evenly rather than in one burst.
+ */
+const SPREAD_ABOVE_MEMBERS = 500;
 /** Extra spacing of join announcements per member of the network, in ms. */
 const JOIN_FLUSH_MS_PER_MEMBER = 0.2;
 
@@ -64,6 +71,8 @@ export class RolodexServer {
   /** Active networks whose join announcement may go out at once (served on the next turn). */
   private readonly due = new Set<Network>();
   private readonly wheel: Array<Set<Network>>;
+  /** Networks over SPREAD_ABOVE_MEMBERS, served a slice of members in every slot. */
+  private readonly spread = new Set<Network>();
   private wheelPosition = 0;
   private memberCount = 0;
   private passTimer: NodeJS.Timeout | null = null;
@@ -112,7 +121,9 @@ export class RolodexServer {
   }
 
   stats(): RolodexStats {
-    return { networks: this.networks.size, members: this.memberCount, ...this.counters, drops: { ...this.drops } };
+    let catchingUp = 0;
+    for (const network of this.active) catchingUp += network.lagging.size;
+    return { networks: this.networks.size, members: this.memberCount, ...this.counters, catchingUp, drops: { ...this.drops } };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -202,9 +213,12 @@ export class RolodexServer {
   private pass(): void {
     const now = Date.now();
     this.catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
-    const slot = this.wheel[this.wheelPosition];
-    this.wheelPosition = (this.wheelPosition + 1) % this.wheel.length;
-    for (const network of slot) this.endInterval(network, now);
+    const position = this.wheelPosition;
+    const length = this.wheel.length;
+    this.wheelPosition = (position + 1) % length;
+    for (const network of this.wheel[position]) if (!this.spread.has(network)) this.endInterval(network, now, 0, 1);
+    // A spread network's last phase falls on its own slot, where it would end as a whole.
+    for (const network of this.spread) this.endInterval(network, now, (position - network.slot - 1 + 2 * length) % length, length);
     for (const network of this.active) this.serve(network, now);
     if (this.wheelPosition === 0) this.budget.prune(now);
   }
@@ -221,9 +235,12 @@ export class RolodexServer {
     if (!network.joinPending && network.lagging.size === 0) this.active.delete(network);
   }
 
-  /** The end of a network's map interval: forget the silent, then one datagram (or more) each. */
-  private endInterval(network: Network, now: number): void {
-    const forgotten = network.forgetSilent(now - this.options.forgetAfterMs, GONE_REPEATS);
+  /**
+   * The end of the map interval for the members of `phase` (seq modulo `phases`): forget the
+   * silent, then one datagram (or more) each. The interval is over once the last phase is done.
+   */
+  private endInterval(network: Network, now: number, phase: number, phases: number): void {
+    const forgotten = network.forgetSilent(now - this.options.forgetAfterMs, GONE_REPEATS, phase, phases);
     if (forgotten > 0) {
       this.memberCount -= forgotten;
       this.counters.forgotten += forgotten;
@@ -231,17 +248,22 @@ export class RolodexServer {
     if (network.members.size === 0) {
       this.networks.delete(network.name);
       this.wheel[network.slot].delete(network);
+      this.spread.delete(network);
       this.active.delete(network);
       this.due.delete(network);
       return;
     }
     const gone = network.goneLists();
     for (const member of network.members.values()) {
+      if (member.seq % phases !== phase) continue;
       if (member.cursor < network.nextSeq) this.catchUp(network, member, now);
       else this.sendRotation(network, member, now);
       if (member.meshboi) for (const list of gone) this.send(member, encodeGoneDatagram(list, member.entry), now);
     }
+    if (phase !== phases - 1) return;
     network.endTick();
+    if (network.members.size > SPREAD_ABOVE_MEMBERS) this.spread.add(network);
+    else if (network.members.size <= SPREAD_ABOVE_MEMBERS / 2) this.spread.delete(network);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -302,6 +324,7 @@ export class RolodexServer {
       forgotten: stats.forgotten,
       drops,
       throttled: stats.throttled,
+      catchingUp: stats.catchingUp,
       budgetDestinations: this.budget.size,
     });
   }

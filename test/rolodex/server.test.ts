@@ -98,6 +98,34 @@ test('once everyone is mapped, each member gets one datagram per interval, not t
   });
 });
 
+test('a large network\'s maps are spread over the interval, still one per member per interval', async () => {
+  await withRolodex({ mapIntervalMs: 500 }, async (network) => {
+    const members = Array.from({ length: 700 }, (_, i) => new TestMember(network.attach(`10.7.${i >> 8}.${i & 255}`, 4000)));
+    for (const member of members) member.heartbeat();
+    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 20_000);
+    await sleep(1000);
+    const arrivals: number[] = [];
+    const before = members.map((member) => member.maps.length);
+    network.interceptor = (datagram) => {
+      if (datagram.from.address === ROLODEX.address) arrivals.push(Date.now());
+      return datagram;
+    };
+    const keepAlive = setInterval(() => members.forEach((member) => member.heartbeat()), 1000);
+    try {
+      await sleep(2000);
+    } finally {
+      clearInterval(keepAlive);
+      network.interceptor = (datagram) => datagram;
+    }
+    const received = members.map((member, i) => member.maps.length - before[i]);
+    assert.ok(Math.min(...received) >= 2 && Math.max(...received) <= 6, `per member over 4 intervals: ${Math.min(...received)}..${Math.max(...received)}`);
+    const bins = new Map<number, number>();
+    for (const at of arrivals) bins.set(Math.floor(at / 100), (bins.get(Math.floor(at / 100)) ?? 0) + 1);
+    const busiest = Math.max(...bins.values());
+    assert.ok(busiest < members.length / 2, `${busiest} of ${arrivals.length} datagrams fell in one 100 ms`);
+  });
+});
+
 test('an announcement lost on the way is repaired by the slow rotation', async () => {
   await withRolodex({ mapIntervalMs: 50 }, async (network) => {
     const members = Array.from({ length: 120 }, (_, i) => new TestMember(network.attach(`10.2.0.${i + 1}`, 7000)));
