@@ -8,15 +8,15 @@ import { Lab } from '../lab/lab';
 import { findExecutable, isRoot } from '../lab/tools';
 import { bareLink } from './vpn-bare';
 import { measureRtt, measureTcp, measureUdp, median, type TcpRun } from './vpn-measure';
+import { measureMemberMemory } from './vpn-memory';
+import { meshboiDefault, meshboiLargest, profileMembers } from './vpn-meshboi';
 import { nebula } from './vpn-nebula';
+import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import {
   describeMachine, judgeTargets, renderMarkdown, renderTable, renderTargets, round,
   type MemoryResult, type Report, type Settings, type ToolResult,
 } from './vpn-report';
 import { assertTunnelIntact, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
-import { measureMemberMemory } from './vpn-memory';
-import { meshboiDefault, meshboiLargest, profileMembers } from './vpn-meshboi';
-import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import { wireguardGo } from './vpn-wireguard';
 
 const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula, meshboiDefault, meshboiLargest];
@@ -167,36 +167,31 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
         say(`${tool.name}: did not come up: ${message(error)}`);
       }
     }
-    for (const contender of contenders) {
-      await attempt(pair, contender, 'ping before any traffic', async (tunnel) => {
-        contender.result.rtt_cold_ms = round(await measureRtt(pair[0], tunnel.serverAddress, settings.pings), 4);
+    const eachTool = async (what: string, step: (contender: Contender, tunnel: Tunnel) => Promise<void>): Promise<void> => {
+      for (const contender of contenders) await attempt(pair, contender, what, (tunnel) => step(contender, tunnel));
+    };
+    const ping = (what: string, field: 'rtt_ms' | 'rtt_cold_ms'): Promise<void> =>
+      eachTool(what, async ({ result }, tunnel) => {
+        result[field] = round(await measureRtt(pair[0], tunnel.serverAddress, settings.pings), 4);
       });
-    }
+    await ping('ping before any traffic', 'rtt_cold_ms');
     for (let index = 1; index <= settings.runs; index++) {
-      for (const contender of contenders) {
-        await attempt(pair, contender, `TCP run ${index}`, async (tunnel) => {
-          const run = await measureTcp(pair, tunnel.serverAddress, settings.tcp_seconds, tunnel.daemons);
-          contender.tcpRuns.push(run);
-          say(`${contender.tool.name}: TCP run ${index}: ${run.mbps.toFixed(0)} Mbit/s, CPU ${run.cpuPct.toFixed(0)}% ` +
-            `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits`);
-        });
-      }
+      await eachTool(`TCP run ${index}`, async ({ tool, tcpRuns }, tunnel) => {
+        const run = await measureTcp(pair, tunnel.serverAddress, settings.tcp_seconds, tunnel.daemons);
+        tcpRuns.push(run);
+        say(`${tool.name}: TCP run ${index}: ${run.mbps.toFixed(0)} Mbit/s, CPU ${run.cpuPct.toFixed(0)}% ` +
+          `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits`);
+      });
     }
     // The RTT figure is taken warm, after the TCP runs, so a JIT-compiled data path (ours) is
     // compared in its steady state with compiled ones; the cold figure is kept beside it.
-    for (const contender of contenders) {
-      await attempt(pair, contender, 'ping', async (tunnel) => {
-        contender.result.rtt_ms = round(await measureRtt(pair[0], tunnel.serverAddress, settings.pings), 4);
-      });
-    }
+    await ping('ping', 'rtt_ms');
     for (let index = 1; index <= settings.runs; index++) {
-      for (const contender of contenders) {
-        await attempt(pair, contender, `UDP run ${index}`, async (tunnel) => {
-          const pps = await measureUdp(pair, tunnel.serverAddress, settings.tcp_seconds, settings.udp_payload_bytes);
-          contender.result.udp_pps_runs.push(Math.round(pps));
-          say(`${contender.tool.name}: UDP run ${index}: ${Math.round(pps)} datagrams/s received`);
-        });
-      }
+      await eachTool(`UDP run ${index}`, async ({ tool, result }, tunnel) => {
+        const pps = await measureUdp(pair, tunnel.serverAddress, settings.tcp_seconds, settings.udp_payload_bytes);
+        result.udp_pps_runs.push(Math.round(pps));
+        say(`${tool.name}: UDP run ${index}: ${Math.round(pps)} datagrams/s received`);
+      });
     }
   } finally {
     await lab.teardown();
@@ -260,7 +255,11 @@ async function main(): Promise<void> {
   await writeFile(path.join(out, 'latest.md'), renderMarkdown(report));
   if (profile) await writeProfiles(profiled, profileFolder, out);
   const table = tools.length > 0 ? `${renderTable(tools)}\n\n` : '';
-  process.stdout.write(`\n${table}${renderTargets(report.targets)}\n\nwritten to ${path.join(out, 'latest.json')} and latest.md\n`);
+  const failures = [...tools, ...(memory ? [{ tool: MEMORY, reason: memory.reason }] : [])]
+    .filter((entry) => entry.reason)
+    .map((entry) => `failed: ${entry.tool}: ${entry.reason}\n`)
+    .join('');
+  process.stdout.write(`\n${table}${failures}${failures ? '\n' : ''}${renderTargets(report.targets)}\n\nwritten to ${path.join(out, 'latest.json')} and latest.md\n`);
 }
 
 main().catch((error: unknown) => {

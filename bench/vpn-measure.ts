@@ -129,5 +129,7 @@ export async function measureTcp(pair: HostPair, address: string, seconds: numbe
 export async function measureUdp(pair: HostPair, address: string, seconds: number, payloadBytes: number): Promise<number> {
   const end = await iperf(pair, address, ['-u', '-b', '0', '-l', String(payloadBytes)], seconds);
   const received = end.sum_received!;
-  return ((received.packets ?? 0) - (received.lost_packets ?? 0)) / received.seconds;
+  const count = (received.packets ?? 0) - (received.lost_packets ?? 0);
+  if (count <= 0) throw new Error(`not one of ${received.packets ?? 0} UDP datagrams arrived in ${seconds} s`);
+  return count / received.seconds;
 }

@@ -96,10 +96,15 @@ export async function routeDevice(host: LabHost, address: string): Promise<strin
   return match[1] as string;
 }
 
-/** Throws unless the tunnel's daemons still run and the route to its far end uses its device:
- * a measurement taken otherwise would have crossed the bare link instead. */
+/** Throws unless the tunnel's daemons still run, the route to its far end uses its device, and a
+ * ping still crosses it: a measurement taken otherwise measured the bare link or a dead tunnel. */
 export async function assertTunnelIntact(host: LabHost, tunnel: Tunnel): Promise<void> {
   tunnel.daemons.forEach(assertRunning);
   const device = await routeDevice(host, tunnel.serverAddress);
   if (device !== tunnel.device) throw new Error(`${tunnel.serverAddress} is routed via ${device}, not the tunnel's ${tunnel.device}`);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const result = await host.exec('ping', ['-n', '-c', '1', '-W', '1', '-I', tunnel.device, tunnel.serverAddress], { timeoutMs: 5000 });
+    if (result.code === 0) return;
+  }
+  throw new Error(`the tunnel stopped carrying packets: 3 pings to ${tunnel.serverAddress} through ${tunnel.device} went unanswered`);
 }
