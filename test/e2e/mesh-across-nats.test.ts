@@ -1,15 +1,13 @@
 // End to end, separate processes in namespaces: members behind two cone NATs and on the internet
 // form a full mesh, two members behind one NAT meet directly, a wrong PSK reaches nobody, a killed
 // member comes back, and a flood of junk does not stop the mesh. One lab for the whole file.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lab } from '../../lab/lab';
-import { describePeers, pingMatrix, startMember, startMeshLab, waitFor, waitForFullMesh, waitForRejoin, type Mesh, type MeshMember } from '../../lab/meshboi';
+import { describePeers, pingMatrix, startMember, waitFor, waitForFullMesh, waitForRejoin, type Mesh, type MeshMember } from '../../lab/meshboi';
 import { runProbe } from '../../lab/probes';
 import type { MemberStatus } from '../../src/member/status';
-import { skipUnlessRoot } from '../../lab/tools';
+import { E2E_SKIP, meshLabFixture } from './mesh-fixture';
 
-const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
 const MESH_TIMEOUT_MS = 30_000;
 
 /** Every drop the member counted, charged to a peer or not. */
@@ -18,39 +16,29 @@ function countDrops(status: MemberStatus): number {
   return sum(status.drops) + status.peers.reduce((total, peer) => total + sum(peer.drops), 0);
 }
 
-describe('a mesh across cone NATs', { skip }, () => {
-  let lab: Lab;
-  let mesh: Mesh;
-  const member = (name: string): MeshMember => {
-    const found = mesh.members.find((candidate) => candidate.name === name);
-    assert.ok(found, `no member on ${name}`);
-    return found;
-  };
-  const replace = (old: MeshMember, fresh: MeshMember): void => {
+describe('a mesh across cone NATs', { skip: E2E_SKIP }, () => {
+  const fixture = meshLabFixture(
+    {
+      public: ['rolodex', 'pub', 'junk'],
+      nats: { home: { kind: 'cone', hosts: ['a1', 'a2'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
+    },
+    {
+      rolodexHost: 'rolodex',
+      members: [
+        { host: 'pub', vpnIp: '192.168.50.1/24', listenPort: 40000 },
+        { host: 'a1', vpnIp: '192.168.50.2/24', listenPort: 40000 },
+        { host: 'a2', vpnIp: '192.168.50.3/24' },
+        { host: 'b1', vpnIp: '192.168.50.4/24' },
+      ],
+    },
+  );
+  const member = fixture.member;
+  const replace = (mesh: Mesh, old: MeshMember, fresh: MeshMember): void => {
     mesh.members[mesh.members.indexOf(old)] = fresh;
   };
 
-  before(async () => {
-    ({ lab, mesh } = await startMeshLab(
-      {
-        public: ['rolodex', 'pub', 'junk'],
-        nats: { home: { kind: 'cone', hosts: ['a1', 'a2'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
-      },
-      {
-        rolodexHost: 'rolodex',
-        members: [
-          { host: 'pub', vpnIp: '192.168.50.1/24', listenPort: 40000 },
-          { host: 'a1', vpnIp: '192.168.50.2/24', listenPort: 40000 },
-          { host: 'a2', vpnIp: '192.168.50.3/24' },
-          { host: 'b1', vpnIp: '192.168.50.4/24' },
-        ],
-      },
-    ));
-  });
-  after(() => lab?.teardown());
-
   test('members behind two different cone NATs and a public member all connect and ping each other both ways', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ mesh }) => {
       const trio = [member('pub'), member('a1'), member('b1')];
       const statuses = await waitForFullMesh(mesh.members, MESH_TIMEOUT_MS);
       for (const status of statuses) {
@@ -68,7 +56,7 @@ describe('a mesh across cone NATs', { skip }, () => {
     }));
 
   test('two members behind the same NAT reach each other directly and everyone else', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async () => {
       const a2 = member('a2');
       await a2.waitForEstablished(['192.168.50.1', '192.168.50.2', '192.168.50.4'], MESH_TIMEOUT_MS);
       const toNeighbour = await a2.peer('192.168.50.2');
@@ -85,7 +73,7 @@ describe('a mesh across cone NATs', { skip }, () => {
     }));
 
   test('a member with the wrong PSK reaches nobody and the others do not notice', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ lab, mesh }) => {
       const handshakesBefore = await Promise.all(mesh.members.map(async (each) => (await each.status()).peers.map((peer) => [peer.vpnIp, peer.sinceHandshakeMs] as const)));
       const startedAt = Date.now();
       const intruder = await startMember(lab.host('b2'), {
@@ -119,7 +107,7 @@ describe('a mesh across cone NATs', { skip }, () => {
     }));
 
   test('a member killed and restarted on the same port behind its NAT is reachable again', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ mesh }) => {
       const old = member('a1');
       const killedAt = Date.now();
       await old.kill();
@@ -130,20 +118,20 @@ describe('a mesh across cone NATs', { skip }, () => {
         rolodexes: [mesh.rolodexAddress],
         listenPort: 40000,
       });
-      replace(old, restarted);
+      replace(mesh, old, restarted);
       await waitForRejoin(restarted, mesh.members, killedAt, 60_000);
       const results = await Promise.all(mesh.members.filter((each) => each !== restarted).flatMap((each) => [each.ping(restarted.vpnIp), restarted.ping(each.vpnIp)]));
       for (const result of results) assert.equal(result.received, result.transmitted, `${result.from} -> ${result.to}`);
     }));
 
   test('a member killed and restarted on a new port, so a new outside address, is reachable again', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ mesh }) => {
       const old = member('b1');
       const oldOutside = (await old.status()).outsideAddress;
       const killedAt = Date.now();
       await old.kill();
       const restarted = await startMember(old.host, { network: mesh.network, psk: mesh.psk, vpnIp: '192.168.50.4/24', rolodexes: [mesh.rolodexAddress] });
-      replace(old, restarted);
+      replace(mesh, old, restarted);
       // The others keep the first holder of a VPN IP until its silent session is declared dead (about 35 s).
       await waitForRejoin(restarted, mesh.members, killedAt, 75_000);
       assert.notEqual((await restarted.status()).outsideAddress, oldOutside);
@@ -152,7 +140,7 @@ describe('a mesh across cone NATs', { skip }, () => {
     }));
 
   test('a flood of random datagrams at the rolodex and at a member leaves the mesh working', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ lab, mesh }) => {
       const junk = lab.host('junk');
       const dropsBefore = countDrops(await member('pub').status());
       const flood = (target: string): Promise<{ sent: number }> =>

@@ -1,31 +1,23 @@
 // End to end: once the mesh is up the rolodex can die without a single ping being lost for 20 s,
 // and a restarted rolodex lets a new member join everyone.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lab } from '../../lab/lab';
-import { numberedMembers, startMember, startMeshLab, startRolodex, waitForFullMesh, type Mesh } from '../../lab/meshboi';
-import { skipUnlessRoot } from '../../lab/tools';
+import { numberedMembers, startMember, startRolodex, waitForFullMesh } from '../../lab/meshboi';
+import { E2E_SKIP, meshLabFixture } from './mesh-fixture';
 
-const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
 const MESH_TIMEOUT_MS = 30_000;
 
-describe('the rolodex going away', { skip }, () => {
-  let lab: Lab;
-  let mesh: Mesh;
-
-  before(async () => {
-    ({ lab, mesh } = await startMeshLab(
-      {
-        public: ['rolodex', 'pub'],
-        nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
-      },
-      { rolodexHost: 'rolodex', members: numberedMembers(['pub', 'a1', 'b1']) },
-    ));
-  });
-  after(() => lab?.teardown());
+describe('the rolodex going away', { skip: E2E_SKIP }, () => {
+  const fixture = meshLabFixture(
+    {
+      public: ['rolodex', 'pub'],
+      nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'cone', hosts: ['b1', 'b2'] } },
+    },
+    { rolodexHost: 'rolodex', members: numberedMembers(['pub', 'a1', 'b1']) },
+  );
 
   test('killing the rolodex once the mesh is up loses no ping for 20 s', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ mesh }) => {
       await waitForFullMesh(mesh.members, MESH_TIMEOUT_MS);
       await mesh.rolodex.kill();
       const [pub, a1, b1] = mesh.members;
@@ -38,7 +30,7 @@ describe('the rolodex going away', { skip }, () => {
     }));
 
   test('a restarted rolodex lets a new member join everyone', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ lab, mesh }) => {
       await mesh.rolodex.stop();
       mesh.rolodex = await startRolodex(lab.host('rolodex'));
       const newcomer = await startMember(lab.host('b2'), { network: mesh.network, psk: mesh.psk, vpnIp: '192.168.50.4/24', rolodexes: [mesh.rolodexAddress] });

@@ -6,13 +6,10 @@
 // public member drops it as coming from an unknown source, the cone NAT drops it as unsolicited, and
 // their ClientHellos to the port the rolodex saw meet no mapping. The clients report a handshake
 // timeout; the symmetric member reports its peers as still punching with nothing received.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lab } from '../../lab/lab';
-import { describePeers, numberedMembers, startMeshLab, waitFor, waitForFullMesh, type Mesh, type PeerStatus } from '../../lab/meshboi';
-import { skipUnlessRoot } from '../../lab/tools';
-
-const skip = skipUnlessRoot('runs members with TUN devices in network namespaces behind nftables NATs');
+import { describePeers, numberedMembers, waitFor, waitForFullMesh, type PeerStatus } from '../../lab/meshboi';
+import { E2E_SKIP, meshLabFixture } from './mesh-fixture';
 
 /** Why a pair is down, as status shows it: the last error, or punching with nothing heard from the peer. */
 function explanation(peer: PeerStatus): string | null {
@@ -21,23 +18,17 @@ function explanation(peer: PeerStatus): string | null {
   return null;
 }
 
-describe('a member behind a symmetric NAT', { skip }, () => {
-  let lab: Lab;
-  let mesh: Mesh;
-
-  before(async () => {
-    ({ lab, mesh } = await startMeshLab(
-      {
-        public: ['rolodex', 'pub'],
-        nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'symmetric', hosts: ['s1'] } },
-      },
-      { rolodexHost: 'rolodex', members: numberedMembers(['pub', 'a1', 's1']) },
-    ));
-  });
-  after(() => lab?.teardown());
+describe('a member behind a symmetric NAT', { skip: E2E_SKIP }, () => {
+  const fixture = meshLabFixture(
+    {
+      public: ['rolodex', 'pub'],
+      nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'symmetric', hosts: ['s1'] } },
+    },
+    { rolodexHost: 'rolodex', members: numberedMembers(['pub', 'a1', 's1']) },
+  );
 
   test('the symmetric member connects to nobody, the others connect, and status says why each pair is down', () =>
-    lab.explainFailure(async () => {
+    fixture.run(async ({ mesh }) => {
       const [pub, a1, s1] = mesh.members;
       await waitForFullMesh([pub, a1], 30_000);
       const s1Outside = (await s1.status()).outsideAddress ?? '';
