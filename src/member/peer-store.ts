@@ -155,20 +155,22 @@ export class PeerStore {
 
   /** Makes `path` the peer's active established path, and the peer the holder of `vpn`. */
   activate(peer: Peer, path: Path, vpn: VpnAddress): void {
-    this.pending.delete(path.remote, path);
-    peer.attempts.delete(path);
-    path.peer = peer;
-    this.established.set(path.remote, path);
+    this.establish(peer, path);
     peer.active = path;
     this.claim(peer, vpn);
   }
 
   addStandby(peer: Peer, path: Path): void {
+    this.establish(peer, path);
+    peer.standby.add(path);
+  }
+
+  /** Moves a completed handshake from the pending store to the established one, as the peer's. */
+  private establish(peer: Peer, path: Path): void {
     this.pending.delete(path.remote, path);
     peer.attempts.delete(path);
     path.peer = peer;
     this.established.set(path.remote, path);
-    peer.standby.add(path);
   }
 
   /** Only after an authenticated record on `path`: the peer now sends from there. */
