@@ -1,5 +1,6 @@
 // The rolodex going down leaves established sessions alone: traffic keeps flowing past every
-// liveness interval, the outage is logged once, and the member re-registers when it is back.
+// liveness interval, the outage is logged once, and the member re-registers when it is back;
+// with several rolodexes, the member meets whoever any of them knows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, sleep } from './harness';
@@ -32,5 +33,25 @@ test('when the rolodex goes down traffic keeps flowing, and the member registers
     await eventually('alice registers again', () => alice.member.status().rolodexes[0].reachable && back.stats().members === 2);
     assert.equal(alice.logs.count('rolodex answers') - answersBefore, 1, 'the end of the outage is logged once');
     await mesh.ping('alice', 'bob');
+  });
+});
+
+test('a member registered with two rolodexes meets the members each of them knows, and keeps them when one goes down', async () => {
+  await withMesh(async (mesh) => {
+    const [first] = mesh.rolodexes;
+    const second = mesh.addRolodex('198.51.100.2');
+    const [one, two] = mesh.rolodexEndpoints;
+    const hub = await mesh.addMember('hub', { vpnIp: '192.168.50.1', address: '192.0.2.10', rolodexes: [one, two] });
+    await mesh.addMember('east', { vpnIp: '192.168.50.2', address: '192.0.2.20', rolodexes: [one] });
+    await mesh.addMember('west', { vpnIp: '192.168.50.3', address: '192.0.2.30', rolodexes: [two] });
+    await mesh.waitEstablished('hub', '192.168.50.2');
+    await mesh.waitEstablished('hub', '192.168.50.3');
+    assert.equal(mesh.get('east').member.status().peers.length, 1, 'east and west share no rolodex, so they never meet');
+    await first.stop();
+    mesh.rolodexes.splice(mesh.rolodexes.indexOf(first), 1);
+    await eventually('hub notices the first rolodex is gone', () => hub.member.status().rolodexes.filter((r) => r.reachable).length === 1);
+    await mesh.ping('hub', 'east');
+    await mesh.ping('west', 'hub');
+    assert.equal(second.stats().members, 2);
   });
 });
