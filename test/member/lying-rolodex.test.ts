@@ -1,0 +1,25 @@
+// A rolodex is untrusted: one that lists many members that do not exist costs a member a
+// bounded number of peers, each probed with backoff, and no harm to its real sessions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep } from './harness';
+import { withMesh } from './mesh';
+
+test('a rolodex listing a flood of made-up members fills at most maxPeers and real peers still connect', async () => {
+  await withMesh(async (mesh) => {
+    const fakes = Array.from({ length: 200 }, (_, i) => `198.18.${i >> 8}.${i & 255}:9999`);
+    mesh.network.interceptor = (d) => {
+      if (d.from.address !== '198.51.100.1' || d.to.address !== '192.0.2.10') return d;
+      const map = JSON.parse(d.data.toString()) as { Addresses: string[]; YourIndex: number };
+      return { ...d, data: Buffer.from(JSON.stringify({ ...map, Addresses: [...map.Addresses, ...fakes] })) };
+    };
+    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { maxPeers: 10 } });
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    await sleep(300);
+    assert.equal(alice.member.status().peers.length, 10);
+    assert.equal(alice.logs.count('ignoring a listed member: too many peers'), 1, 'the refusal is logged once, not per map');
+    await mesh.ping('alice', 'bob');
+    await mesh.ping('bob', 'alice');
+  });
+});
