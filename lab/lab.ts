@@ -194,6 +194,12 @@ export class Lab {
     report(`${router.name}: ${kind} NAT ${router.plan.lanAddress}/24 -> ${router.address}`);
     await router.mustExec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     await this.nft(router.namespace, natRuleset(kind));
+    const timeout = router.plan.udpTimeoutSeconds;
+    if (timeout !== null) {
+      // Conntrack timeouts are per namespace; the module is loaded now that the rules use `ct`.
+      report(`${router.name}: idle UDP mappings expire after ${timeout} s`);
+      await router.mustExec('sysctl', ['-qw', `net.netfilter.nf_conntrack_udp_timeout=${timeout}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${timeout}`]);
+    }
   }
 
   private async ip(args: string[]): Promise<void> {

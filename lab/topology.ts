@@ -12,9 +12,16 @@ export interface TopologyDescription {
   /** Hosts on the internet segment, each with its own public address. */
   public?: string[];
   /** NAT routers by name, each with its kind and the hosts on its LAN. */
-  nats?: Record<string, { kind: NatKind; hosts: string[] }>;
+  nats?: Record<string, NatDescription>;
   /** Percentage of packets dropped in each direction on a host's uplink. */
   loss?: Record<string, number>;
+}
+
+export interface NatDescription {
+  kind: NatKind;
+  hosts: string[];
+  /** Seconds an idle UDP mapping lives (Linux defaults: 30 unanswered, 120 once answered); sets both. */
+  udpTimeoutSeconds?: number;
 }
 
 export type HostRole = 'public' | 'router' | 'private';
@@ -30,6 +37,8 @@ export interface PlannedHost {
   /** For a router: its kind and the LAN it serves. */
   natKind: NatKind | null;
   lanAddress: string | null;
+  /** For a router: how long idle UDP mappings live, when the description sets it. */
+  udpTimeoutSeconds: number | null;
   /** Next hop of the default route: the NAT's LAN address behind a NAT, the internet's gateway otherwise. */
   gateway: string;
   lossPercent: number;
@@ -79,7 +88,15 @@ export function planTopology(description: TopologyDescription): TopologyPlan {
       throw new TopologyError(`NAT "${natName}" has kind "${String(nat.kind)}": use "cone" or "symmetric"`);
     }
     const lan = `10.${natIndex + 1}.0`;
-    hosts.push({ ...host(natName, 'router', `${INTERNET_NETWORK}.${FIRST_ROUTER + natIndex}`, 24), natKind: nat.kind, lanAddress: `${lan}.1` });
+    if (nat.udpTimeoutSeconds !== undefined && (!Number.isInteger(nat.udpTimeoutSeconds) || nat.udpTimeoutSeconds < 1)) {
+      throw new TopologyError(`NAT "${natName}" has udpTimeoutSeconds ${nat.udpTimeoutSeconds}: give a whole number of seconds, at least 1`);
+    }
+    hosts.push({
+      ...host(natName, 'router', `${INTERNET_NETWORK}.${FIRST_ROUTER + natIndex}`, 24),
+      natKind: nat.kind,
+      lanAddress: `${lan}.1`,
+      udpTimeoutSeconds: nat.udpTimeoutSeconds ?? null,
+    });
     if (nat.hosts.length > LAST_ADDRESS - FIRST_LAN_HOST + 1) throw new TopologyError(`NAT "${natName}" has too many hosts for one /24 LAN`);
     nat.hosts.forEach((name, hostIndex) => {
       claim(name);
@@ -102,5 +119,5 @@ export function checkLossPercent(percent: number): number {
 }
 
 function host(name: string, role: HostRole, address: string, prefixLength: number): PlannedHost {
-  return { name, role, address, prefixLength, nat: null, natKind: null, lanAddress: null, gateway: INTERNET_GATEWAY, lossPercent: 0 };
+  return { name, role, address, prefixLength, nat: null, natKind: null, lanAddress: null, udpTimeoutSeconds: null, gateway: INTERNET_GATEWAY, lossPercent: 0 };
 }

@@ -13,7 +13,7 @@ describe('lab NATs', { skip }, () => {
   before(async () => {
     lab = await Lab.create({
       public: ['srv', 'srv2'],
-      nats: { home: { kind: 'cone', hosts: ['a1', 'a2'] }, office: { kind: 'symmetric', hosts: ['s1'] } },
+      nats: { home: { kind: 'cone', hosts: ['a1', 'a2'], udpTimeoutSeconds: 20 }, office: { kind: 'symmetric', hosts: ['s1'] } },
     });
     await Promise.all([startEcho(lab.host('srv'), 7000), startEcho(lab.host('srv'), 7001), startEcho(lab.host('srv2'), 7000)]);
   });
@@ -42,5 +42,12 @@ describe('lab NATs', { skip }, () => {
     assert.equal(fromOutside.replies[0].observed, null);
     const fromLan = await runProbe<AskAnswer>(lab.host('a1'), ['ask', '--from-port', '40001', '--to', '10.1.0.3:41000']);
     assert.equal(fromLan.replies[0].observed, '10.1.0.2:40001', 'hosts on one LAN talk directly, without NAT');
+  });
+
+  test('a NAT given a UDP timeout forgets idle mappings after it; the others keep the kernel defaults', async () => {
+    const read = (router: string, key: string): Promise<string> => lab.host(router).mustExec('sysctl', ['-n', key]).then((text) => text.trim());
+    assert.equal(await read('home', 'net.netfilter.nf_conntrack_udp_timeout'), '20');
+    assert.equal(await read('home', 'net.netfilter.nf_conntrack_udp_timeout_stream'), '20');
+    assert.equal(await read('office', 'net.netfilter.nf_conntrack_udp_timeout'), '30');
   });
 });

@@ -25,7 +25,7 @@ test('public hosts, NAT routers and private hosts get addresses, gateways and lo
   assert.equal(byName.get('a1')?.lossPercent, 0);
 });
 
-test('a name used twice, an unusable name, an unknown NAT kind or a bad loss is refused with what to change', () => {
+test('a name used twice, an unusable name, an unknown NAT kind, a bad loss or UDP timeout is refused with what to change', () => {
   assert.throws(() => planTopology({ public: ['a'], nats: { a: { kind: 'cone', hosts: [] } } }), /"a" is used twice/);
   assert.throws(() => planTopology({ public: ['Rolodex'] }), /lowercase letters or digits/);
   assert.throws(() => planTopology({ public: ['averyveryverylongname'] }), TopologyError);
@@ -33,6 +33,7 @@ test('a name used twice, an unusable name, an unknown NAT kind or a bad loss is 
   assert.throws(() => planTopology({ public: ['a'], loss: { b: 5 } }), /"b", which is not a host/);
   assert.throws(() => planTopology({ public: ['a'], loss: { a: 2.5 } }), /whole percentage/);
   assert.throws(() => planTopology({ public: ['a'], loss: { a: 101 } }), /whole percentage/);
+  assert.throws(() => planTopology({ nats: { n: { kind: 'cone', hosts: [], udpTimeoutSeconds: 0 } } }), /at least 1/);
 });
 
 test('the symmetric NAT masquerades with fully random ports and the cone NAT keeps ports; both drop unsolicited inbound', () => {
