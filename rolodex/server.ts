@@ -74,6 +74,9 @@ export class RolodexServer {
   /** Networks over SPREAD_ABOVE_MEMBERS, served a slice of members in every slot. */
   private readonly spread = new Set<Network>();
   private wheelPosition = 0;
+  /** When the slot at wheelPosition is due; a late timer serves every slot due since. */
+  private slotDueAt = 0;
+  private slotMs = PASS_MS;
   private memberCount = 0;
   private passTimer: NodeJS.Timeout | null = null;
   private summaryTimer: NodeJS.Timeout | null = null;
@@ -96,15 +99,16 @@ export class RolodexServer {
     this.options = resolveOptions(options);
     this.refusals = new RateLimitedLog(this.log);
     this.budget = new SendBudget(this.options.budgetBytesPerSecond, this.options.budgetBurstBytes);
-    const slotMs = Math.min(PASS_MS, this.options.mapIntervalMs);
-    this.wheel = Array.from({ length: Math.max(1, Math.round(this.options.mapIntervalMs / slotMs)) }, () => new Set<Network>());
+    const slots = Math.max(1, Math.round(this.options.mapIntervalMs / Math.min(PASS_MS, this.options.mapIntervalMs)));
+    this.wheel = Array.from({ length: slots }, () => new Set<Network>());
+    this.slotMs = this.options.mapIntervalMs / slots;
   }
 
   start(): void {
     if (this.passTimer) return;
     this.transport.onMessage((data, from) => this.receive(data, from));
-    const slotMs = this.options.mapIntervalMs / this.wheel.length;
-    this.passTimer = setInterval(() => this.pass(), slotMs);
+    this.slotDueAt = Date.now() + this.slotMs;
+    this.passTimer = setInterval(() => this.pass(), this.slotMs);
     if (this.options.summaryIntervalMs > 0) {
       this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs);
     }
@@ -209,17 +213,29 @@ export class RolodexServer {
     return network.lastFlushAt + this.options.joinFlushMs + network.members.size * JOIN_FLUSH_MS_PER_MEMBER;
   }
 
-  /** One wheel slot: its networks reach the end of a map interval; then catch-ups advance. */
+  /**
+   * Serves every wheel slot that has come due (more than one when the timer ran late, so map
+   * intervals keep their length on a busy machine, up to one whole turn), then advances catch-ups.
+   */
   private pass(): void {
     const now = Date.now();
     this.catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
+    for (let served = 0; now >= this.slotDueAt && served < this.wheel.length; served++) {
+      this.endSlot(now);
+      this.slotDueAt += this.slotMs;
+    }
+    if (now >= this.slotDueAt) this.slotDueAt = now + this.slotMs;
+    for (const network of this.active) this.serve(network, now);
+  }
+
+  /** One wheel slot: its networks, and one phase of every spread network, end a map interval. */
+  private endSlot(now: number): void {
     const position = this.wheelPosition;
     const length = this.wheel.length;
     this.wheelPosition = (position + 1) % length;
     for (const network of this.wheel[position]) if (!this.spread.has(network)) this.endInterval(network, now, 0, 1);
     // A spread network's last phase falls on its own slot, where it would end as a whole.
     for (const network of this.spread) this.endInterval(network, now, (position - network.slot - 1 + 2 * length) % length, length);
-    for (const network of this.active) this.serve(network, now);
     if (this.wheelPosition === 0) this.budget.prune(now);
   }
 
