@@ -283,7 +283,9 @@ async function oneBigNetwork(): Promise<void> {
     console.log(`\nscenario 2: one network of ${BIG_NETWORK} members joining over ${HEARTBEAT_MS / 1000} s, until each knows all`);
     let peakRss = startUsage.rssMb;
     const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, processUsage(rolodex.child.pid as number).rssMb)), 500);
-    const mappedAt = await Promise.race([mapped, sleep(180_000).then(() => Number.NaN)]);
+    let giveUp: NodeJS.Timeout | undefined;
+    const mappedAt = await Promise.race([mapped, new Promise<number>((resolve) => (giveUp = setTimeout(() => resolve(Number.NaN), 180_000)))]);
+    clearTimeout(giveUp);
     const mappedUsage = processUsage(rolodex.child.pid as number);
     const mappedSummary = summaries(rolodex).at(-1) as Summary;
     await sleep(HEARTBEAT_MS * 2);
