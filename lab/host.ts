@@ -32,6 +32,11 @@ export class LabHost {
     return this.plan.address;
   }
 
+  /** The host's IPv6 address on the internet, when the topology has IPv6. */
+  get address6(): string | null {
+    return this.plan.address6;
+  }
+
   /** Runs a command inside the namespace to completion; a non-zero exit is a result, not an error. */
   exec(command: string, args: string[] = [], options: RunOptions = {}): Promise<CommandResult> {
     return runCommand(this.ipCommand, ['netns', 'exec', this.namespace, command, ...args], options);

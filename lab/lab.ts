@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LabHost } from './host';
 import { INTERNET_HOST, namespaceName, newRunId, runFolder } from './names';
-import { checkLossPercent, INTERNET_GATEWAY, planTopology, type NatKind, type PlannedHost, type TopologyDescription } from './topology';
+import { checkLossPercent, INTERNET_GATEWAY, INTERNET_GATEWAY6, planTopology, type NatKind, type PlannedHost, type TopologyDescription } from './topology';
 import { ensureLabTools, findExecutable, isRoot, mustRun, runCommand, runCommandSync } from './tools';
 
 export interface LabOptions {
@@ -152,6 +152,9 @@ export class Lab {
     await keepBridgesOutOfNetfilter(this.ipCommand, internet);
     // The gateway answers ARP but does not forward: packets to addresses outside the internet end there.
     await this.ip(['-n', internet, 'addr', 'add', `${INTERNET_GATEWAY}/24`, 'dev', INTERNET_BRIDGE]);
+    if (this.hosts.some((host) => host.plan.address6 !== null)) {
+      await this.ip(['-n', internet, 'addr', 'add', `${INTERNET_GATEWAY6}/64`, 'dev', INTERNET_BRIDGE, 'nodad']);
+    }
     await this.ip(['-n', internet, 'link', 'set', INTERNET_BRIDGE, 'up']);
 
     let port = 0;
@@ -180,6 +183,11 @@ export class Lab {
     // A default route through a gateway, as on a real network. An on-link default would make every
     // address tried (a peer's LAN endpoint, say) a neighbour entry, and that table is shared by all namespaces.
     await this.ip(['-n', host.namespace, 'route', 'add', 'default', 'via', host.plan.gateway]);
+    if (host.plan.address6 !== null) {
+      // nodad: the address is usable at once instead of after duplicate address detection.
+      await this.ip(['-n', host.namespace, 'addr', 'add', `${host.plan.address6}/64`, 'dev', UPLINK, 'nodad']);
+      await this.ip(['-n', host.namespace, '-6', 'route', 'add', 'default', 'via', INTERNET_GATEWAY6]);
+    }
   }
 
   private async buildLanBridge(router: LabHost): Promise<void> {

@@ -236,6 +236,8 @@ export interface MeshPlan {
   psk?: string;
   /** The public host running the rolodex. */
   rolodexHost: string;
+  /** Members reach the rolodex at its IPv6 address (the topology needs `ipv6: true`). */
+  rolodexOverIpv6?: boolean;
   members: Array<{ host: string; vpnIp: string; listenPort?: number }>;
   logLevel?: string;
 }
@@ -253,9 +255,12 @@ export async function startMesh(lab: Lab, plan: MeshPlan, report: (line: string)
   const network = plan.network ?? 'lab';
   const psk = plan.psk ?? randomBytes(24).toString('base64url');
   const rolodexHost = lab.host(plan.rolodexHost);
-  report(`starting the rolodex on ${rolodexHost.name} (${rolodexHost.address}:${ROLODEX_PORT})`);
-  const rolodex = await startRolodex(rolodexHost, { logLevel: plan.logLevel });
-  const rolodexAddress = `${rolodexHost.address}:${ROLODEX_PORT}`;
+  const address6 = rolodexHost.address6;
+  if (plan.rolodexOverIpv6 && address6 === null) throw new Error(`rolodexOverIpv6 needs a topology with ipv6: true (${rolodexHost.name} has no IPv6 address)`);
+  const rolodexAddress = plan.rolodexOverIpv6 ? `[${address6}]:${ROLODEX_PORT}` : `${rolodexHost.address}:${ROLODEX_PORT}`;
+  report(`starting the rolodex on ${rolodexHost.name} (${rolodexAddress})`);
+  // On a host with IPv6, "::" listens on both families.
+  const rolodex = await startRolodex(rolodexHost, { logLevel: plan.logLevel, extraArgs: address6 === null ? [] : ['--listen-address', '::'] });
   const members = await Promise.all(
     plan.members.map((entry) => {
       const host = lab.host(entry.host);

@@ -15,6 +15,8 @@ export interface TopologyDescription {
   nats?: Record<string, NatDescription>;
   /** Percentage of packets dropped in each direction on a host's uplink. */
   loss?: Record<string, number>;
+  /** The internet carries IPv6 too: public hosts and NAT routers also get an address in 2001:db8::/64 (LANs stay IPv4). */
+  ipv6?: boolean;
 }
 
 export interface NatDescription {
@@ -32,6 +34,8 @@ export interface PlannedHost {
   /** Address on the host's uplink `eth0`, with its prefix length. */
   address: string;
   prefixLength: number;
+  /** The host's IPv6 address on the internet (/64), when the topology has IPv6. */
+  address6: string | null;
   /** The NAT router a private host sits behind. */
   nat: string | null;
   /** For a router: its kind and the LAN it serves. */
@@ -54,6 +58,9 @@ export class TopologyError extends Error {}
 /** The "internet" segment (TEST-NET-3): its gateway at .1, public hosts from .10, NAT routers from .100. */
 export const INTERNET_NETWORK = '203.0.113';
 export const INTERNET_GATEWAY = `${INTERNET_NETWORK}.1`;
+/** The IPv6 side of the internet (documentation prefix): a host's address ends like its IPv4 one. */
+export const INTERNET_NETWORK6 = '2001:db8::';
+export const INTERNET_GATEWAY6 = `${INTERNET_NETWORK6}1`;
 const FIRST_PUBLIC_HOST = 10;
 const FIRST_ROUTER = 100;
 const LAST_ADDRESS = 254;
@@ -108,6 +115,11 @@ export function planTopology(description: TopologyDescription): TopologyPlan {
     if (!target) throw new TopologyError(`loss is set for "${name}", which is not a host of this topology`);
     target.lossPercent = checkLossPercent(percent);
   }
+  if (description.ipv6) {
+    for (const planned of hosts) {
+      if (planned.role !== 'private') planned.address6 = `${INTERNET_NETWORK6}${planned.address.split('.')[3]}`;
+    }
+  }
   return { internetPrefix: `${INTERNET_NETWORK}.0/24`, hosts };
 }
 
@@ -119,5 +131,5 @@ export function checkLossPercent(percent: number): number {
 }
 
 function host(name: string, role: HostRole, address: string, prefixLength: number): PlannedHost {
-  return { name, role, address, prefixLength, nat: null, natKind: null, lanAddress: null, udpTimeoutSeconds: null, gateway: INTERNET_GATEWAY, lossPercent: 0 };
+  return { name, role, address, prefixLength, address6: null, nat: null, natKind: null, lanAddress: null, udpTimeoutSeconds: null, gateway: INTERNET_GATEWAY, lossPercent: 0 };
 }

@@ -50,3 +50,13 @@ test('a run id carries its owner pid so cleanup can tell a dead run from a live 
   assert.equal(parseRunName('mbtestx-1-abcd-a1', 'mbtest'), null);
   assert.throws(() => newRunId('Bad-Prefix'), /lowercase letters or digits/);
 });
+
+test('with ipv6 the public hosts and routers also get an IPv6 address ending like their IPv4 one; LAN hosts do not', () => {
+  const plan = planTopology({ ipv6: true, public: ['rolodex'], nats: { home: { kind: 'cone', hosts: ['a1'] } } });
+  assert.deepEqual(
+    plan.hosts.map((host) => [host.name, host.address6]),
+    [['rolodex', '2001:db8::10'], ['home', '2001:db8::100'], ['a1', null]],
+  );
+  assert.ok(planTopology({ public: ['rolodex'] }).hosts.every((host) => host.address6 === null));
+});
+
