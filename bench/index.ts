@@ -137,8 +137,10 @@ async function attempt(pair: HostPair, contender: Contender, what: string, step:
     await step(contender.tunnel);
     await assertTunnelIntact(pair[0], contender.tunnel);
   } catch (error) {
-    contender.errors.push(`${what}: ${message(error)}`);
-    say(`${contender.tool.name}: ${what} failed: ${message(error)}`);
+    const state = await contender.tunnel.diagnose?.().catch((failure: unknown) => `no state: ${message(failure)}`);
+    const text = `${what}: ${message(error)}${state ? ` (${contender.tool.name} said: ${state})` : ''}`;
+    contender.errors.push(text);
+    say(`${contender.tool.name}: ${text}`);
   }
 }
 

@@ -112,6 +112,21 @@ async function largestCarriedPacket(members: readonly MeshMember[], device: stri
   return good;
 }
 
+/** Each member's peers with their state, packet counts and non-zero drops, from `meshboi status`. */
+async function describeMembers(members: readonly MeshMember[]): Promise<string> {
+  const nonZero = (drops: Record<string, number>): string =>
+    Object.entries(drops).filter(([, count]) => count > 0).map(([name, count]) => `${name}=${count}`).join(' ') || 'none';
+  const lines = await Promise.all(
+    members.map(async (member) => {
+      const status = await member.status();
+      const peers = status.peers.map((peer) =>
+        `peer ${peer.vpnIp ?? '?'} ${peer.state}, in ${peer.packetsIn} out ${peer.packetsOut} packets, drops ${nonZero(peer.drops)}`);
+      return `${member.vpnIp}: member drops ${nonZero(status.drops)}; ${peers.join('; ')}`;
+    }),
+  );
+  return lines.join(' / ');
+}
+
 function meshboiTool(variant: Variant): TunnelTool {
   return {
     name: variant.name,
@@ -132,6 +147,7 @@ function meshboiTool(variant: Variant): TunnelTool {
         );
       }
       return {
+        diagnose: () => describeMembers(started.members),
         serverAddress: second.vpnIp,
         device: variant.tunName,
         mtu: await interfaceMtu(pair[0], variant.tunName),

@@ -16,6 +16,8 @@ export interface Tunnel {
   readonly daemons: readonly LabProcess[];
   /** What the tool printed as its version, for the results file. */
   readonly version: string;
+  /** The tool's own account of its state (counters, drops), quoted when a measurement fails. */
+  diagnose?(): Promise<string>;
 }
 
 export interface TunnelTool {
