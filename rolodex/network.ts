@@ -1,6 +1,5 @@
 // One network's members in join order, with the map chunks rendered from them (rebuilt only
 // after a change) and the members recently forgotten, still to be announced as `Gone`.
-import type { Endpoint } from '../src/net/transport';
 import { packChunks, packGone, type MapChunk, type RenderedEntry } from '../src/rolodex-wire';
 
 export class Member {
@@ -11,7 +10,8 @@ export class Member {
   removed = false;
 
   constructor(
-    readonly endpoint: Endpoint,
+    readonly address: string,
+    readonly port: number,
     public entry: RenderedEntry,
     readonly budgetKey: string,
     public meshboi: boolean,
@@ -81,7 +81,7 @@ export class Network {
 
   /** Moves a member whose entry changed to the end, so everyone hears of it as of a newcomer. */
   reappend(member: Member, entry: RenderedEntry): void {
-    const moved = new Member(member.endpoint, entry, member.budgetKey, member.meshboi, member.lastHeardAt);
+    const moved = new Member(member.address, member.port, entry, member.budgetKey, member.meshboi, member.lastHeardAt);
     moved.cursor = member.cursor;
     this.drop(member);
     this.append(moved);

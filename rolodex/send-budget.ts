@@ -27,9 +27,13 @@ export class SendBudget {
     return true;
   }
 
-  /** Drops buckets that have refilled completely: a fresh bucket would be the same. */
-  prune(now: number): void {
+  /**
+   * Drops buckets unused for `idleMs` that have refilled completely (a fresh bucket would be the
+   * same). Buckets in steady use are kept, so the map does not churn garbage every turn.
+   */
+  prune(now: number, idleMs: number): void {
     for (const [destination, bucket] of this.buckets) {
+      if (now - bucket.refilledAt < idleMs) continue;
       if (bucket.tokens + ((now - bucket.refilledAt) * this.bytesPerSecond) / 1000 >= this.burstBytes) {
         this.buckets.delete(destination);
       }

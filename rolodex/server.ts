@@ -182,7 +182,7 @@ export class RolodexServer {
       this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
       return;
     }
-    network.append(new Member({ ...from }, renderEntry(from, heartbeat.local), budgetKey(from.address), heartbeat.meshboi, now));
+    network.append(new Member(from.address, from.port, renderEntry(from, heartbeat.local), budgetKey(from.address), heartbeat.meshboi, now));
     this.memberCount++;
     this.counters.joins++;
     this.announceJoin(network, now);
@@ -236,7 +236,8 @@ export class RolodexServer {
     for (const network of this.wheel[position]) if (!this.spread.has(network)) this.endInterval(network, now, 0, 1);
     // A spread network's last phase falls on its own slot, where it would end as a whole.
     for (const network of this.spread) this.endInterval(network, now, (position - network.slot - 1 + 2 * length) % length, length);
-    if (this.wheelPosition === 0) this.budget.prune(now);
+    // A destination in use hears from us every interval; only older buckets may go.
+    if (this.wheelPosition === 0) this.budget.prune(now, 2 * this.options.mapIntervalMs);
   }
 
   /** Announces the network's joins if their spacing has passed, else advances lagging members. */
@@ -321,7 +322,7 @@ export class RolodexServer {
       this.counters.throttled++;
       return false;
     }
-    this.transport.send(datagram, member.endpoint.port, member.endpoint.address);
+    this.transport.send(datagram, member.port, member.address);
     this.counters.datagramsOut++;
     this.counters.bytesOut += datagram.length;
     return true;
