@@ -22,6 +22,11 @@ export interface SessionConfig {
   identity: string;
   /** Suites in preference order; defaults to the engine's order with AES-128-CCM-8 last. */
   cipherSuites?: readonly CipherSuiteId[];
+  /**
+   * Offer (client) and echo (server) the meshboi capability extension. Default true; false makes
+   * the session look exactly like an original (pion) peer, which tests of original-peer handling use.
+   */
+  announceMeshboi?: boolean;
   /** Hands a datagram to the transport. Called synchronously; the buffer is not reused after. */
   send: (datagram: Buffer) => void;
   /** First retransmission timeout; doubles per try (RFC 6347 4.2.4). Default 1000 ms. */

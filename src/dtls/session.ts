@@ -58,7 +58,7 @@ export class DtlsSession {
   constructor(private readonly config: SessionConfig, private readonly events: SessionEvents) {
     const suites = config.cipherSuites ?? DEFAULT_CIPHER_SUITE_ORDER;
     if (suites.length === 0) throw new RangeError('SessionConfig.cipherSuites is empty: offer at least one suite');
-    this.context = new HandshakeContext(config.role, config.psk, config.identity, suites);
+    this.context = new HandshakeContext(config.role, config.psk, config.identity, suites, config.announceMeshboi ?? true);
     this.records = new RecordLayer({ onRecord: (type, epoch, payload) => this.onRecord(type, epoch, payload) });
     this.awaiting = config.role === 'client' ? 'start' : 'client_hello';
     this.flights = new FlightSender({

@@ -52,6 +52,7 @@ export interface Credentials {
   psk: Buffer;
   vpn: VpnAddress;
   cipherSuites?: readonly CipherSuiteId[];
+  announceMeshboi?: boolean;
 }
 
 /** Member-wide drops on the slow path. */
@@ -183,7 +184,7 @@ export class Connector {
   }
 
   private createPath(remote: Endpoint, role: Role, peer: Peer | null): Path {
-    const { psk, vpn, cipherSuites } = this.credentials;
+    const { psk, vpn, cipherSuites, announceMeshboi } = this.credentials;
     const transport = this.transport;
     const session = new DtlsSession(
       {
@@ -191,6 +192,7 @@ export class Connector {
         psk,
         identity: vpn.text,
         cipherSuites,
+        announceMeshboi,
         send: (datagram) => transport.send(datagram, remote.port, remote.address),
         retransmitInitialMs: this.timings.handshakeRetransmitMs,
         retransmitMaxTries: this.timings.handshakeMaxTries,

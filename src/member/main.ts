@@ -30,6 +30,8 @@ export interface MemberConfig {
   /** Our LAN endpoints to advertise, so members behind the same NAT can reach us directly. */
   localEndpoints?: Endpoint[];
   cipherSuites?: CipherSuiteId[];
+  /** False presents this member to its peers as an original one (see SessionConfig.announceMeshboi). */
+  announceMeshboi?: boolean;
 }
 
 export interface MemberTimings extends RolodexTimings, ConnectorTimings, LivenessTimings {
@@ -99,7 +101,7 @@ export async function startMember(
   const connector = new Connector(
     store,
     transport,
-    { psk: config.psk, vpn, cipherSuites: config.cipherSuites },
+    { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi },
     timings,
     timers,
     (path, plaintext) => outside.deliver(path, plaintext),

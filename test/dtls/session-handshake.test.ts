@@ -157,3 +157,40 @@ test('a client fed datagrams before start() drops them quietly and still handsha
     await eventually('established', () => pair.established);
   });
 });
+
+for (const original of ['client', 'server'] as const) {
+  test(`an original-like ${original} (no meshboi extension) is known as original by both sides and never sees ours`, async () => {
+    const extensionsSeenByOriginal: number[][] = [];
+    const originalAddress = original === 'client' ? '10.0.0.1' : '10.0.0.2';
+    await withPair(
+      {
+        original,
+        interceptor: (d) => {
+          if (d.to.address !== originalAddress) return d;
+          const { records } = splitRecords(d.data);
+          for (const record of records) {
+            if (record.header.epoch !== 0 || record.header.contentType !== 22) continue;
+            const fragments = decodeHandshakeFragments(record.fragment);
+            if (!fragments.ok) continue;
+            for (const fragment of fragments.value) {
+              if (fragment.msgType !== HandshakeType.server_hello) continue;
+              const hello = decodeServerHello(fragment.body);
+              if (hello.ok) extensionsSeenByOriginal.push(hello.value.extensions.map((e) => e.type));
+            }
+          }
+          return d;
+        },
+      },
+      async (pair) => {
+        pair.client.start();
+        await eventually('both sides established', () => pair.established);
+        assert.equal(pair.clientEvents.info?.peerIsMeshboi, false);
+        assert.equal(pair.serverEvents.info?.peerIsMeshboi, false);
+      },
+    );
+    if (original === 'client') {
+      assert.ok(extensionsSeenByOriginal.length > 0, 'the original client saw a ServerHello');
+      assert.ok(extensionsSeenByOriginal.every((types) => !types.includes(ExtensionType.meshboi)), 'our server did not echo an extension it was not offered');
+    }
+  });
+}

@@ -31,6 +31,8 @@ export interface PairOptions {
   interceptor?: Interceptor;
   retransmitInitialMs?: number;
   retransmitMaxTries?: number;
+  /** Which side behaves like an original (pion) peer: no meshboi extension offered or echoed. */
+  original?: 'client' | 'server';
 }
 
 export const CLIENT_IDENTITY = '192.168.50.1';
@@ -101,6 +103,7 @@ export class SessionPair {
       send,
       retransmitInitialMs: this.options.retransmitInitialMs ?? 50,
       retransmitMaxTries: this.options.retransmitMaxTries,
+      announceMeshboi: this.options.original !== role,
     };
   }
 }

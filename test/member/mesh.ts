@@ -55,6 +55,8 @@ export interface MemberOptions {
   advertiseLocal?: boolean;
   rolodexes?: Endpoint[];
   cipherSuites?: CipherSuiteId[];
+  /** False makes the member present itself as an original (pion) peer. */
+  announceMeshboi?: boolean;
   timings?: Partial<MemberTimings>;
 }
 
@@ -83,6 +85,7 @@ export class Mesh {
       rolodexes: options.rolodexes ?? this.rolodexEndpoints,
       localEndpoints: options.advertiseLocal ? [transport.localEndpoint()] : [],
       cipherSuites: options.cipherSuites,
+      announceMeshboi: options.announceMeshboi,
     };
     const { log, capture } = capturedLogger();
     const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log });

@@ -45,6 +45,7 @@ export class HandshakeContext {
     readonly psk: Buffer,
     readonly identity: string,
     readonly cipherSuites: readonly CipherSuiteId[],
+    readonly announceMeshboi: boolean,
   ) {
     this.clientRandom = role === 'client' ? randomBytes(RANDOM_LENGTH) : Buffer.alloc(0);
   }

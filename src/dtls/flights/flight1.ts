@@ -25,7 +25,8 @@ export function flight1(context: HandshakeContext): Flight {
  * renegotiation_info (RFC 5746, as pion sends), our meshboi marker, and X25519 for ECDHE_PSK.
  */
 export function clientHello(context: HandshakeContext, cookie: Buffer): FlightItem {
-  const extensions: Extension[] = [extendedMasterSecretExtension(), renegotiationInfoExtension(), meshboiExtension()];
+  const extensions: Extension[] = [extendedMasterSecretExtension(), renegotiationInfoExtension()];
+  if (context.announceMeshboi) extensions.push(meshboiExtension());
   if (context.cipherSuites.some((id) => cipherSuiteById(id)?.keyExchange === 'ecdhe_psk')) {
     extensions.push(supportedGroupsExtension([X25519_NAMED_GROUP]), ecPointFormatsExtension());
   }

@@ -52,7 +52,7 @@ export function flight4(context: HandshakeContext, message: HandshakeMessage): F
   context.suite = suite;
   context.clientRandom = hello.random;
   context.serverRandom = randomBytes(RANDOM_LENGTH);
-  context.peerIsMeshboi = carriesMeshboiMarker(hello.extensions);
+  context.peerIsMeshboi = context.announceMeshboi && carriesMeshboiMarker(hello.extensions);
 
   const extensions: Extension[] = [];
   const renegotiation = findExtension(hello.extensions, ExtensionType.renegotiation_info);
