@@ -167,4 +167,29 @@ describe('a mesh across cone NATs', { skip: E2E_SKIP }, () => {
         return age !== null && age !== undefined && age < 6_000 ? true : undefined;
       });
     }));
+
+  // todo until the member's UDP transport flushes on close: Node's dgram resolves the destination on a
+  // later tick, so the close_notify datagrams queued by stop() are dropped by the close() that follows.
+  const closeNotifyLost = 'close_notify is lost at exit: UdpTransport.close() drops datagrams sent in the same tick';
+  test('a member stopped with SIGTERM exits 0, removes its TUN device, and its peers drop the session at once', { todo: closeNotifyLost }, () =>
+    fixture.run(async ({ mesh }) => {
+      const leaving = member('a2');
+      const others = mesh.members.filter((each) => each !== leaving);
+      await waitForFullMesh(mesh.members, MESH_TIMEOUT_MS);
+      const exit = await leaving.process.stop();
+      assert.deepEqual(exit, { code: 0, signal: null });
+      const links = await leaving.host.mustExec('ip', ['-o', 'link', 'show']);
+      assert.doesNotMatch(links, /: tun[:@]/, 'the TUN device is gone');
+      // close_notify tells the others right away; without it they would wait for the dead-peer timeout.
+      await Promise.all(
+        others.map((each) =>
+          waitFor(`${each.name} to drop its session with the member that left`, 5_000, async () => {
+            const peer = await each.peer(leaving.vpnIp);
+            if (peer?.state === 'established') throw new Error(`still established: ${describePeers(await each.status())}`);
+            return true;
+          }),
+        ),
+      );
+      mesh.members.splice(mesh.members.indexOf(leaving), 1);
+    }));
 });
