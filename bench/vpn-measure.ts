@@ -66,7 +66,9 @@ interface IperfEnd {
 /** Runs one iperf3 test against a fresh one-shot server on host B and returns its JSON "end". */
 async function iperf(pair: HostPair, address: string, clientArgs: string[], seconds: number): Promise<IperfEnd> {
   const [client, server] = pair;
-  const daemon = server.spawn('iperf3', ['-s', '-1', '-p', String(IPERF_PORT)]);
+  // Bound to the tunnel's address: a UDP server takes the first datagram it gets as its client,
+  // and a late datagram from the previous tool's flood (same port, other tunnel) must not be it.
+  const daemon = server.spawn('iperf3', ['-s', '-1', '-B', address, '-p', String(IPERF_PORT)]);
   try {
     for (let tries = 0; ; tries++) {
       assertRunning(daemon);
