@@ -24,7 +24,7 @@ export type FromWorker =
   | { type: 'stats'; worker: number; sent: number; received: number; receivedBytes: number }
   | { type: 'mapped'; at: number; members: number }
   | { type: 'probe-seen'; key: string; at: number; members: number }
-  | { type: 'probe-none'; key: string };
+  | { type: 'probe-ready'; key: string; members: number };
 
 /** 127.a.b.c for member `index`, avoiding .0 and .255 in each byte. */
 export function loopbackAddress(index: number): string {
@@ -48,7 +48,7 @@ class LoadWorker {
   private seen: Uint8Array[] = [];
   private seenCount: Int32Array = new Int32Array(0);
   private fullyMapped = 0;
-  private probe: { key: string; quoted: string; network: string; members: Set<number>; remaining: number } | null = null;
+  private probe: { key: string; quoted: string; members: Set<number>; remaining: number } | null = null;
 
   constructor(private readonly config: LoadConfig) {}
 
@@ -82,13 +82,17 @@ class LoadWorker {
       this.seenCount = new Int32Array(this.sockets.length);
     }
     const slots = Math.max(1, Math.round(this.config.heartbeatMs / SCHEDULER_MS));
-    let slot = 0;
+    const startedAt = Date.now();
+    let served = 0;
+    // Time-driven: a late timer sends every slot that came due, so members keep their period.
     this.schedule = setInterval(() => {
-      for (let i = slot; i < this.sockets.length; i += slots) {
-        this.sockets[i].send(this.heartbeats.get(this.networks[i]) as Buffer, this.config.rolodexPort, '127.0.0.1');
-        this.sent++;
+      const due = Math.min(Math.floor((Date.now() - startedAt) / SCHEDULER_MS) + 1, served + slots);
+      for (; served < due; served++) {
+        for (let i = served % slots; i < this.sockets.length; i += slots) {
+          this.sockets[i].send(this.heartbeats.get(this.networks[i]) as Buffer, this.config.rolodexPort, '127.0.0.1');
+          this.sent++;
+        }
       }
-      slot = (slot + 1) % slots;
     }, SCHEDULER_MS);
     this.statsTimer = setInterval(() => {
       send({ type: 'stats', worker: this.config.firstIndex, sent: this.sent, received: this.received, receivedBytes: this.receivedBytes });
@@ -100,11 +104,8 @@ class LoadWorker {
     this.networks.forEach((name, i) => {
       if (name === network && this.keys[i] !== key) members.add(i);
     });
-    if (members.size === 0) {
-      send({ type: 'probe-none', key });
-      return;
-    }
-    this.probe = { key, quoted: JSON.stringify(key), network, members, remaining: members.size };
+    if (members.size > 0) this.probe = { key, quoted: JSON.stringify(key), members, remaining: members.size };
+    send({ type: 'probe-ready', key, members: members.size });
   }
 
   private receive(member: number, data: Buffer): void {

@@ -108,6 +108,10 @@ class Workers {
     return workers;
   }
 
+  get count(): number {
+    return this.children.length;
+  }
+
   broadcast(message: ToWorker): void {
     for (const child of this.children) child.send(message);
   }
@@ -160,8 +164,18 @@ async function probeJoin(workers: Workers, rolodexPort: number, network: string,
         }
       });
     });
+    // Every worker confirms it watches before the newcomer's first heartbeat leaves.
+    const ready = new Promise<void>((resolve) => {
+      let confirmations = 0;
+      const off = workers.on((message) => {
+        if (message.type === 'probe-ready' && message.key === key && ++confirmations === workers.count) {
+          off();
+          resolve();
+        }
+      });
+    });
     workers.broadcast({ type: 'probe', key, network });
-    await sleep(200);
+    await ready;
     const joinedAt = Date.now();
     // Heartbeats every interval as a member would, in case the first is lost in a full socket buffer.
     const heartbeat = (): void => socket.send(JSON.stringify({ NetworkName: network }), rolodexPort, '127.0.0.1');
