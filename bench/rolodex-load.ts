@@ -84,9 +84,10 @@ class LoadWorker {
     const slots = Math.max(1, Math.round(this.config.heartbeatMs / SCHEDULER_MS));
     const startedAt = Date.now();
     let served = 0;
-    // Time-driven: a late timer sends every slot that came due, so members keep their period.
+    // Time-driven: a late timer sends the slots that came due (a few at a time, so a stalled
+    // worker catches up without one burst that would overflow the rolodex's socket buffer).
     this.schedule = setInterval(() => {
-      const due = Math.min(Math.floor((Date.now() - startedAt) / SCHEDULER_MS) + 1, served + slots);
+      const due = Math.min(Math.floor((Date.now() - startedAt) / SCHEDULER_MS) + 1, served + 4);
       for (; served < due; served++) {
         for (let i = served % slots; i < this.sockets.length; i += slots) {
           this.sockets[i].send(this.heartbeats.get(this.networks[i]) as Buffer, this.config.rolodexPort, '127.0.0.1');
