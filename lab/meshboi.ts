@@ -1,5 +1,5 @@
 // Driving the real `meshboi` command line inside lab hosts, as a person would: a rolodex, members
-// with their own PSK file and control socket, `meshboi status`, ping and iperf3 through the tunnels.
+// with their own PSK file and control socket, `meshboi status`, ping, TCP transfers and iperf3 through the tunnels.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
