@@ -11,8 +11,17 @@ export interface UdpOptions {
   bufferBytes?: number;
 }
 
+/** How long close() waits for queued datagrams (a close_notify, say) to leave before giving up. */
+const CLOSE_DRAIN_MS = 500;
+
 export class UdpTransport implements DatagramTransport {
   private handler: MessageHandler = () => {};
+  /** Datagrams handed to the socket whose send has not completed; close() lets them leave first. */
+  private sending = 0;
+  private drained: (() => void) | null = null;
+  private readonly sent = (): void => {
+    if (--this.sending === 0 && this.drained) this.drained();
+  };
 
   /**
    * A dual-stack IPv6 socket reports IPv4 senders in plain form but can only send to them in
@@ -43,7 +52,8 @@ export class UdpTransport implements DatagramTransport {
   }
 
   send(data: Uint8Array, port: number, address: string): void {
-    this.socket.send(data, port, this.mapsIPv4 && !address.includes(':') ? `::ffff:${address}` : address);
+    this.sending++;
+    this.socket.send(data, port, this.mapsIPv4 && !address.includes(':') ? `::ffff:${address}` : address, this.sent);
   }
 
   onMessage(handler: MessageHandler): void {
@@ -55,8 +65,18 @@ export class UdpTransport implements DatagramTransport {
     return { address, port };
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+  /** Closes the socket once what was sent before has left (dgram resolves addresses asynchronously). */
+  async close(): Promise<void> {
+    if (this.sending > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_DRAIN_MS);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }
 

@@ -28,3 +28,19 @@ test('a dual-stack socket reports IPv4 senders in plain form and can answer them
     await v4.close();
   }
 });
+
+test('datagrams sent just before close still leave, so a last close_notify is not lost', async () => {
+  const sender = await UdpTransport.open({ address: '127.0.0.1', port: 0 });
+  const receiver = await UdpTransport.open({ address: '127.0.0.1', port: 0 });
+  try {
+    const received: string[] = [];
+    receiver.onMessage((data) => received.push(data.toString()));
+    for (let i = 0; i < 5; i++) sender.send(Buffer.from(`last-${i}`), receiver.localEndpoint().port, '127.0.0.1');
+    await sender.close();
+    const deadline = Date.now() + 2000;
+    while (received.length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(received, ['last-0', 'last-1', 'last-2', 'last-3', 'last-4']);
+  } finally {
+    await receiver.close();
+  }
+});
