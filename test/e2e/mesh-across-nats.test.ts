@@ -152,7 +152,7 @@ describe('a mesh across cone NATs', { skip: E2E_SKIP }, () => {
       ]);
       assert.equal(rolodexFlood.sent + memberFlood.sent, 60_000);
       const dropped = countDrops(await member('pub').status()) - dropsBefore;
-      assert.ok(dropped >= 10_000, `the junk reached the member and was dropped and counted: ${dropped} drops`);
+      assert.ok(dropped >= 1_000, `the junk reached the member and was dropped and counted: ${dropped} drops`);
       for (const result of pingsDuringFlood) {
         assert.ok(result.received >= 0.8 * result.transmitted, `${result.from} -> ${result.to} during the flood: ${result.received}/${result.transmitted}`);
       }
