@@ -127,11 +127,38 @@ export async function measureTcp(pair: HostPair, address: string, seconds: numbe
   };
 }
 
+/** The receiving host's IPv4 reassembly queues: "FRAG: inuse <queues> memory <bytes>". */
+async function fragmentQueues(host: LabHost): Promise<{ line: string; bytes: number }> {
+  const line = /^FRAG: .*$/m.exec(await host.mustExec('cat', ['/proc/net/sockstat']))?.[0] ?? 'FRAG: unknown';
+  return { line, bytes: Number(/memory (\d+)/.exec(line)?.[1] ?? 0) };
+}
+
+/**
+ * A flood through a tunnel whose MTU is below the datagram size arrives as fragments, and every
+ * fragment lost on the way leaves a half-built datagram on the receiver until ipfrag_time expires.
+ * At ipfrag_high_thresh (4 MB) the kernel reassembles nothing more, so the next tool's flood
+ * would see no datagram at all: the receiver gets a short ipfrag_time, and each run waits (a few
+ * seconds at most) for the queues left by the one before to expire.
+ */
+export async function shortenReassemblyTimeout(server: LabHost, seconds: number): Promise<void> {
+  await server.mustExec('sysctl', ['-qw', `net.ipv4.ipfrag_time=${seconds}`]);
+}
+
+const LEFTOVER_FRAGMENT_BYTES = 256 * 1024;
+
+async function waitForReassemblyQueues(server: LabHost): Promise<void> {
+  for (let tries = 0; tries < 40 && (await fragmentQueues(server)).bytes > LEFTOVER_FRAGMENT_BYTES; tries++) await sleep(250);
+}
+
 /** UDP datagrams of `payloadBytes` offered as fast as iperf3 can send; received datagrams/s. */
 export async function measureUdp(pair: HostPair, address: string, seconds: number, payloadBytes: number): Promise<number> {
+  await waitForReassemblyQueues(pair[1]);
   const end = await iperf(pair, address, ['-u', '-b', '0', '-l', String(payloadBytes)], seconds);
   const received = end.sum_received!;
   const count = (received.packets ?? 0) - (received.lost_packets ?? 0);
-  if (count <= 0) throw new Error(`not one of ${received.packets ?? 0} UDP datagrams arrived in ${seconds} s`);
+  if (count <= 0) {
+    const { line } = await fragmentQueues(pair[1]);
+    throw new Error(`not one of ${received.packets ?? 0} UDP datagrams arrived in ${seconds} s (host B ${line})`);
+  }
   return count / received.seconds;
 }

@@ -202,7 +202,8 @@ export function renderMarkdown(report: Report): string {
     `${machine.date}. ${machine.cpu_model}, ${machine.cores} cores, ${machine.memory_gb} GiB, ${machine.os}, kernel ${machine.kernel}, Node.js ${machine.node}; load average at start ${machine.load_average_at_start.join(' ')}.`,
     '',
     `Two lab hosts (network namespaces) on the lab's internet segment, a veth pair from each into one bridge. TCP: one iperf3 stream for ${settings.tcp_seconds} s, median of ${settings.runs}. ` +
-      `UDP: iperf3 -u -b 0 -l ${settings.udp_payload_bytes} (as fast as iperf3 sends) for ${settings.tcp_seconds} s, datagrams received per second, median of ${settings.runs}. ` +
+      `UDP: iperf3 -u -b 0 -l ${settings.udp_payload_bytes} (as fast as iperf3 sends) for ${settings.tcp_seconds} s, datagrams received per second, median of ${settings.runs}; ` +
+      'a datagram above a tunnel\'s MTU crosses as IP fragments, so host B\'s ipfrag_time is 3 s and each run first waits for the half-built datagrams the previous flood left to expire. ' +
       `RTT: median of ${settings.pings} pings 0.2 s apart, taken after the TCP runs (rtt_cold_ms in latest.json: before any traffic); added RTT is over the bare link in this run. ` +
       'CPU: during the TCP runs, CPU time of both iperf3 ends (their own report), the tunnel\'s processes (/proc/<pid>/stat) and the ' +
       'machine\'s interrupt and softirq time (/proc/stat: the network stack\'s work, charged to no process), in percent of one core; ' +
