@@ -168,10 +168,7 @@ describe('a mesh across cone NATs', { skip: E2E_SKIP }, () => {
       });
     }));
 
-  // todo until the member's UDP transport flushes on close: Node's dgram resolves the destination on a
-  // later tick, so the close_notify datagrams queued by stop() are dropped by the close() that follows.
-  const closeNotifyLost = 'close_notify is lost at exit: UdpTransport.close() drops datagrams sent in the same tick';
-  test('a member stopped with SIGTERM exits 0, removes its TUN device, and its peers drop the session at once', { todo: closeNotifyLost }, () =>
+  test('a member stopped with SIGTERM exits 0, removes its TUN device, and its peers drop the session at once', () =>
     fixture.run(async ({ mesh }) => {
       const leaving = member('a2');
       const others = mesh.members.filter((each) => each !== leaving);
