@@ -98,31 +98,53 @@ test('once everyone is mapped, each member gets one datagram per interval, not t
   });
 });
 
+/** Runs `body` for `ms` and reports the longest the event loop was stuck meanwhile. */
+async function longestStall(ms: number): Promise<number> {
+  let last = Date.now();
+  let longest = 0;
+  const probe = setInterval(() => {
+    const now = Date.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 5);
+  await sleep(ms);
+  clearInterval(probe);
+  return Math.max(longest, Date.now() - last);
+}
+
 test('a large network\'s maps are spread over the interval, still one per member per interval', async () => {
   await withRolodex({ mapIntervalMs: 500 }, async (network) => {
     const members = Array.from({ length: 700 }, (_, i) => new TestMember(network.attach(`10.7.${i >> 8}.${i & 255}`, 4000)));
     for (const member of members) member.heartbeat();
     await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 20_000);
     await sleep(1000);
-    const arrivals: number[] = [];
-    const before = members.map((member) => member.maps.length);
+    const keepAlive = setInterval(() => members.forEach((member) => member.heartbeat()), 1000);
+    let arrivals: number[] = [];
     network.interceptor = (datagram) => {
       if (datagram.from.address === ROLODEX.address) arrivals.push(Date.now());
       return datagram;
     };
-    const keepAlive = setInterval(() => members.forEach((member) => member.heartbeat()), 1000);
     try {
-      await sleep(2000);
+      // A stalled loop makes the rolodex serve every slot that came due at once, by design, so
+      // the interval is judged over a window in which the loop ran freely.
+      let judged = false;
+      for (let attempt = 0; attempt < 10 && !judged; attempt++) {
+        arrivals = [];
+        const before = members.map((member) => member.maps.length);
+        if ((await longestStall(1100)) > 120) continue;
+        judged = true;
+        const received = members.map((member, i) => member.maps.length - before[i]);
+        assert.ok(Math.min(...received) >= 1 && Math.max(...received) <= 4, `per member over 2 intervals: ${Math.min(...received)}..${Math.max(...received)}`);
+        const bins = new Map<number, number>();
+        for (const at of arrivals) bins.set(Math.floor(at / 100), (bins.get(Math.floor(at / 100)) ?? 0) + 1);
+        const busiest = Math.max(...bins.values());
+        assert.ok(busiest < members.length * 0.6, `${busiest} of the ${arrivals.length} maps of two intervals fell in one 100 ms`);
+      }
+      assert.ok(judged, 'the event loop stalled in every attempt');
     } finally {
       clearInterval(keepAlive);
       network.interceptor = (datagram) => datagram;
     }
-    const received = members.map((member, i) => member.maps.length - before[i]);
-    assert.ok(Math.min(...received) >= 2 && Math.max(...received) <= 6, `per member over 4 intervals: ${Math.min(...received)}..${Math.max(...received)}`);
-    const bins = new Map<number, number>();
-    for (const at of arrivals) bins.set(Math.floor(at / 100), (bins.get(Math.floor(at / 100)) ?? 0) + 1);
-    const busiest = Math.max(...bins.values());
-    assert.ok(busiest < members.length * 0.75, `${busiest} of ${arrivals.length} datagrams fell in one 100 ms`);
   });
 });
 
