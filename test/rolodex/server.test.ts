@@ -98,7 +98,7 @@ test('once everyone is mapped, each member gets one datagram per interval, not t
   });
 });
 
-/** Runs `body` for `ms` and reports the longest the event loop was stuck meanwhile. */
+/** Waits `ms` and reports the longest the event loop was stuck meanwhile, in ms. */
 async function longestStall(ms: number): Promise<number> {
   let last = Date.now();
   let longest = 0;
