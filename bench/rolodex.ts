@@ -121,13 +121,14 @@ class Workers {
     return () => this.listeners.delete(listener);
   }
 
-  /** Map datagrams received, summed over workers from their latest per-second reports. */
-  trackReceived(): { received: () => number; stop: () => void } {
-    const latest = new Map<number, number>();
+  /** Heartbeats sent and map datagrams received, summed over workers from their latest reports. */
+  trackTraffic(): { sent: () => number; received: () => number; stop: () => void } {
+    const latest = new Map<number, { sent: number; received: number }>();
     const stop = this.on((message) => {
-      if (message.type === 'stats') latest.set(message.worker, message.received);
+      if (message.type === 'stats') latest.set(message.worker, message);
     });
-    return { received: () => [...latest.values()].reduce((sum, count) => sum + count, 0), stop };
+    const total = (field: 'sent' | 'received'): number => [...latest.values()].reduce((sum, report) => sum + report[field], 0);
+    return { sent: () => total('sent'), received: () => total('received'), stop };
   }
 
   /** Asks every worker to stop; one still running after 10 s is killed. */
@@ -192,9 +193,13 @@ async function probeJoin(workers: Workers, rolodexPort: number, network: string,
   }
 }
 
-function progress(rolodex: RolodexProcess): void {
+function progress(rolodex: RolodexProcess, heartbeatsSent: number): void {
   const last = summaries(rolodex).at(-1);
-  if (last) console.log(`  rolodex: ${last.members} members, ${last.heartbeats} heartbeats, ${last.datagramsOut} maps sent, ${last.throttled} throttled`);
+  if (!last) return;
+  console.log(
+    `  load generators sent ${heartbeatsSent} heartbeats; rolodex: ${last.members} members, ${last.heartbeats} heartbeats, ` +
+      `${socketDrops(rolodex.port)} dropped by the kernel, ${last.datagramsOut} maps sent, ${last.throttled} throttled`,
+  );
 }
 
 function ratio(measured: number, target: number): string {
@@ -216,7 +221,7 @@ async function manyNetworks(): Promise<void> {
   let workers: Workers | null = null;
   try {
     workers = await Workers.start(rolodex.port, MEMBERS, membersPerNetwork, WORKERS);
-    const traffic = workers.trackReceived();
+    const traffic = workers.trackTraffic();
     workers.broadcast({ type: 'start' });
     console.log(`scenario 1: ${MEMBERS} members in ${NETWORKS} networks, heartbeating every ${HEARTBEAT_MS / 1000} s; ramping up`);
     // Measure once every member has joined and two more intervals have passed, so the window
@@ -224,10 +229,10 @@ async function manyNetworks(): Promise<void> {
     const rampDeadline = Date.now() + 120_000;
     do {
       await sleep(HEARTBEAT_MS);
-      progress(rolodex);
+      progress(rolodex, traffic.sent());
     } while ((summaries(rolodex).at(-1)?.members ?? 0) < MEMBERS && Date.now() < rampDeadline);
     await sleep(HEARTBEAT_MS * 2);
-    progress(rolodex);
+    progress(rolodex, traffic.sent());
     const startUsage = processUsage(rolodex.child.pid as number);
     const startSummary = summaries(rolodex).at(-1) as Summary;
     const startReceived = traffic.received();

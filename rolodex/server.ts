@@ -43,6 +43,8 @@ export interface RolodexStats {
 
 /** Granularity of the timer wheel and of catch-up passes. */
 const PASS_MS = 100;
+/** Wall time one pass may spend catching up on wheel slots that a late timer left due. */
+const PASS_BUDGET_MS = 50;
 /** Datagrams one member is sent per pass while catching up, so its socket buffer keeps up. */
 const CATCH_UP_DATAGRAMS_PER_PASS = 16;
 /**
@@ -214,13 +216,16 @@ export class RolodexServer {
   }
 
   /**
-   * Serves every wheel slot that has come due (more than one when the timer ran late, so map
-   * intervals keep their length on a busy machine, up to one whole turn), then advances catch-ups.
+   * Serves the wheel slots that have come due: several when the timer ran late, so map intervals
+   * keep their length on a busy machine, but only for PASS_BUDGET_MS. Past that the rest is
+   * skipped (those intervals stretch) rather than sent in one long burst during which no
+   * heartbeat is read, which would only make the next pass later still. Then catch-ups advance.
    */
   private pass(): void {
     const now = Date.now();
     this.catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
     for (let served = 0; now >= this.slotDueAt && served < this.wheel.length; served++) {
+      if (served > 0 && Date.now() - now > PASS_BUDGET_MS) break;
       this.endSlot(now);
       this.slotDueAt += this.slotMs;
     }
