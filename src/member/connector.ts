@@ -28,6 +28,13 @@ export const PLAIN_KEEPALIVE = Buffer.of(0);
 
 const HANDSHAKE = 22;
 const CHANGE_CIPHER_SPEC = 20;
+/** Peer-reflexive candidates kept per peer: a symmetric NAT needs one, the rest is slack against spoofed ports. */
+const MAX_CANDIDATES = 4;
+/** Server rounds without a ClientHello before status says why (with the retry backoff, about 6 s). */
+const HELLOS_BEFORE_HINT = 3;
+/** A retry timed to a conflicting holder's staleness waits this much longer, so the holder surely is stale. */
+const STALE_MARGIN_MS = 250;
+const SYMMETRIC_HINT = 'its NAT or ours may be symmetric (address-dependent mapping)';
 
 export interface ConnectorTimings {
   /** How long a client waits for the peer's first datagram before it starts the handshake (spec: 1 s). */
@@ -112,6 +119,7 @@ export class Connector {
       peer = new Peer(listing.outside, order > 0 ? 'server' : 'client', this.log, Date.now());
       this.store.peers.set(key, peer);
     }
+    if (isNew) this.claimedByAnother(listing.outside, key);
     if (listing.locals) peer.locals = listing.locals;
     peer.sameNat = listing.self.address === listing.outside.address;
     peer.lastListedAt = Date.now();
@@ -120,6 +128,17 @@ export class Connector {
       this.log.info('new peer', { outside: key, role: peer.role, local: peer.locals.map(formatEndpoint) });
       this.startRound(peer);
     }
+  }
+
+  /**
+   * A newly listed outside address on which another peer holds a session: that peer took it as
+   * its peer-reflexive candidate before the map named this member (both behind one NAT), so the
+   * session is with the wrong entry. Ending it lets both entries connect properly.
+   */
+  private claimedByAnother(outside: Endpoint, key: string): void {
+    const holder = this.store.established.get(outside.address, outside.port)?.peer;
+    if (!holder || holder.outsideKey === key) return;
+    this.closePeer(holder, `its session at ${key} was with another member behind the same NAT`, { notify: true, repunch: true });
   }
 
   gone(outside: Endpoint): void {
@@ -136,6 +155,9 @@ export class Connector {
     if (this.stopped || peer.state !== 'punching') return;
     if (peer.role === 'server') {
       for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address);
+      if (++peer.unansweredHellos >= HELLOS_BEFORE_HINT) {
+        peer.lastError = `no handshake from the peer after ${peer.unansweredHellos} hellos: ${SYMMETRIC_HINT}, or a firewall drops UDP`;
+      }
       peer.timer = this.timers.after(this.backoff(++peer.failures), () => this.startRound(peer));
       return;
     }
@@ -149,21 +171,26 @@ export class Connector {
     this.settleTimers(peer);
     if (peer.state !== 'punching') return;
     peer.machine.transition('handshaking');
-    for (const endpoint of peer.endpoints()) {
-      if (this.store.pending.get(endpoint.address, endpoint.port) || this.store.established.get(endpoint.address, endpoint.port)) continue;
-      const path = this.createPath(endpoint, 'client', peer);
-      this.store.addPending(path);
-      path.session.start();
-    }
+    for (const endpoint of peer.endpoints()) this.startClientPath(peer, endpoint);
     if (peer.attempts.size === 0) this.roundFailed(peer, 'every endpoint of this peer is busy with another session');
   }
 
-  private roundFailed(peer: Peer, reason: string): void {
+  /** A client handshake toward one endpoint of the peer, unless a session there exists or is under way. */
+  private startClientPath(peer: Peer, endpoint: Endpoint): void {
+    if (this.store.pending.get(endpoint.address, endpoint.port) || this.store.established.get(endpoint.address, endpoint.port)) return;
+    const path = this.createPath(endpoint, 'client', peer);
+    this.store.addPending(path);
+    path.session.start();
+  }
+
+  /** Back to punching after a failed round; the retry comes after the backoff, or at `retryAt` if sooner. */
+  private roundFailed(peer: Peer, reason: string, retryAt: number | null = null): void {
     if (peer.state !== 'handshaking' || peer.attempts.size > 0) return;
     peer.failures++;
     peer.lastError = reason;
     peer.machine.transition('punching');
-    const delay = this.backoff(peer.failures);
+    const backoff = this.backoff(peer.failures);
+    const delay = retryAt === null ? backoff : Math.min(backoff, Math.max(0, retryAt - Date.now()) + STALE_MARGIN_MS);
     this.log.debug('handshake round failed; retrying', { outside: peer.outsideKey, reason, retryInMs: delay });
     peer.timer = this.timers.after(delay, () => this.startRound(peer));
   }
@@ -227,8 +254,36 @@ export class Connector {
     }
     if (looksLikeClientHello(data)) return this.clientHello(data, from);
     const waiting = this.waiters.get(from.address, from.port);
-    if (waiting) this.beginHandshakes(waiting);
-    else this.drops.unknown_source++;
+    if (waiting) return this.beginHandshakes(waiting);
+    if (data.equals(HELLO) && this.strayHello(from)) return;
+    this.drops.unknown_source++;
+  }
+
+  /**
+   * A `hello` from an address with no session where no client waits; true if it was used.
+   * - From a peer's own outside address while our retry waits: it is punching now (it restarted,
+   *   or it retries after we refused it), so the round starts at once instead of after the backoff.
+   * - From an unknown port on the IP of the one peer we are connecting to: its NAT maps per
+   *   destination, so this port, not the one the rolodex saw, leads to it. It becomes a candidate
+   *   endpoint and we handshake on it at once. The datagram proves nothing, so it touches no
+   *   established session, and at most one candidate per hello wait (four per peer) is taken:
+   *   a flood of `hello` from spoofed ports cannot make us a handshake amplifier.
+   */
+  private strayHello(from: Endpoint): boolean {
+    const now = Date.now();
+    const known = this.store.peers.get(formatEndpoint(from));
+    if (known) {
+      if (known.role !== 'client' || known.state !== 'punching' || now - known.lastTriggeredAt < this.timings.helloWaitMs) return false;
+      known.lastTriggeredAt = now;
+      this.beginHandshakes(known);
+      return true;
+    }
+    const peer = this.store.reflexiveOwner(from.address);
+    if (!peer || peer.role !== 'client' || !peer.addCandidate(from, now, this.timings.helloWaitMs, MAX_CANDIDATES)) return false;
+    this.log.debug('peer-reflexive candidate', { outside: peer.outsideKey, candidate: formatEndpoint(from) });
+    if (peer.state === 'punching') this.beginHandshakes(peer);
+    else this.startClientPath(peer, from);
+    return true;
   }
 
   private feed(path: Path, data: Buffer): void {
@@ -280,6 +335,11 @@ export class Connector {
     if (this.stopped) return;
     const path = this.createPath(remote, 'server', peer);
     this.store.addPending(path);
+    if (peer) {
+      peer.unansweredHellos = 0;
+      // The cookie showed the source is real; a port the rolodex never saw is the peer's NAT mapping toward us.
+      peer.addCandidate(remote, Date.now(), 0, MAX_CANDIDATES);
+    }
     if (peer?.state === 'punching') {
       this.settleTimers(peer);
       peer.machine.transition('handshaking');
@@ -320,7 +380,7 @@ export class Connector {
           kept: outcome.holder.outsideKey,
           refused: path.remoteKey,
         });
-        return this.failPath(path, reason);
+        return this.failPath(path, reason, outcome.staleAt);
       }
       case 'reject':
         this.warnings.warn(`reject:${path.remoteKey}`, 'refused a peer', { remote: path.remoteKey, reason: outcome.reason });
@@ -364,14 +424,14 @@ export class Connector {
   }
 
   /** Refuses a completed session; our own peers hear close_notify so they stop using it at once. */
-  private failPath(path: Path, reason: string): void {
+  private failPath(path: Path, reason: string, retryAt: number | null = null): void {
     this.store.forgetPath(path);
     if (path.info?.peerIsMeshboi) path.session.close();
     else path.session.abort();
     const peer = path.peer;
     if (!peer) return;
     peer.lastError = reason;
-    this.roundFailed(peer, reason);
+    this.roundFailed(peer, reason, retryAt);
   }
 
   /** The session ended on its own (handshake timeout, alert, close_notify). */
@@ -380,7 +440,9 @@ export class Connector {
     const wasActive = peer?.active === path;
     if (!this.store.forgetPath(path) || !peer) return;
     if (!wasActive) {
-      if (peer.state === 'handshaking') this.roundFailed(peer, reason);
+      // Silence on every try, not a wrong key (that answers, then fails): say what usually causes it.
+      const unheard = path.fed === 0 && path.role === 'client';
+      if (peer.state === 'handshaking') this.roundFailed(peer, unheard ? `${reason} (${SYMMETRIC_HINT})` : reason);
       return;
     }
     const standby = peer.standby.values().next();
@@ -412,6 +474,7 @@ export class Connector {
     if (policy.repunch && !this.stopped && this.isListed(peer)) {
       const next = new Peer(peer.outside, peer.role, this.log, Date.now());
       next.locals = peer.locals;
+      next.candidates.push(...peer.candidates);
       next.sameNat = peer.sameNat;
       next.lastListedAt = peer.lastListedAt;
       next.inheritCounters(peer);

@@ -55,7 +55,7 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   deadAfterMs: 45_000,
   removeAfterMs: 60_000,
   listingGraceMs: 60_000,
-  staleAfterMs: 25_000,
+  staleAfterMs: 20_000,
   maxPending: 256,
 };
 

@@ -31,13 +31,16 @@ export type HandshakeCompleteOutcome =
   | { action: 'add_path'; peer: Peer }
   | { action: 'discard'; reason: string }
   | { action: 'take_over'; holder: Peer; peer: Peer | null; vpn: VpnAddress }
-  | { action: 'conflict'; holder: Peer; vpn: VpnAddress }
+  | { action: 'conflict'; holder: Peer; vpn: VpnAddress; staleAt: number | null }
   | { action: 'reject'; reason: string };
 
 export interface StoreLimits {
   /** Server handshakes in progress at most; more ClientHellos are ignored (a flood must not grow memory). */
   maxPending: number;
-  /** An established meshboi peer silent this long is presumed restarted when another claims its VPN IP. */
+  /**
+   * An established meshboi peer silent this long is presumed restarted when another claims its
+   * VPN IP: about two keepalive intervals, since a live one of ours is never quiet that long.
+   */
   staleAfterMs: number;
 }
 
@@ -62,7 +65,23 @@ export class PeerStore {
     private readonly isListed: (peer: Peer) => boolean,
   ) {}
 
-  /** The peer whose outside address or advertised LAN endpoint is `key`. */
+  /**
+   * The one peer at outside IP `address` that we are still connecting to (punching or
+   * handshaking): a datagram from an unknown port of that IP is its NAT's mapping toward us
+   * (ICE's peer-reflexive candidate). Nobody when another peer shares the IP, since members
+   * behind one NAT do and the sender could be any of them. Slow path only: it scans the peers.
+   */
+  reflexiveOwner(address: string): Peer | undefined {
+    let found: Peer | undefined;
+    for (const peer of this.peers.values()) {
+      if (peer.outside.address !== address) continue;
+      if (found) return undefined;
+      found = peer;
+    }
+    return found?.state === 'punching' || found?.state === 'handshaking' ? found : undefined;
+  }
+
+  /** The peer whose outside address, candidate or advertised LAN endpoint is `key`. */
   ownerOf(key: string): Peer | undefined {
     const byOutside = this.peers.get(key);
     if (byOutside) return byOutside;
@@ -81,15 +100,22 @@ export class PeerStore {
    *   many server handshakes are pending.
    * - `accept_replacement`: `remote` has an established session: the peer restarted on the same
    *   outside address. Start a server handshake beside it; the old session stays until it completes.
-   * - `accept`: start a server handshake, for the peer owning `remote` if one is known.
+   * - `accept`: start a server handshake, for the peer owning `remote` if one is known, else
+   *   for the peer we are connecting to on `remote`'s IP (a peer-reflexive candidate: behind a
+   *   symmetric NAT its ClientHello leaves from a port the rolodex never saw; the cookie has
+   *   shown the source is real, and only the handshake shows who it is).
    *
    * On a completed handshake on `path`, with the peer's VPN IP as identity:
    * - `reject`: the identity is not an IP address, or it is our own VPN IP.
    * - `discard`: the peer was closed meanwhile, or we are the client and another path of this peer
    *   completed first (the first completed path wins, also for the same-NAT local endpoints).
-   * - `take_over`: another peer holds the VPN IP but is stale (no longer listed, not established,
-   *   or one of ours and silent): the member restarted on a new outside address. Remove the holder.
-   * - `conflict`: another live peer holds the VPN IP: two members claim it. Keep the first.
+   * - `take_over`: another peer holds the VPN IP but is stale: no longer listed (absent from
+   *   maps, or `Gone`), not established, or one of ours with no authenticated record for
+   *   staleAfterMs (about two keepalive intervals, which a live one of ours never misses): the
+   *   member restarted on a new outside address. Remove the holder. An original holder sends no
+   *   keepalives, so its silence proves nothing: it stays until it is unlisted.
+   * - `conflict`: another live peer holds the VPN IP: two members claim it. Keep the first;
+   *   `staleAt` says when a silent holder of ours turns stale, so a retry then takes over.
    * - `replace`: the peer is established on this same remote: a new handshake after a restart.
    *   The new session replaces the old one.
    * - `add_path`: we are the server and the peer completed another of its paths: keep it as
@@ -108,7 +134,8 @@ export class PeerStore {
     if (peer?.state === 'closed') return { action: 'discard', reason: 'peer closed during the handshake' };
     const holder = this.byVpnIp.get(vpn.text);
     if (holder && holder !== peer) {
-      return this.isStale(holder, now) ? { action: 'take_over', holder, peer, vpn } : { action: 'conflict', holder, vpn };
+      if (this.isStale(holder, now)) return { action: 'take_over', holder, peer, vpn };
+      return { action: 'conflict', holder, vpn, staleAt: holder.kind === 'meshboi' ? holder.lastAuthenticatedAt + this.limits.staleAfterMs : null };
     }
     if (peer?.state === 'established' && peer.active) {
       if (peer.active.remoteKey === path.remoteKey) return { action: 'replace', peer, old: peer.active, vpn };
@@ -127,7 +154,7 @@ export class PeerStore {
     if (this.pending.size >= this.limits.maxPending) return { action: 'ignore', reason: 'too many handshakes in progress' };
     const established = this.established.get(remote.address, remote.port);
     if (established?.peer) return { action: 'accept_replacement', peer: established.peer };
-    return { action: 'accept', peer: this.ownerOf(formatEndpoint(remote)) ?? null };
+    return { action: 'accept', peer: this.ownerOf(formatEndpoint(remote)) ?? this.reflexiveOwner(remote.address) ?? null };
   }
 
   private isStale(holder: Peer, now: number): boolean {

@@ -75,6 +75,18 @@ export class Peer {
   timer: NodeJS.Timeout | null = null;
   /** The endpoints a client waits on for the peer's first datagram before it handshakes; null when not waiting. */
   waitingAt: Endpoint[] | null = null;
+  /**
+   * Peer-reflexive endpoints (as in ICE): ports on the peer's outside IP that a `hello` or a
+   * ClientHello came from while we were still connecting, which is what a symmetric NAT does
+   * (a new port per destination). Unauthenticated: only a handshake on one makes it a session.
+   */
+  readonly candidates: Endpoint[] = [];
+  /** When the last candidate was added: at most one per hello wait, so spoofed ports cannot make us a handshake amplifier. */
+  lastCandidateAt = -Infinity;
+  /** Server rounds whose `hello` drew no ClientHello from the peer; reset when one comes. */
+  unansweredHellos = 0;
+  /** When a `hello` from the peer last cut our retry wait short (see Connector.strayHello). */
+  lastTriggeredAt = -Infinity;
 
   packetsIn = 0;
   packetsOut = 0;
@@ -108,13 +120,27 @@ export class Peer {
     Object.assign(this.drops, old.drops);
   }
 
-  /** Every endpoint this peer may be reached at: outside first, then its LAN endpoints when behind our NAT. */
+  /** Every endpoint this peer may be reached at: outside first, then candidates, then its LAN endpoints when behind our NAT. */
   endpoints(): Endpoint[] {
-    if (!this.sameNat) return [this.outside];
-    return [this.outside, ...this.locals.filter((local) => formatEndpoint(local) !== this.outsideKey)];
+    const reachable = [this.outside, ...this.candidates];
+    if (!this.sameNat) return reachable;
+    return [...reachable, ...this.locals.filter((local) => formatEndpoint(local) !== this.outsideKey)];
   }
 
   ownsEndpoint(key: string): boolean {
-    return key === this.outsideKey || this.locals.some((local) => formatEndpoint(local) === key);
+    return key === this.outsideKey || this.candidates.some((candidate) => formatEndpoint(candidate) === key) || this.locals.some((local) => formatEndpoint(local) === key);
+  }
+
+  /**
+   * Records a peer-reflexive endpoint, the oldest making way beyond `max`; false if it was
+   * known already or another came within `minIntervalMs` (the caller then ignores the datagram).
+   */
+  addCandidate(endpoint: Endpoint, now: number, minIntervalMs: number, max: number): boolean {
+    const key = formatEndpoint(endpoint);
+    if (this.ownsEndpoint(key) || now - this.lastCandidateAt < minIntervalMs) return false;
+    this.lastCandidateAt = now;
+    this.candidates.push({ ...endpoint });
+    if (this.candidates.length > max) this.candidates.shift();
+    return true;
   }
 }

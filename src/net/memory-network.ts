@@ -19,11 +19,27 @@ export type Interceptor = (datagram: InFlight) => InFlight | null;
  */
 export type NatKind = 'endpoint-independent' | 'symmetric';
 
+/**
+ * What a NAT lets in on a mapping (RFC 4787 section 5): `address-and-port` only datagrams from an
+ * endpoint the inside host sent to (port-restricted cone, what Linux conntrack does), `address`
+ * datagrams from any port of an address it sent to (address-restricted cone, many home routers).
+ */
+export type NatFiltering = 'address-and-port' | 'address';
+
 export interface NatOptions {
   publicAddress: string;
   kind?: NatKind;
+  /** Default `address-and-port`. */
+  filtering?: NatFiltering;
   /** Whether an inside host may reach another inside host through the public address. Default false. */
   hairpin?: boolean;
+  /**
+   * Linux conntrack without a rule dropping new inbound packets: an unsolicited datagram to a
+   * public port leaves an entry for (that port, its sender) that lives on (the sender's
+   * retransmissions keep it fresh), so the inside host's own later datagrams to that sender
+   * leave from another port. Default false.
+   */
+  strayEntries?: boolean;
 }
 
 interface Mapping {
@@ -31,6 +47,8 @@ interface Mapping {
   publicPort: number;
   /** Remote endpoints the inside host has sent to: the only ones allowed back in (port-restricted filtering). */
   contacted: Set<string>;
+  /** Their addresses, for address-restricted filtering. */
+  contactedAddresses: Set<string>;
 }
 
 /**
@@ -42,18 +60,24 @@ interface Mapping {
 export class Nat {
   readonly publicAddress: string;
   readonly kind: NatKind;
+  readonly filtering: NatFiltering;
   readonly hairpin: boolean;
+  readonly strayEntries: boolean;
   readonly insideAddresses = new Set<string>();
   /** Unsolicited datagrams refused at the public address, and hairpins refused. */
   filtered = 0;
   private readonly mappings = new Map<string, Mapping>();
   private readonly byPublicPort = new Map<number, Mapping>();
+  /** Conntrack entries unsolicited datagrams left, as "publicPort>remote" (see NatOptions.strayEntries). */
+  private readonly stray = new Set<string>();
   private nextPort = 20000;
 
   constructor(private readonly network: MemoryNetwork, options: NatOptions) {
     this.publicAddress = options.publicAddress;
     this.kind = options.kind ?? 'endpoint-independent';
+    this.filtering = options.filtering ?? 'address-and-port';
     this.hairpin = options.hairpin ?? false;
+    this.strayEntries = options.strayEntries ?? false;
   }
 
   /** Attaches a host behind this NAT at an inside address. */
@@ -64,36 +88,54 @@ export class Nat {
 
   /** The outside endpoint this inside socket currently uses towards `to`, if it has one. */
   publicEndpointOf(inside: Endpoint, to: Endpoint): Endpoint | null {
-    const mapping = this.mappings.get(this.mappingKey(inside, to));
+    const mapping = this.mappingFor(inside, to);
     return mapping ? { address: this.publicAddress, port: mapping.publicPort } : null;
   }
 
   /** Translates an outgoing datagram's source, creating the mapping and opening the filter. */
   outbound(from: Endpoint, to: Endpoint): Endpoint {
-    const key = this.mappingKey(from, to);
-    let mapping = this.mappings.get(key);
+    let mapping = this.mappingFor(from, to);
     if (!mapping) {
-      mapping = { inside: { ...from }, publicPort: this.nextPort++, contacted: new Set() };
+      const key = this.mappings.has(this.mappingKey(from, to)) ? flowKey(from, to) : this.mappingKey(from, to);
+      mapping = { inside: { ...from }, publicPort: this.nextPort++, contacted: new Set(), contactedAddresses: new Set() };
       this.mappings.set(key, mapping);
       this.byPublicPort.set(mapping.publicPort, mapping);
     }
     mapping.contacted.add(formatEndpoint(to));
+    mapping.contactedAddresses.add(to.address);
     return { address: this.publicAddress, port: mapping.publicPort };
   }
 
   /** The inside destination of a datagram arriving at the public address, or null when filtered. */
   inbound(from: Endpoint, to: Endpoint): Endpoint | null {
     const mapping = this.byPublicPort.get(to.port);
-    if (!mapping || !mapping.contacted.has(formatEndpoint(from))) {
+    const allowed = this.filtering === 'address' ? mapping?.contactedAddresses.has(from.address) : mapping?.contacted.has(formatEndpoint(from));
+    if (!mapping || !allowed) {
       this.filtered++;
+      if (this.strayEntries) this.stray.add(`${to.port}>${formatEndpoint(from)}`);
       return null;
     }
     return mapping.inside;
   }
 
-  private mappingKey(inside: Endpoint, to: Endpoint): string {
-    return this.kind === 'symmetric' ? `${formatEndpoint(inside)}>${formatEndpoint(to)}` : formatEndpoint(inside);
+  /**
+   * The mapping datagrams from `inside` to `to` use: the socket's (or, symmetric, the flow's),
+   * unless a stray entry holds its port toward `to` and the flow has not used it yet: then
+   * the flow's own (null until the first datagram creates it).
+   */
+  private mappingFor(inside: Endpoint, to: Endpoint): Mapping | undefined {
+    const mapping = this.mappings.get(this.mappingKey(inside, to));
+    if (!mapping || mapping.contacted.has(formatEndpoint(to)) || !this.stray.has(`${mapping.publicPort}>${formatEndpoint(to)}`)) return mapping;
+    return this.mappings.get(flowKey(inside, to));
   }
+
+  private mappingKey(inside: Endpoint, to: Endpoint): string {
+    return this.kind === 'symmetric' ? flowKey(inside, to) : formatEndpoint(inside);
+  }
+}
+
+function flowKey(inside: Endpoint, to: Endpoint): string {
+  return `${formatEndpoint(inside)}>${formatEndpoint(to)}`;
 }
 
 export class MemoryNetwork {
