@@ -1,4 +1,4 @@
-// The in-memory network's NAT boxes and stepping, which the member's punching tests rely on.
+// The in-memory network's NAT boxes (mapping, filtering, stray conntrack entries) and stepping, which the member's punching tests rely on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryNetwork } from '../../src/net/memory-network';
@@ -86,4 +86,47 @@ test('manual mode holds datagrams until stepped, in any order, and can discard s
   network.step(10);
   assert.deepEqual(seen, ['three from 192.0.2.1:1', 'two from 192.0.2.1:1']);
   assert.equal(network.queued.length, 0);
+});
+
+test('an address-restricted NAT lets in any port of an address the inside host sent to; a port-restricted one only that endpoint', () => {
+  for (const filtering of ['address', 'address-and-port'] as const) {
+    const network = new MemoryNetwork();
+    network.manual = true;
+    const nat = network.addNat({ publicAddress: '203.0.113.1', filtering });
+    const inner = nat.attach('10.0.0.2', 5000);
+    const contacted = network.attach('198.51.100.1', 6264);
+    const otherPort = network.attach('198.51.100.1', 7000);
+    const seen = inbox(inner);
+    inbox(contacted);
+    inner.send(Buffer.from('out'), 6264, '198.51.100.1');
+    network.step(10);
+    otherPort.send(Buffer.from('from another port'), 20000, '203.0.113.1');
+    network.step(10);
+    assert.deepEqual(seen, filtering === 'address' ? ['from another port from 198.51.100.1:7000'] : [], filtering);
+  }
+});
+
+test('with stray entries, an unsolicited datagram pushes the inside host onto another port toward its sender only', () => {
+  const network = new MemoryNetwork();
+  network.manual = true;
+  const nat = network.addNat({ publicAddress: '203.0.113.1', strayEntries: true });
+  const inner = nat.attach('10.0.0.2', 5000);
+  const rolodex = network.attach('198.51.100.1', 6264);
+  const early = network.attach('198.51.100.2', 7000);
+  const seenByEarly = inbox(early);
+  const innerSeen = inbox(inner);
+  inbox(rolodex);
+  inner.send(Buffer.from('register'), 6264, '198.51.100.1');
+  network.step(10);
+  early.send(Buffer.from('too early'), 20000, '203.0.113.1');
+  network.step(10);
+  assert.deepEqual(innerSeen, [], 'unsolicited, so filtered');
+  inner.send(Buffer.from('hello'), 7000, '198.51.100.2');
+  inner.send(Buffer.from('again'), 6264, '198.51.100.1');
+  network.step(10);
+  assert.deepEqual(seenByEarly, ['hello from 203.0.113.1:20001'], 'the stray entry holds port 20000 toward this sender');
+  assert.deepEqual(nat.publicEndpointOf({ address: '10.0.0.2', port: 5000 }, { address: '198.51.100.1', port: 6264 }), { address: '203.0.113.1', port: 20000 });
+  early.send(Buffer.from('reply'), 20001, '203.0.113.1');
+  network.step(10);
+  assert.deepEqual(innerSeen, ['reply from 198.51.100.2:7000']);
 });

@@ -61,6 +61,28 @@ test('a peer restarting on a new outside address takes over its VPN IP and the o
   });
 });
 
+for (const [bobAddress, bobRole] of [
+  ['192.0.2.20', 'server'],
+  ['192.0.2.5', 'client'],
+] as const) {
+  test(`a peer restarting on a new outside address takes over its VPN IP once the old session is stale, not after the retry backoff (the restarted peer is the ${bobRole})`, async () => {
+    await withMesh(async (mesh) => {
+      // Retries after a refusal wait 3.75 s or more here: only a retry timed to the old session's staleness is in time.
+      const patient = { deadAfterMs: 60_000, retryInitialMs: 5_000, retryMaxMs: 5_000 };
+      await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: patient });
+      const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress, port: 7000, timings: patient });
+      await mesh.waitEstablished('alice', '192.168.50.2');
+      await crash(mesh, bob);
+
+      await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress, port: 7001, timings: patient });
+      await eventually('alice reaches bob at his new address', () => mesh.peerOf('alice', '192.168.50.2')?.outsideAddress === `${bobAddress}:7001`, 3000);
+      await mesh.waitEstablished('bob', '192.168.50.1', 3000);
+      await mesh.ping('alice', 'bob');
+      await mesh.ping('bob', 'alice');
+    });
+  });
+}
+
 test('a forged hello from the address of a live peer does not make us handshake again', async () => {
   await withMesh(async (mesh) => {
     const [alice, bob] = await mesh.addPair();

@@ -123,11 +123,33 @@ test('a VPN IP claimed by a second live peer is a conflict; held by a stale peer
   const claim = path(f, '203.0.113.3:5000', 'client', second);
   const ask = (now: number): string => f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, now).action;
   assert.equal(ask(NOW + 500), 'conflict', 'the first holder is listed and was heard from recently: keep it');
+  const refused = f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, NOW + 500);
+  assert.equal(refused.action === 'conflict' && refused.staleAt, NOW + 1000, 'says when the silent holder turns stale, so the retry comes then');
   assert.equal(ask(NOW + 1500), 'take_over', 'one of ours silent beyond staleAfterMs: it restarted elsewhere');
   first.kind = 'original';
   assert.equal(ask(NOW + 1500), 'conflict', 'an original peer sends no keepalives, so silence proves nothing');
+  const keptOriginal = f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, NOW + 1500);
+  assert.equal(keptOriginal.action === 'conflict' && keptOriginal.staleAt, null, 'an original holder never turns stale by silence');
   f.unlisted.add(first);
   assert.equal(ask(NOW + 1500), 'take_over', 'no rolodex lists the holder any more');
+  done(f);
+});
+
+test('a ClientHello from an unknown port on the IP of the one peer we are connecting to is for that peer, unless the IP hosts several peers', () => {
+  const f = fixture();
+  const symmetric = listedPeer(f.store, '203.0.113.7:5000', 'server');
+  const fromNewPort = (): Peer | null => {
+    const outcome = f.store.resolveRace({ kind: 'client_hello', remote: ep('203.0.113.7:41000') }, NOW);
+    return outcome.action === 'accept' ? outcome.peer : null;
+  };
+  assert.equal(fromNewPort(), symmetric, 'a symmetric NAT sends its ClientHello from a port the rolodex never saw');
+  establish(f, symmetric, '203.0.113.7:5000', '192.168.50.7');
+  assert.equal(fromNewPort(), null, 'an established peer is not connecting any more: a stranger, adopted only by its handshake');
+  const g = fixture();
+  listedPeer(g.store, '203.0.113.7:5000', 'server');
+  listedPeer(g.store, '203.0.113.7:5001', 'server');
+  const outcome = g.store.resolveRace({ kind: 'client_hello', remote: ep('203.0.113.7:41000') }, NOW);
+  assert.deepEqual(outcome, { action: 'accept', peer: null }, 'two members behind one NAT: the sender could be either');
   done(f);
 });
 
