@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { logger } from '../src/log';
 import { UdpTransport } from '../src/net/udp-transport';
-import { formatEndpoint, type DatagramTransport, type Endpoint, type MessageHandler } from '../src/net/transport';
+import { formatEndpoint } from '../src/net/transport';
 import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
 
@@ -98,33 +98,9 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     await transport.close();
     return;
   }
-  server = new RolodexServer(options.listenAddress.includes(':') ? new DualStackSender(transport) : transport, settings);
+  server = new RolodexServer(transport, settings);
   server.start();
   const bound = transport.localEndpoint();
   log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
   await stopped;
-}
-
-/**
- * An IPv6 socket that also serves IPv4 (`--listen-address ::`) reports IPv4 senders in plain
- * form but can only send to them in IPv4-mapped form (::ffff:a.b.c.d); this restores that form.
- */
-class DualStackSender implements DatagramTransport {
-  constructor(private readonly inner: DatagramTransport) {}
-
-  send(data: Uint8Array, port: number, address: string): void {
-    this.inner.send(data, port, address.includes(':') ? address : `::ffff:${address}`);
-  }
-
-  onMessage(handler: MessageHandler): void {
-    this.inner.onMessage(handler);
-  }
-
-  localEndpoint(): Endpoint {
-    return this.inner.localEndpoint();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
