@@ -442,7 +442,7 @@ export class Connector {
     if (!wasActive) {
       // Silence on every try, not a wrong key (that answers, then fails): say what usually causes it.
       const unheard = path.fed === 0 && path.role === 'client';
-      if (peer.state === 'handshaking') this.roundFailed(peer, unheard ? `${reason} (${SYMMETRIC_HINT})` : reason);
+      if (peer.state === 'handshaking') this.roundFailed(peer, unheard ? `${reason} If it is, ${SYMMETRIC_HINT}.` : reason);
       return;
     }
     const standby = peer.standby.values().next();

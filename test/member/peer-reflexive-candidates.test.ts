@@ -66,7 +66,7 @@ test('pairs that still cannot connect (symmetric with symmetric or a port-restri
         .get(name)
         .member.status()
         .peers.map((peer) => `${peer.outsideAddress} ${peer.state} ${peer.lastError}`);
-    const clientHint = /no answer to our ClientHello.*its NAT or ours may be symmetric/;
+    const clientHint = /no answer to our ClientHello.* If it is, its NAT or ours may be symmetric/;
     const serverHint = /no handshake from the peer after \d+ hellos: its NAT or ours may be symmetric/;
     await eventually(
       'every member explains both of its peers',
