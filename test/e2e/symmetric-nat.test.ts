@@ -9,10 +9,20 @@
 // member's handshake timed out with nothing back, the symmetric member's hellos drew no handshake.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describePeers, numberedMembers, waitFor, waitForFullMesh } from '../../lab/meshboi';
+import { describePeers, numberedMembers, waitFor, waitForFullMesh, type MeshMember, type PeerStatus } from '../../lab/meshboi';
 import { E2E_SKIP, meshLabFixture } from './mesh-fixture';
 
 const SYMMETRIC_HINT = /its NAT or ours may be symmetric \(address-dependent mapping\)/;
+
+/** Waits until `member` gives a reason (lastError) for its peer at `outside`; returns that peer. */
+function explanation(member: MeshMember, outside: string, timeoutMs: number): Promise<PeerStatus> {
+  return waitFor(`${member.name} to explain why it has no session with ${outside}`, timeoutMs, async () => {
+    const status = await member.status();
+    const peer = status.peers.find((each) => each.outsideAddress === outside);
+    if (!peer?.lastError) throw new Error(describePeers(status));
+    return peer;
+  }, 1_000);
+}
 
 describe('a member behind a symmetric NAT', { skip: E2E_SKIP }, () => {
   const fixture = meshLabFixture(
@@ -37,24 +47,14 @@ describe('a member behind a symmetric NAT', { skip: E2E_SKIP }, () => {
       assert.equal((await pub.ping(s1.vpnIp, 2)).received, 2);
 
       // The cone member gives up on a round after five unanswered ClientHellos, about 31 s.
-      const a1ToS1 = await waitFor('a1 to explain why it has no session with s1', 45_000, async () => {
-        const status = await a1.status();
-        const peer = status.peers.find((each) => each.outsideAddress === s1Outside);
-        if (!peer?.lastError) throw new Error(describePeers(status));
-        return peer;
-      }, 1_000);
+      const a1ToS1 = await explanation(a1, s1Outside, 45_000);
       assert.notEqual(a1ToS1.state, 'established');
       assert.equal(a1ToS1.vpnIp, null, 'no handshake ever told it the VPN IP');
       assert.match(a1ToS1.lastError ?? '', /no answer to our ClientHello/);
       assert.match(a1ToS1.lastError ?? '', SYMMETRIC_HINT);
 
       const a1Outside = (await a1.status()).outsideAddress;
-      const s1ToA1 = await waitFor('s1 to explain why it has no session with a1', 15_000, async () => {
-        const status = await s1.status();
-        const peer = status.peers.find((each) => each.outsideAddress === a1Outside);
-        if (!peer?.lastError) throw new Error(describePeers(status));
-        return peer;
-      }, 1_000);
+      const s1ToA1 = await explanation(s1, a1Outside ?? '', 15_000);
       assert.notEqual(s1ToA1.state, 'established');
       assert.match(s1ToA1.lastError ?? '', /no handshake from the peer after \d+ hellos/);
       assert.match(s1ToA1.lastError ?? '', SYMMETRIC_HINT);

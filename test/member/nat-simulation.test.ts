@@ -1,9 +1,16 @@
 // The in-memory network's NAT boxes (mapping, filtering, stray conntrack entries) and stepping, which the member's punching tests rely on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryNetwork } from '../../src/net/memory-network';
+import { MemoryNetwork, type Nat, type NatOptions } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
 import { formatEndpoint } from '../../src/net/transport';
+
+/** A network in manual mode (datagrams move on step()) with one NAT. */
+function steppedNat(options: NatOptions): { network: MemoryNetwork; nat: Nat } {
+  const network = new MemoryNetwork();
+  network.manual = true;
+  return { network, nat: network.addNat(options) };
+}
 
 function inbox(transport: { onMessage(handler: (data: Buffer, from: Endpoint) => void): void }): string[] {
   const seen: string[] = [];
@@ -12,9 +19,7 @@ function inbox(transport: { onMessage(handler: (data: Buffer, from: Endpoint) =>
 }
 
 test('a NAT rewrites the source and lets in only replies from endpoints the inside host contacted', async () => {
-  const network = new MemoryNetwork();
-  network.manual = true;
-  const nat = network.addNat({ publicAddress: '203.0.113.1' });
+  const { network, nat } = steppedNat({ publicAddress: '203.0.113.1' });
   const inner = nat.attach('10.0.0.2', 5000);
   const server = network.attach('198.51.100.1', 6264);
   const stranger = network.attach('198.51.100.2', 7000);
@@ -48,9 +53,7 @@ test('an endpoint-independent NAT keeps one outside port per socket, a symmetric
 
 test('two hosts behind one NAT reach each other on the LAN, and through the public address only when it hairpins', () => {
   for (const hairpin of [false, true]) {
-    const network = new MemoryNetwork();
-    network.manual = true;
-    const nat = network.addNat({ publicAddress: '203.0.113.1', hairpin });
+    const { network, nat } = steppedNat({ publicAddress: '203.0.113.1', hairpin });
     const a = nat.attach('10.0.0.2', 5000);
     const b = nat.attach('10.0.0.3', 5000);
     const remote = network.attach('198.51.100.1', 6264);
@@ -90,26 +93,20 @@ test('manual mode holds datagrams until stepped, in any order, and can discard s
 
 test('an address-restricted NAT lets in any port of an address the inside host sent to; a port-restricted one only that endpoint', () => {
   for (const filtering of ['address', 'address-and-port'] as const) {
-    const network = new MemoryNetwork();
-    network.manual = true;
-    const nat = network.addNat({ publicAddress: '203.0.113.1', filtering });
+    const { network, nat } = steppedNat({ publicAddress: '203.0.113.1', filtering });
     const inner = nat.attach('10.0.0.2', 5000);
-    const contacted = network.attach('198.51.100.1', 6264);
-    const otherPort = network.attach('198.51.100.1', 7000);
     const seen = inbox(inner);
-    inbox(contacted);
+    network.attach('198.51.100.1', 6264);
     inner.send(Buffer.from('out'), 6264, '198.51.100.1');
     network.step(10);
-    otherPort.send(Buffer.from('from another port'), 20000, '203.0.113.1');
+    network.attach('198.51.100.1', 7000).send(Buffer.from('from another port'), 20000, '203.0.113.1');
     network.step(10);
     assert.deepEqual(seen, filtering === 'address' ? ['from another port from 198.51.100.1:7000'] : [], filtering);
   }
 });
 
 test('with stray entries, an unsolicited datagram pushes the inside host onto another port toward its sender only', () => {
-  const network = new MemoryNetwork();
-  network.manual = true;
-  const nat = network.addNat({ publicAddress: '203.0.113.1', strayEntries: true });
+  const { network, nat } = steppedNat({ publicAddress: '203.0.113.1', strayEntries: true });
   const inner = nat.attach('10.0.0.2', 5000);
   const rolodex = network.attach('198.51.100.1', 6264);
   const early = network.attach('198.51.100.2', 7000);
