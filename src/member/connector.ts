@@ -296,14 +296,27 @@ export class Connector {
    * it lost our session (a restart on the same address), and it has stopped answering our
    * keepalives. As its client we start a handshake beside the old session, which resolveRace
    * replaces once the new one completes; the old one is untouched if the hello was forged.
+   * Until the peer has missed two keepalives (a live one of ours never does) we only look again
+   * at that moment, once (the peer's one timer), rather than at its next `hello`, which its
+   * retry backoff may hold back for half a minute.
    */
-  private peerPunching(established: Path): void {
+  private peerPunching(established: Path, lookAgain = true): void {
     const peer = established.peer;
     if (!peer || established.role !== 'client' || peer.attempts.size > 0 || this.stopped) return;
-    if (Date.now() - peer.lastAuthenticatedAt < 2 * this.timings.keepaliveMs) return;
+    const now = Date.now();
+    const quietEnoughAt = peer.lastAuthenticatedAt + 2 * this.timings.keepaliveMs;
+    if (now < quietEnoughAt) {
+      if (lookAgain && peer.timer === null) peer.timer = this.timers.after(quietEnoughAt - now, () => this.lookAgain(peer, established));
+      return;
+    }
     const path = this.createPath(established.remote, 'client', peer);
     this.store.addPending(path);
     path.session.start();
+  }
+
+  private lookAgain(peer: Peer, established: Path): void {
+    peer.timer = null;
+    if (this.store.established.get(established.remote.address, established.remote.port) === established) this.peerPunching(established, false);
   }
 
   private clientHello(data: Buffer, from: Endpoint): void {

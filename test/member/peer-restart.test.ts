@@ -42,6 +42,22 @@ for (const [bobAddress, bobRole] of [
   });
 }
 
+test('a peer restarting on the same outside address as server is reconnected once it missed two keepalives, not at its next hello', async () => {
+  await withMesh(async (mesh) => {
+    // Bob's hello after the first would wait 3.75 s or more: only alice looking again in time reconnects sooner.
+    const patient = { deadAfterMs: 60_000, retryInitialMs: 5_000, retryMaxMs: 5_000 };
+    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: patient });
+    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', port: 7000, timings: patient });
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    await crash(mesh, bob);
+
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', port: 7000, timings: patient });
+    await eventually('alice re-handshakes with the new bob', () => mesh.get('alice').logs.count('peer reconnected on the same address') === 1, 3000);
+    await mesh.ping('alice', 'bob');
+    await mesh.ping('bob', 'alice');
+  });
+});
+
 test('a peer restarting on a new outside address takes over its VPN IP and the old entry goes', async () => {
   await withMesh(async (mesh) => {
     // Removal keeps its short timing: the rolodex lists the old address until it forgets it, so
