@@ -25,7 +25,7 @@ test('a member behind a symmetric NAT connects to a public member through the po
   });
 });
 
-test('a public member behind a symmetric NAT as client is answered on the port its ClientHello came from, under its listed entry', async () => {
+test('a member behind a symmetric NAT as client is answered by a public member on the port its ClientHello came from, under its listed entry', async () => {
   await withMesh(async (mesh) => {
     // Here the symmetric member's address sorts first: it is the client, and its ClientHello leaves from a new port.
     const nat = mesh.network.addNat({ publicAddress: '192.0.2.3', kind: 'symmetric' });
@@ -80,28 +80,35 @@ test('pairs that still cannot connect (symmetric with symmetric or a port-restri
   });
 });
 
-test('a peer whose early ClientHello left a stray conntrack entry on our NAT, pushing us onto another port, still connects', async () => {
-  await withMesh(async (mesh) => {
-    const nat = mesh.network.addNat({ publicAddress: '203.0.113.1', strayEntries: true });
-    const inside: Endpoint = { address: '10.0.1.2', port: 5000 };
-    // Our hellos to bob are held back until bob's ClientHello has hit our NAT: his map came first.
-    let bobKnocked = false;
-    mesh.network.interceptor = (d) => {
-      if (d.from.address === '192.0.2.20' && d.to.address === '203.0.113.1' && d.data[0] === HANDSHAKE) bobKnocked = true;
-      return d.from.address === inside.address && d.to.address === '192.0.2.20' && !bobKnocked ? null : d;
-    };
-    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: inside.address, port: inside.port, nat });
-    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    const seenByBob = await mesh.waitEstablished('bob', '192.168.50.1');
-    await mesh.waitEstablished('alice', '192.168.50.2');
-    assert.ok(bobKnocked);
-    const towardBob = nat.publicEndpointOf(inside, mesh.get('bob').transport.localEndpoint());
-    assert.notEqual(`${towardBob?.address}:${towardBob?.port}`, alice.member.status().outsideAddress, 'the stray entry did push our mapping toward bob onto another port');
-    assert.equal(seenByBob.endpoint, `${towardBob?.address}:${towardBob?.port}`);
-    await mesh.ping('alice', 'bob');
-    await mesh.ping('bob', 'alice');
+// Bob below alice's outside address is the client (his early datagram is a ClientHello), above it the server (a hello).
+for (const [bobAddress, bobRole] of [
+  ['192.0.2.20', 'client'],
+  ['203.0.113.20', 'server'],
+] as const) {
+  test(`a peer whose early datagram left a stray conntrack entry on our NAT, pushing us onto another port, still connects (the peer is the ${bobRole})`, async () => {
+    await withMesh(async (mesh) => {
+      const nat = mesh.network.addNat({ publicAddress: '203.0.113.1', strayEntries: true });
+      const inside: Endpoint = { address: '10.0.1.2', port: 5000 };
+      // Our datagrams to bob are held back until his first one has hit our NAT: his map came first.
+      let bobKnocked = false;
+      mesh.network.interceptor = (d) => {
+        if (d.from.address === bobAddress && d.to.address === '203.0.113.1' && d.to.port !== 6264) bobKnocked = true;
+        return d.from.address === inside.address && d.to.address === bobAddress && !bobKnocked ? null : d;
+      };
+      const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: inside.address, port: inside.port, nat });
+      await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress });
+      const seenByBob = await mesh.waitEstablished('bob', '192.168.50.1');
+      await mesh.waitEstablished('alice', '192.168.50.2');
+      assert.ok(bobKnocked);
+      const towardBob = nat.publicEndpointOf(inside, mesh.get('bob').transport.localEndpoint());
+      assert.notEqual(`${towardBob?.address}:${towardBob?.port}`, alice.member.status().outsideAddress, 'the stray entry did push our mapping toward bob onto another port');
+      assert.equal(seenByBob.endpoint, `${towardBob?.address}:${towardBob?.port}`);
+      assert.equal(mesh.get('bob').member.status().peers.length, 1, 'bob has one entry for alice');
+      await mesh.ping('alice', 'bob');
+      await mesh.ping('bob', 'alice');
+    });
   });
-});
+}
 
 test('hellos from many spoofed ports of a peer we are connecting to start at most one candidate handshake per hello wait', async () => {
   await withMesh(async (mesh) => {
