@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, type ParseOptionsResult } from 'commander';
 import { DEFAULT_ROLODEX_PORT } from '../src/member/cli-config';
 import type { MemberCliOptions } from '../src/member/cli-main';
+import { MAX_PLAINTEXT_LENGTH } from '../src/dtls/record/header';
 
 /**
  * Accepts the original's Go-style single-dash flags (`-network x`, `-vpn-ip=...`) so scripts
@@ -49,7 +50,11 @@ export function addMemberCommand(program: Command): void {
     .option('--rolodex-address <host[:port]>', 'a rolodex to register with (required); repeat for several', collect)
     .option('--rolodex-port <port>', 'port of rolodexes given without one', integerIn(1, 65535), DEFAULT_ROLODEX_PORT)
     .option('--tun-name <name>', 'name of the TUN device to create', 'tun')
-    .option('--tun-mtu <bytes>', 'MTU of the TUN device (default: 1200, the original\'s; 1280, the IPv6 minimum, with an IPv6 --vpn-ip)', integerIn(0, 65535))
+    .option(
+      '--tun-mtu <bytes>',
+      'MTU of the TUN device, at most 16384 (one DTLS record); default 1200, the original\'s, or 1280, the IPv6 minimum, with an IPv6 --vpn-ip',
+      integerIn(68, MAX_PLAINTEXT_LENGTH),
+    )
     .option('--listen-port <port>', 'UDP port for rolodex and peer traffic; 0 picks a free one', integerIn(0, 65535), 0)
     .option('--control-socket <path>', 'Unix socket for `meshboi status` (default /run/meshboi/<tun-name>.sock)')
     .option('--user <user>', 'drop root to this user once the TUN device and sockets are open')

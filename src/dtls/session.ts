@@ -14,7 +14,7 @@ import { acceptClientKeyExchange, checkPeerFinished, flight6 } from './flights/f
 import { Reassembler, type HandshakeMessage } from './handshake/fragmentation';
 import { decodeHandshakeFragments, HandshakeType } from './handshake/header';
 import { logger } from '../log';
-import { ContentType, decodeRecordHeader, RecordError } from './record/header';
+import { ContentType, decodeRecordHeader, MAX_PLAINTEXT_LENGTH, RecordError } from './record/header';
 import { RecordLayer } from './record/record-layer';
 
 /** Handshake datagrams stay below common path MTUs; our flights are a few hundred bytes anyway. */
@@ -129,7 +129,8 @@ export class DtlsSession {
 
   /** One application_data record; false unless established. The packet path: no allocation but the record. */
   send(plaintext: Uint8Array): boolean {
-    if (this.sessionState !== 'established') return false;
+    // A payload over one record's limit is refused here, never thrown from the packet path.
+    if (this.sessionState !== 'established' || plaintext.length > MAX_PLAINTEXT_LENGTH) return false;
     this.config.send(this.records.seal(ContentType.applicationData, plaintext));
     return true;
   }

@@ -145,3 +145,24 @@ test('a mangled server flight never hangs or throws: each handshake ends establi
   }
   await assertNoLeaks(before);
 });
+
+test('a payload larger than one record is refused without throwing, and the session carries on', async () => {
+  const before = activeHandles();
+  const pair = new SessionPair();
+  try {
+    pair.client.start();
+    await eventually('established', () => pair.established);
+    let accepted = true;
+    assert.doesNotThrow(() => {
+      accepted = pair.client.send(Buffer.alloc(16_385, 1));
+    });
+    assert.equal(accepted, false);
+    assert.equal(pair.client.send(Buffer.alloc(16_384, 2)), true, 'the largest record still goes');
+    await eventually('the largest record arrived', () => pair.serverEvents.data.length === 1);
+    assert.equal(pair.serverEvents.data[0]!.length, 16_384);
+    assert.equal(pair.client.state, 'established');
+  } finally {
+    await pair.close();
+  }
+  await assertNoLeaks(before);
+});
