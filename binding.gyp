@@ -1,4 +1,5 @@
-# Builds the TUN/TAP addon (native/tun.cc) that src/tun/linux.ts loads; `npm install` runs it
+# Builds the TUN/TAP addon (native/tun.cc) that src/tun/linux.ts loads and the batched UDP send
+# addon (native/udp.cc) that src/net/udp-transport.ts loads; `npm install` runs it
 # through node-gyp against the local Node headers, offline.
 {
   "targets": [
@@ -9,6 +10,14 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
       "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/tun.cc"]}]]
+    },
+    {
+      "target_name": "meshboi_udp",
+      "sources": ["native/udp.cc"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
+      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/udp.cc"]}]]
     }
   ]
 }

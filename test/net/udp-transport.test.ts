@@ -1,7 +1,8 @@
-// The real UDP transport: plain IPv4 addresses work in both directions on a dual-stack socket.
+// The real UDP transport: plain IPv4 addresses work in both directions on a dual-stack socket, and
+// datagrams sent in one turn leave together through sendmmsg, complete and in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UdpTransport } from '../../src/net/udp-transport';
+import { UdpTransport, type UdpOptions } from '../../src/net/udp-transport';
 import type { Endpoint } from '../../src/net/transport';
 
 function nextMessage(transport: UdpTransport): Promise<{ data: Buffer; from: Endpoint }> {
@@ -44,3 +45,102 @@ test('datagrams sent just before close still leave, so a last close_notify is no
     await receiver.close();
   }
 });
+
+/** Collects numbered datagrams until `count` arrived or two seconds passed. */
+async function collect(receiver: UdpTransport, send: () => void, count: number): Promise<number[]> {
+  const received: number[] = [];
+  receiver.onMessage((data) => received.push(data.readUInt32BE(0)));
+  send();
+  const deadline = Date.now() + 2000;
+  while (received.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  return received;
+}
+
+function numbered(index: number): Buffer {
+  const datagram = Buffer.alloc(200, index & 0xff);
+  datagram.writeUInt32BE(index, 0);
+  return datagram;
+}
+
+const BATCH = 64 * 3 + 5;
+const inOrder = (count: number): number[] => Array.from({ length: count }, (_, index) => index);
+
+/** Sends BATCH numbered datagrams to a loopback receiver in one turn; returns what arrived. */
+function sendBatchInOneTurn(sender: UdpTransport, receiver: UdpTransport): Promise<number[]> {
+  const port = receiver.localEndpoint().port;
+  return collect(receiver, () => {
+    for (let i = 0; i < BATCH; i++) sender.send(numbered(i), port, '127.0.0.1');
+  }, BATCH);
+}
+
+/** Opens a sender and a loopback IPv4 receiver, runs `body`, and closes both whatever happens. */
+async function withLoopbackPair(senderOptions: Partial<UdpOptions>, body: (sender: UdpTransport, receiver: UdpTransport) => Promise<void>): Promise<void> {
+  const sender = await UdpTransport.open({ address: '127.0.0.1', port: 0, ...senderOptions });
+  const receiver = await UdpTransport.open({ address: '127.0.0.1', port: 0, bufferBytes: 1 << 20 });
+  try {
+    await body(sender, receiver);
+  } finally {
+    await sender.close();
+    await receiver.close();
+  }
+}
+
+test('a batch sent in one turn leaves through sendmmsg and arrives complete and in order over IPv4', () =>
+  withLoopbackPair({}, async (sender, receiver) => {
+    assert.equal(sender.batched, true, 'the meshboi_udp addon should load (run npm install)');
+    assert.deepEqual(await sendBatchInOneTurn(sender, receiver), inOrder(BATCH));
+    assert.deepEqual(sender.batchCounters, { sent: BATCH, batches: 1, dropped: 0 });
+  }));
+
+test('a dual-stack socket batches to IPv6 and plain IPv4 destinations alike', async () => {
+  const sender = await UdpTransport.open({ address: '::', port: 0 });
+  const v6 = await UdpTransport.open({ address: '::1', port: 0, bufferBytes: 1 << 20 });
+  const v4 = await UdpTransport.open({ address: '127.0.0.1', port: 0, bufferBytes: 1 << 20 });
+  try {
+    const atV4 = collect(v4, () => {}, BATCH);
+    const atV6 = await collect(v6, () => {
+      for (let i = 0; i < BATCH; i++) {
+        sender.send(numbered(i), v6.localEndpoint().port, '::1');
+        sender.send(numbered(i), v4.localEndpoint().port, '127.0.0.1');
+      }
+    }, BATCH);
+    assert.deepEqual(atV6, inOrder(BATCH));
+    assert.deepEqual(await atV4, inOrder(BATCH));
+    assert.deepEqual(sender.batchCounters, { sent: 2 * BATCH, batches: 1, dropped: 0 });
+  } finally {
+    await sender.close();
+    await v6.close();
+    await v4.close();
+  }
+});
+
+test('a datagram the kernel refuses is counted as dropped and the rest of the batch still leaves', () =>
+  withLoopbackPair({}, async (sender, receiver) => {
+    const port = receiver.localEndpoint().port;
+    const received = await collect(receiver, () => {
+      sender.send(numbered(0), port, '127.0.0.1');
+      // An IPv4 socket cannot send to an IPv6 address: sendmmsg fails on this one datagram only.
+      sender.send(numbered(1), port, '::1');
+      sender.send(numbered(2), port, '127.0.0.1');
+    }, 2);
+    assert.deepEqual(received, [0, 2]);
+    assert.deepEqual(sender.batchCounters, { sent: 2, batches: 1, dropped: 1 });
+  }));
+
+test('without batching, sends go one by one through dgram, complete and in order', () =>
+  withLoopbackPair({ address: '::', batchSends: false }, async (sender, receiver) => {
+    assert.equal(sender.batched, false);
+    assert.deepEqual(await sendBatchInOneTurn(sender, receiver), inOrder(BATCH));
+    assert.deepEqual(sender.batchCounters, { sent: 0, batches: 0, dropped: 0 });
+  }));
+
+test('a host name destination goes through dgram while numeric ones are batched', () =>
+  withLoopbackPair({}, async (sender, receiver) => {
+    const port = receiver.localEndpoint().port;
+    const received = await collect(receiver, () => {
+      sender.send(numbered(0), port, '127.0.0.1');
+      sender.send(numbered(1), port, 'localhost');
+    }, 2);
+    assert.deepEqual([...received].sort(), [0, 1]);
+    assert.deepEqual(sender.batchCounters, { sent: 1, batches: 1, dropped: 0 });
+  }));
