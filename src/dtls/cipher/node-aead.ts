@@ -40,6 +40,8 @@ const modes: Record<
   },
 };
 
+const NO_BYTES = Buffer.alloc(0);
+
 export class NodeAead implements Aead {
   readonly tagLength: number;
   private readonly key: KeyObject;
@@ -58,8 +60,10 @@ export class NodeAead implements Aead {
     const cipher = this.mode.cipher(this.key, nonce);
     const length = plaintext.length;
     cipher.setAAD(aad, { plaintextLength: length });
-    // update() returns a new buffer before we write, so sealing in place is safe.
-    out.set(cipher.update(plaintext), 0);
+    // update() returns a new buffer before we write, so sealing in place is safe. An empty
+    // plaintext with no backing store (randomBytes(0) gives one) makes OpenSSL's CCM skip the
+    // update and then refuse final() with "tag not set", so empty input always uses NO_BYTES.
+    out.set(cipher.update(length === 0 ? NO_BYTES : plaintext), 0);
     cipher.final();
     out.set(cipher.getAuthTag(), length);
   }
