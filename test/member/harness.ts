@@ -19,18 +19,7 @@ export function capturedLogger(): { log: winston.Logger; capture: LogCapture } {
   return { log: winston.createLogger({ level: 'debug', transports: [capture] }), capture };
 }
 
-/** Polls `condition` every few milliseconds; throws with `what` if it does not hold in time. */
-export async function eventually(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { eventually, sleep } from '../support/wait';
 
 /** Counts of active handles by type (Timeout, UDPWRAP, ...), to compare before and after a test. */
 export function activeHandles(): Map<string, number> {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { decodeMap, type NetworkMap } from '../../src/rolodex-wire';
 import { formatEndpoint } from '../../src/net/transport';
 import { childEnvironment, MESHBOI_CLI, startRolodexProcess, type RolodexProcess } from './rolodex-process';
-import { sleep, waitFor } from './wait';
+import { eventually, sleep } from '../support/wait';
 
 /** An original member's rolodex side: one UDP socket, `{"NetworkName":...}` heartbeats, maps kept. */
 class OriginalMember {
@@ -85,7 +85,7 @@ test('an original member gets a map in the original bytes, naming it at YourInde
   await withRolodex(['--map-interval', '0.2'], async (_rolodex, member) => {
     const alone = await member();
     alone.heartbeat();
-    await waitFor('three maps', () => alone.raw.length >= 3);
+    await eventually('three maps', () => alone.raw.length >= 3);
     assert.equal(alone.raw[0].toString(), `{"Addresses":["${alone.key}"],"YourIndex":0}`);
     assert.equal(alone.raw[2].toString(), alone.raw[0].toString());
   });
@@ -96,10 +96,10 @@ test('a second member joining sends both members a map at once', async () => {
     const first = await member();
     const second = await member();
     first.heartbeat();
-    await waitFor('the first map', () => first.maps.length === 1);
+    await eventually('the first map', () => first.maps.length === 1);
     const joinedAt = Date.now();
     second.heartbeat();
-    await waitFor('both to know both', () => first.known.has(second.key) && second.known.has(first.key), 2000);
+    await eventually('both to know both', () => first.known.has(second.key) && second.known.has(first.key), 2000);
     assert.ok(Date.now() - joinedAt < 2000);
     for (const recipient of [first, second]) {
       const map = recipient.lastMap() as NetworkMap;
@@ -115,9 +115,9 @@ test('a member silent for the forget timeout disappears from the others maps', a
     const leaver = await member();
     stayer.keepHeartbeating(200);
     leaver.heartbeat();
-    await waitFor('the stayer to see the leaver', () => stayer.known.has(leaver.key));
+    await eventually('the stayer to see the leaver', () => stayer.known.has(leaver.key));
     const seenAt = Date.now();
-    await waitFor('maps without the leaver', () => {
+    await eventually('maps without the leaver', () => {
       const map = stayer.lastMap() as NetworkMap;
       return map.addresses.length === 1 && formatEndpoint(map.addresses[0]) === stayer.key;
     }, 5000);
@@ -150,7 +150,7 @@ test('junk, oversized and wrongly typed datagrams and a flood leave the rolodex 
     const honest = await member();
     // Like a member, it heartbeats again: the first may meet a socket buffer still full of junk.
     honest.keepHeartbeating(500);
-    await waitFor('a map for the honest member', () => honest.maps.length > 0, 10_000);
+    await eventually('a map for the honest member', () => honest.maps.length > 0, 10_000);
     assert.equal(attacker.raw.length, 0, 'junk is never answered');
     assert.equal(await rolodex.stop(), 0);
     const stopping = rolodex.lines.find((line) => line.message === 'stopping') as { drops: Record<string, number> };
@@ -164,7 +164,7 @@ test('members of a network too large for one datagram each learn all the others 
     const members = await Promise.all(Array.from({ length: 120 }, () => member()));
     for (const each of members) each.heartbeat();
     const everyone = members.map((each) => each.key).sort();
-    await waitFor('everyone to know everyone', () => members.every((each) => each.known.size === members.length), 15_000);
+    await eventually('everyone to know everyone', () => members.every((each) => each.known.size === members.length), 15_000);
     for (const each of members) {
       assert.deepEqual([...each.known].sort(), everyone);
       assert.ok(each.raw.every((datagram) => datagram.length <= 1200));
@@ -218,7 +218,7 @@ test('with --listen-address :: it serves IPv6 and IPv4 members in one network', 
       try {
         v4.heartbeat();
         v6.heartbeat();
-        await waitFor('both to know both', () => v4.known.has(v6.key) && v6.known.has(v4.key));
+        await eventually('both to know both', () => v4.known.has(v6.key) && v6.known.has(v4.key));
         assert.match(v6.key, /^\[::1\]:\d+$/);
         assert.match(v4.key, /^127\.0\.0\.1:\d+$/);
       } finally {

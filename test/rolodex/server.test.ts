@@ -8,7 +8,7 @@ import { decodeMap, encodeHeartbeat, MAX_MAP_DATAGRAM_BYTES, type NetworkMap } f
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
 import { budgetKey, SendBudget } from '../../rolodex/send-budget';
-import { sleep, waitFor } from './wait';
+import { eventually, sleep } from '../support/wait';
 
 const ROLODEX: Endpoint = { address: '192.0.2.1', port: 6264 };
 const FAST: Partial<RolodexOptions> = { mapIntervalMs: 200, forgetAfterMs: 60_000, summaryIntervalMs: 0, joinFlushMs: 0 };
@@ -58,7 +58,7 @@ test('a heartbeat registers its sender, whose map lists it at YourIndex', async 
   await withRolodex({}, async (network) => {
     const member = new TestMember(network.attach('198.51.100.7', 41234));
     member.heartbeat();
-    await waitFor('a map', () => member.maps.length > 0);
+    await eventually('a map', () => member.maps.length > 0);
     assert.deepEqual(member.maps[0].addresses, [{ address: '198.51.100.7', port: 41234 }]);
     assert.equal(member.maps[0].yourIndex, 0);
     assert.equal(member.maps[0].meshboi, false);
@@ -70,7 +70,7 @@ test('a network too large for one datagram reaches a newcomer as split maps, eac
     const members = Array.from({ length: 150 }, (_, i) => new TestMember(network.attach(`2001:db8:${(i + 1).toString(16)}::1`, 40000 + i)));
     for (const member of members) member.heartbeat();
     const everyone = members.map((member) => member.key);
-    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
+    await eventually('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
     for (const member of members) {
       assert.ok(member.sizes.every((size) => size <= MAX_MAP_DATAGRAM_BYTES));
       for (const map of member.maps) assert.equal(formatEndpoint(map.addresses[map.yourIndex]), member.key);
@@ -84,7 +84,7 @@ test('once everyone is mapped, each member gets one datagram per interval, not t
   await withRolodex({ mapIntervalMs: 100 }, async (network, server) => {
     const members = Array.from({ length: 300 }, (_, i) => new TestMember(network.attach(`10.1.${i >> 8}.${i & 255}`, 5000)));
     for (const member of members) member.heartbeat();
-    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
+    await eventually('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
     const chunks = Math.ceil(members[0].maps.length / 2);
     await sleep(250);
     const before = server.stats().datagramsOut;
@@ -116,7 +116,7 @@ test('a large network\'s maps are spread over the interval, still one per member
   await withRolodex({ mapIntervalMs: 500 }, async (network) => {
     const members = Array.from({ length: 700 }, (_, i) => new TestMember(network.attach(`10.7.${i >> 8}.${i & 255}`, 4000)));
     for (const member of members) member.heartbeat();
-    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 20_000);
+    await eventually('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 20_000);
     await sleep(1000);
     const keepAlive = setInterval(() => members.forEach((member) => member.heartbeat()), 1000);
     let arrivals: number[] = [];
@@ -155,7 +155,7 @@ test('a timer that fires late still ends every map interval that came due meanwh
       member.heartbeat(`net-${i}`);
       await sleep(100);
     }
-    await waitFor('first maps', () => members.every((member) => member.maps.length > 0));
+    await eventually('first maps', () => members.every((member) => member.maps.length > 0));
     await sleep(50);
     const before = members.map((member) => member.maps.length);
     const blockedUntil = Date.now() + 1200;
@@ -172,7 +172,7 @@ test('an announcement lost on the way is repaired by the slow rotation', async (
   await withRolodex({ mapIntervalMs: 50 }, async (network) => {
     const members = Array.from({ length: 120 }, (_, i) => new TestMember(network.attach(`10.2.0.${i + 1}`, 7000)));
     for (const member of members) member.heartbeat();
-    await waitFor('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
+    await eventually('everyone to know everyone', () => members.every((member) => member.known.size === members.length), 10_000);
     const victim = members[0];
     const late = new TestMember(network.attach('10.2.1.1', 7000));
     let lost = 0;
@@ -184,12 +184,12 @@ test('an announcement lost on the way is repaired by the slow rotation', async (
       return datagram;
     };
     late.heartbeat();
-    await waitFor('the others to learn of the newcomer', () => members[1].known.has(late.key));
+    await eventually('the others to learn of the newcomer', () => members[1].known.has(late.key));
     assert.ok(lost > 0 && !victim.known.has(late.key), 'the announcement to the victim was lost');
     network.interceptor = (datagram) => datagram;
     const keepAlive = setInterval(() => [...members, late].forEach((member) => member.heartbeat()), 200);
     try {
-      await waitFor('the rotation to bring the newcomer to the victim', () => victim.known.has(late.key), 10_000);
+      await eventually('the rotation to bring the newcomer to the victim', () => victim.known.has(late.key), 10_000);
     } finally {
       clearInterval(keepAlive);
     }
@@ -202,12 +202,12 @@ test('a forgotten member is announced as Gone to extension-aware members only', 
     const original = new TestMember(network.attach('10.3.0.2', 1));
     const leaver = new TestMember(network.attach('10.3.0.3', 1));
     for (const member of [ours, original, leaver]) member.heartbeat();
-    await waitFor('three members mapped', () => ours.known.size === 3 && original.known.size === 3);
+    await eventually('three members mapped', () => ours.known.size === 3 && original.known.size === 3);
     const keepAlive = setInterval(() => [ours, original].forEach((member) => member.heartbeat()), 100);
     try {
-      await waitFor('the leaver to be announced as Gone', () => ours.gone.has(leaver.key), 5000);
+      await eventually('the leaver to be announced as Gone', () => ours.gone.has(leaver.key), 5000);
       const countAfterGone = original.maps.length;
-      await waitFor('the original member to get more maps', () => original.maps.length > countAfterGone + 3);
+      await eventually('the original member to get more maps', () => original.maps.length > countAfterGone + 3);
       const last = original.maps[original.maps.length - 1];
       assert.deepEqual(last.addresses.map(formatEndpoint).sort(), [ours.key, original.key].sort());
       assert.ok(original.maps.every((map) => !map.meshboi && map.gone.length === 0), 'the original member never sees the extension');
@@ -223,11 +223,11 @@ test('LAN endpoints reach extension-aware members, and a change is announced aga
     const second = new TestMember(network.attach('10.4.0.2', 1), true, [{ address: '192.168.1.2', port: 1 }]);
     first.heartbeat();
     second.heartbeat();
-    await waitFor('the first to see the second LAN endpoint', () =>
+    await eventually('the first to see the second LAN endpoint', () =>
       first.maps.some((map) => map.local.get(second.key)?.[0]?.address === '192.168.1.2'),
     );
     second.heartbeat('net', [{ address: '192.168.7.7', port: 1 }]);
-    await waitFor('the first to see the new LAN endpoint', () =>
+    await eventually('the first to see the new LAN endpoint', () =>
       first.maps.some((map) => map.local.get(second.key)?.[0]?.address === '192.168.7.7'),
     );
   });
@@ -239,7 +239,7 @@ test('limits refuse and count what is over them, with no reply, and the rolodex 
     const hosts = Array.from({ length: 8 }, (_, i) => new TestMember(network.attach(`10.5.0.${i + 1}`, 1)));
     const names = ['a-name-over-8-bytes', 'one', 'one', 'one', 'two', 'three', 'two', 'one'];
     hosts.forEach((host, i) => host.heartbeat(names[i]));
-    await waitFor('the accepted members to be mapped', () => [1, 2, 4, 6].every((i) => hosts[i].maps.length > 0));
+    await eventually('the accepted members to be mapped', () => [1, 2, 4, 6].every((i) => hosts[i].maps.length > 0));
     await sleep(100);
     const stats = server.stats();
     assert.deepEqual(stats.drops, { name_too_long: 1, network_full: 1, too_many_networks: 1, rolodex_full: 1 });
@@ -247,9 +247,9 @@ test('limits refuse and count what is over them, with no reply, and the rolodex 
     assert.equal(stats.networks, 2);
     for (const i of [0, 3, 5, 7]) assert.equal(hosts[i].maps.length, 0, `host ${i} was refused silently`);
     network.attach('10.5.0.99', 1).send(Buffer.from('{"NetworkName":7}'), ROLODEX.port, ROLODEX.address);
-    await waitFor('the malformed heartbeat to be counted', () => server.stats().drops.bad_field === 1);
+    await eventually('the malformed heartbeat to be counted', () => server.stats().drops.bad_field === 1);
     hosts[1].heartbeat('one');
-    await waitFor('maps to keep flowing', () => hosts[1].maps.length > 3, 2000);
+    await eventually('maps to keep flowing', () => hosts[1].maps.length > 3, 2000);
   });
 });
 
@@ -259,7 +259,7 @@ test('spoofed heartbeats from one address draw no more than the byte budget to i
   await withRolodex({ budgetBytesPerSecond: rate, budgetBurstBytes: burst, mapIntervalMs: 100 }, async (network, server) => {
     const bystanders = Array.from({ length: 100 }, (_, i) => new TestMember(network.attach(`10.6.0.${i + 1}`, 9)));
     for (const member of bystanders) member.heartbeat();
-    await waitFor('the bystanders to be mapped', () => bystanders.every((member) => member.known.size === bystanders.length), 10_000);
+    await eventually('the bystanders to be mapped', () => bystanders.every((member) => member.known.size === bystanders.length), 10_000);
     let toVictim = 0;
     network.interceptor = (datagram) => {
       if (datagram.to.address === '203.0.113.66') toVictim += datagram.data.length;
