@@ -77,6 +77,11 @@ export class DtlsSession {
     return this.handshakeInfo;
   }
 
+  /** Bytes each application_data record adds to its plaintext now (header, nonce, tag). */
+  get recordOverhead(): number {
+    return this.records.overhead();
+  }
+
   get counters(): SessionCounters {
     const c = this.records.counters;
     return {

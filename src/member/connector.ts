@@ -14,17 +14,11 @@ import { Path, Peer } from './peer';
 import type { PeerStore } from './peer-store';
 import type { Listing } from './rolodex-client';
 import type { TimerSet } from './timers';
+import { HELLO, isHello, ORIGINAL_MAX_DATAGRAM_BYTES } from './unsealed-datagrams';
 import type { VpnAddress } from './vpn-address';
 
-/** The plain datagram a server sends to open its NAT; original peers discard it on a session. */
-export const HELLO = Buffer.from('hello');
 /** A zero-length application_data record: the keepalive only our own peers may receive. */
 export const EMPTY_RECORD = Buffer.alloc(0);
-/**
- * The keepalive for an original peer: one plain byte, too short to be a record header, which it
- * discards (RFC 6347 4.1.2.7). Not `hello`, which tells its receiver that the sender is punching.
- */
-export const PLAIN_KEEPALIVE = Buffer.of(0);
 
 const HANDSHAKE = 22;
 const CHANGE_CIPHER_SPEC = 20;
@@ -243,7 +237,7 @@ export class Connector {
       const replacement = this.store.pending.get(from.address, from.port);
       if (replacement && (data[0] === HANDSHAKE || data[0] === CHANGE_CIPHER_SPEC)) return this.feed(replacement, data);
       if (looksLikeClientHello(data)) return this.clientHello(data, from);
-      if (data.equals(HELLO)) return this.peerPunching(established);
+      if (isHello(data)) return this.peerPunching(established);
       established.session.handleDatagram(data);
       return;
     }
@@ -255,7 +249,7 @@ export class Connector {
     if (looksLikeClientHello(data)) return this.clientHello(data, from);
     const waiting = this.waiters.get(from.address, from.port);
     if (waiting) return this.beginHandshakes(waiting);
-    if (data.equals(HELLO) && this.strayHello(from)) return;
+    if (isHello(data) && this.strayHello(from)) return;
     this.drops.unknown_source++;
   }
 
@@ -416,6 +410,7 @@ export class Connector {
     if (peer.state === 'handshaking') peer.machine.transition('established');
     const info = path.info;
     peer.kind = info?.peerIsMeshboi ? 'meshboi' : 'original';
+    peer.maxPacketBytes = peer.kind === 'original' ? ORIGINAL_MAX_DATAGRAM_BYTES - path.session.recordOverhead : Infinity;
     peer.handshakeAt = now;
     peer.lastAuthenticatedAt = now;
     path.lastAuthenticatedAt = now;

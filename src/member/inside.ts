@@ -38,6 +38,10 @@ export class Inside {
       peer.drops.not_established++;
       return;
     }
+    if (packet.length > peer.maxPacketBytes) {
+      peer.drops.too_large_for_peer++;
+      return;
+    }
     if (!path.session.send(packet)) {
       peer.drops.send_failed++;
       return;

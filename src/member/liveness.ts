@@ -1,10 +1,11 @@
 // Keeps NAT mappings and firewall state fresh toward every established peer while idle, closes
 // our own peers that fell silent, and removes peers no rolodex lists any more once they are silent.
 import type { DatagramTransport } from '../net/transport';
-import { EMPTY_RECORD, PLAIN_KEEPALIVE, type Connector } from './connector';
+import { EMPTY_RECORD, type Connector } from './connector';
 import type { Peer } from './peer';
 import type { PeerStore } from './peer-store';
 import type { TimerSet } from './timers';
+import { ORIGINAL_KEEPALIVE } from './unsealed-datagrams';
 
 export interface LivenessTimings {
   /** Send something to an established peer when nothing went to it for this long. */
@@ -62,13 +63,13 @@ export class Liveness {
   /**
    * Our peers get an authenticated empty record (proof of life; never written to TUN). An
    * original peer would write that empty record to its TUN device, fail and exit, so it gets a
-   * one-byte plain datagram, too short to be a record, which it discards (RFC 6347 4.1.2.7).
+   * whole record in an epoch it never reaches, which pion discards (see unsealed-datagrams.ts).
    */
   private keepalive(peer: Peer, now: number): void {
     const path = peer.active;
     if (path === null) return;
     peer.lastSentAt = now;
     if (peer.kind === 'meshboi') path.session.send(EMPTY_RECORD);
-    else this.transport.send(PLAIN_KEEPALIVE, path.remote.port, path.remote.address);
+    else this.transport.send(ORIGINAL_KEEPALIVE, path.remote.port, path.remote.address);
   }
 }

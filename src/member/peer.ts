@@ -20,6 +20,8 @@ export interface PeerDrops {
   malformed: number;
   /** The session refused to seal a packet. */
   send_failed: number;
+  /** A packet for an original peer whose record would exceed what pion can read (8,192 bytes). */
+  too_large_for_peer: number;
 }
 
 export class Path {
@@ -53,6 +55,8 @@ export class Peer {
   sameNat = false;
   vpn: VpnAddress | null = null;
   kind: PeerKind = 'unknown';
+  /** The largest IP packet the peer can take in one record: bounded for original peers only. */
+  maxPacketBytes = Infinity;
   /** The established path the packet path sends on; moved by authenticated records only. */
   active: Path | null = null;
   /** Other established paths of the same peer (server side of a same-NAT race), kept until silent. */
@@ -92,7 +96,7 @@ export class Peer {
   packetsOut = 0;
   bytesIn = 0;
   bytesOut = 0;
-  readonly drops: PeerDrops = { spoofed_source: 0, not_established: 0, malformed: 0, send_failed: 0 };
+  readonly drops: PeerDrops = { spoofed_source: 0, not_established: 0, malformed: 0, send_failed: 0, too_large_for_peer: 0 };
 
   constructor(
     readonly outside: Endpoint,
