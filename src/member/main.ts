@@ -36,8 +36,8 @@ export interface MemberConfig {
 
 export interface MemberTimings extends RolodexTimings, ConnectorTimings, LivenessTimings {
   /**
-   * An established peer of ours silent this long is presumed restarted when another member claims
-   * its VPN IP: two keepalive intervals (a live one sends at least every 1.5 intervals).
+   * An established peer silent this long is presumed restarted when another member claims its
+   * VPN IP: two keepalive intervals (a live one of ours sends at least every 1.5 intervals).
    */
   staleAfterMs: number;
   /** Server handshakes in flight at most. */

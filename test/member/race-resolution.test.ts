@@ -127,11 +127,15 @@ test('a VPN IP claimed by a second live peer is a conflict; held by a stale peer
   assert.equal(refused.action === 'conflict' && refused.staleAt, NOW + 1000, 'says when the silent holder turns stale, so the retry comes then');
   assert.equal(ask(NOW + 1500), 'take_over', 'one of ours silent beyond staleAfterMs: it restarted elsewhere');
   first.kind = 'original';
-  assert.equal(ask(NOW + 1500), 'conflict', 'an original peer sends no keepalives, so silence proves nothing');
-  const keptOriginal = f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, NOW + 1500);
-  assert.equal(keptOriginal.action === 'conflict' && keptOriginal.staleAt, null, 'an original holder never turns stale by silence');
+  assert.equal(ask(NOW + 500), 'conflict', 'an original holder heard from recently keeps its VPN IP');
+  const keptOriginal = f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, NOW + 500);
+  assert.equal(keptOriginal.action === 'conflict' && keptOriginal.staleAt, NOW + 1000, 'and turns stale by the same silence as ours');
+  assert.equal(ask(NOW + 1500), 'take_over', 'an original restarted on a new port: its old session stays silent for good');
+  claim.info = { peerIdentity: '192.168.50.2', cipherSuite: 0xc0a8, extendedMasterSecret: true, peerIsMeshboi: false };
+  assert.equal(ask(NOW + 500), 'take_over', 'an original claimant is never refused: it would keep its session and never handshake again');
+  claim.info = null;
   f.unlisted.add(first);
-  assert.equal(ask(NOW + 1500), 'take_over', 'no rolodex lists the holder any more');
+  assert.equal(ask(NOW + 500), 'take_over', 'no rolodex lists the holder any more: stale even if heard from recently');
   done(f);
 });
 
