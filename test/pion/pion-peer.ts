@@ -42,10 +42,15 @@ function build(): string {
     const link = join(GOPATH, 'src', importPath);
     if (existsSync(link)) continue;
     mkdirSync(dirname(link), { recursive: true });
-    symlinkSync(target.startsWith('/') ? target : join(DEBIAN_GO, target), link);
+    try {
+      symlinkSync(target.startsWith('/') ? target : join(DEBIAN_GO, target), link);
+    } catch (error) {
+      // Another test process made the same link meanwhile.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
   const temporary = `${PION_PEER}.${process.pid}`;
-  const env = { ...process.env, GO111MODULE: 'off', GOPATH, GOPROXY: 'off', GOFLAGS: '', GOCACHE: join(BUILD, 'cache') };
+  const env = { ...process.env, GO111MODULE: 'off', GOPATH, GOPROXY: 'off', GOFLAGS: '', GOENV: 'off', GOCACHE: join(BUILD, 'cache') };
   try {
     execFileSync('go', ['build', '-o', temporary, 'meshboi-pion-peer'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
