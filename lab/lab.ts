@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LabHost } from './host';
 import { INTERNET_HOST, namespaceName, newRunId, runFolder } from './names';
-import { checkLossPercent, INTERNET_GATEWAY, INTERNET_GATEWAY6, planTopology, type NatKind, type PlannedHost, type TopologyDescription } from './topology';
+import { checkLossPercent, INTERNET_GATEWAY, INTERNET_GATEWAY6, INTERNET_NETWORK, planTopology, type NatKind, type PlannedHost, type TopologyDescription } from './topology';
 import { ensureLabTools, findExecutable, isRoot, mustRun, runCommand, runCommandSync } from './tools';
 
 export interface LabOptions {
@@ -21,8 +21,11 @@ export interface LabOptions {
 const UPLINK = 'eth0';
 const LAN_BRIDGE = 'lan';
 const INTERNET_BRIDGE = 'internet';
+/** A transit router's link toward the site below it. */
+const DOWNLINK = 'downlink';
 const NAT_TABLE = 'meshboi_lab_nat';
 const LOSS_TABLE = 'meshboi_lab_loss';
+const BLOCK_TABLE = 'meshboi_lab_block';
 
 // Labs alive in this process, torn down synchronously if the process is interrupted or exits.
 const liveLabs = new Set<Lab>();
@@ -39,6 +42,7 @@ export class Lab {
     private readonly nftCommand: string,
     plan: PlannedHost[],
     private readonly keepFiles: boolean,
+    private readonly blockedUdp: Array<[string, string]>,
   ) {
     this.hosts = plan.map((planned) => new LabHost(planned, namespaceName(runId, planned.name), ipCommand, folder));
   }
@@ -53,7 +57,7 @@ export class Lab {
     const runId = newRunId(options.prefix);
     const folder = runFolder(runId);
     mkdirSync(folder, { recursive: true, mode: 0o700 });
-    const lab = new Lab(runId, folder, findExecutable('ip') ?? 'ip', findExecutable('nft') ?? 'nft', plan.hosts, options.keepFiles ?? false);
+    const lab = new Lab(runId, folder, findExecutable('ip') ?? 'ip', findExecutable('nft') ?? 'nft', plan.hosts, options.keepFiles ?? false, plan.blockedUdp);
     liveLabs.add(lab);
     installExitHandlers();
     try {
@@ -159,25 +163,33 @@ export class Lab {
 
     let port = 0;
     for (const host of this.hosts) {
-      const upstream = host.plan.role === 'private' ? this.host(host.plan.nat ?? '') : null;
-      const bridgeNamespace = upstream ? upstream.namespace : internet;
-      const bridge = upstream ? LAN_BRIDGE : INTERNET_BRIDGE;
       if (host.plan.role === 'router') await this.buildLanBridge(host);
-      port += 1;
-      await this.link(bridgeNamespace, bridge, `port${port}`, host);
+      if (host.plan.upstream !== null) {
+        await this.ip(['-n', this.host(host.plan.upstream).namespace, 'link', 'add', DOWNLINK, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', host.namespace]);
+        await this.ip(['-n', this.host(host.plan.upstream).namespace, 'link', 'set', DOWNLINK, 'up']);
+      } else {
+        const lanRouter = host.plan.role === 'private' ? this.host(host.plan.nat ?? '') : null;
+        port += 1;
+        const portName = `port${port}`;
+        const bridgeNamespace = lanRouter ? lanRouter.namespace : internet;
+        await this.ip(['-n', bridgeNamespace, 'link', 'add', portName, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', host.namespace]);
+        await this.ip(['-n', bridgeNamespace, 'link', 'set', portName, 'master', lanRouter ? LAN_BRIDGE : INTERNET_BRIDGE, 'up']);
+      }
+      if (host.plan.role === 'transit') continue;
+      await this.addressUplink(host);
       if (host.plan.role === 'router') await this.buildNat(host, report);
       if (host.plan.lossPercent > 0) {
         report(`${host.name}: dropping ${host.plan.lossPercent}% of packets each way on its uplink`);
         await this.setLoss(host.name, host.plan.lossPercent);
       }
     }
-    report(`internet ${this.hosts.filter((host) => host.plan.role !== 'private').map((host) => `${host.name}=${host.address}`).join(' ')}`);
+    for (const router of this.hosts.filter((host) => host.plan.role === 'transit')) await this.buildTransit(router, report);
+    if (this.blockedUdp.length > 0) await this.blockUdp(internet, report);
+    report(`internet ${this.hosts.filter((host) => host.plan.role === 'public' || host.plan.role === 'router').map((host) => `${host.name}=${host.address}`).join(' ')}`);
   }
 
-  /** A veth pair: `portName` on the bridge, `eth0` in the host with its address and route. */
-  private async link(bridgeNamespace: string, bridge: string, portName: string, host: LabHost): Promise<void> {
-    await this.ip(['-n', bridgeNamespace, 'link', 'add', portName, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', host.namespace]);
-    await this.ip(['-n', bridgeNamespace, 'link', 'set', portName, 'master', bridge, 'up']);
+  /** The host's `eth0`: its address and default route. */
+  private async addressUplink(host: LabHost): Promise<void> {
     await this.ip(['-n', host.namespace, 'addr', 'add', `${host.address}/${host.plan.prefixLength}`, 'dev', UPLINK]);
     await this.ip(['-n', host.namespace, 'link', 'set', UPLINK, 'up']);
     // A default route through a gateway, as on a real network. An on-link default would make every
@@ -190,6 +202,32 @@ export class Lab {
     }
   }
 
+  /**
+   * A router between two links: its site's address routed down, the rest of the internet up. It
+   * answers ARP on each link for addresses behind the other (proxy ARP, at once rather than after
+   * the default random delay), so the site and the internet keep their /24 view and need no change.
+   */
+  private async buildTransit(router: LabHost, report: (line: string) => void): Promise<void> {
+    const site = router.plan.routesDown ?? '';
+    report(`${router.name}: transit router (${router.address}) forwarding ${site} up toward the internet`);
+    await this.ip(['-n', router.namespace, 'addr', 'add', `${router.address}/32`, 'dev', UPLINK]);
+    await this.ip(['-n', router.namespace, 'link', 'set', UPLINK, 'up']);
+    await this.ip(['-n', router.namespace, 'route', 'add', `${INTERNET_NETWORK}.0/24`, 'dev', UPLINK]);
+    await this.ip(['-n', router.namespace, 'route', 'add', `${site}/32`, 'dev', DOWNLINK]);
+    const settings = ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0'];
+    for (const link of [UPLINK, DOWNLINK]) settings.push(`net.ipv4.conf.${link}.proxy_arp=1`, `net.ipv4.conf.${link}.rp_filter=0`, `net.ipv4.neigh.${link}.proxy_delay=0`);
+    await router.mustExec('sysctl', ['-qw', ...settings]);
+  }
+
+  /** Drops UDP between each blocked pair of addresses on the internet bridge itself (nftables' bridge family needs no br_netfilter). */
+  private async blockUdp(internet: string, report: (line: string) => void): Promise<void> {
+    const rules = this.blockedUdp.flatMap(([first, second]) => {
+      report(`internet: dropping UDP between ${first} and ${second}`);
+      return [`ip saddr ${first} ip daddr ${second} meta l4proto udp drop;`, `ip saddr ${second} ip daddr ${first} meta l4proto udp drop;`];
+    });
+    await this.nft(internet, `table bridge ${BLOCK_TABLE} {\n  chain forward { type filter hook forward priority filter; policy accept; ${rules.join(' ')} }\n}\n`);
+  }
+
   private async buildLanBridge(router: LabHost): Promise<void> {
     await this.ip(['-n', router.namespace, 'link', 'add', LAN_BRIDGE, 'type', 'bridge']);
     await keepBridgesOutOfNetfilter(this.ipCommand, router.namespace);
@@ -199,9 +237,10 @@ export class Lab {
 
   private async buildNat(router: LabHost, report: (line: string) => void): Promise<void> {
     const kind = router.plan.natKind ?? 'cone';
-    report(`${router.name}: ${kind} NAT ${router.plan.lanAddress}/24 -> ${router.address}`);
+    const filter = router.plan.inputFilter;
+    report(`${router.name}: ${kind} NAT ${router.plan.lanAddress}/24 -> ${router.address}${filter ? '' : ', accepting unsolicited packets to itself (stray conntrack state)'}`);
     await router.mustExec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    await this.nft(router.namespace, natRuleset(kind));
+    await this.nft(router.namespace, natRuleset(kind, filter));
     const timeout = router.plan.udpTimeoutSeconds;
     if (timeout !== null) {
       // Conntrack timeouts are per namespace; the module is loaded now that the rules use `ct`.
@@ -220,17 +259,19 @@ export class Lab {
 }
 
 /**
- * A NAT on the uplink. Both kinds drop unsolicited inbound packets, like a home router: that also
- * keeps a peer's early punch from leaving a conntrack entry that would make the NAT pick another
- * port for our own later packet to it. The cone kind is Linux's plain masquerade, which keeps the
- * inside port and lets in replies from any destination we sent to (port-restricted cone); the
- * symmetric kind picks a fresh random port for every new destination.
+ * A NAT on the uplink. By default both kinds drop unsolicited inbound packets, like a home router:
+ * that also keeps a peer's early punch from leaving a conntrack entry that would make the NAT pick
+ * another port for our own later packet to it. Without the input filter the router accepts packets
+ * addressed to itself, as a Linux host masquerading for its containers does, and keeps such stray
+ * entries. The cone kind is Linux's plain masquerade, which keeps the inside port and lets in
+ * replies from any destination we sent to (port-restricted cone); the symmetric kind picks a fresh
+ * random port for every new destination.
  */
-export function natRuleset(kind: NatKind): string {
+export function natRuleset(kind: NatKind, inputFilter = true): string {
   const masquerade = kind === 'symmetric' ? 'masquerade fully-random' : 'masquerade';
+  const input = inputFilter ? `\n  chain input { type filter hook input priority filter; policy accept; iifname "${UPLINK}" ct state new drop; }` : '';
   return `table ip ${NAT_TABLE} {
-  chain postrouting { type nat hook postrouting priority srcnat; policy accept; oifname "${UPLINK}" ${masquerade}; }
-  chain input { type filter hook input priority filter; policy accept; iifname "${UPLINK}" ct state new drop; }
+  chain postrouting { type nat hook postrouting priority srcnat; policy accept; oifname "${UPLINK}" ${masquerade}; }${input}
   chain forward { type filter hook forward priority filter; policy accept; iifname "${UPLINK}" ct state new drop; }
 }
 `;

@@ -60,3 +60,48 @@ test('with ipv6 the public hosts and routers also get an IPv6 address ending lik
   assert.ok(planTopology({ public: ['rolodex'] }).hosts.every((host) => host.address6 === null));
 });
 
+
+test('transit routers form a chain per site, outermost first, routing the site address down; the site keeps its address', () => {
+  const plan = planTopology({ public: ['srv'], nats: { home: { kind: 'cone', hosts: ['a1'] } }, transit: { home: 2, srv: 1 } });
+  const byName = new Map(plan.hosts.map((host) => [host.name, host]));
+  assert.deepEqual(
+    ['homet1', 'homet2', 'srvt1'].map((name) => [byName.get(name)?.role, byName.get(name)?.address, byName.get(name)?.upstream, byName.get(name)?.routesDown]),
+    [['transit', '198.51.100.1', null, '203.0.113.100'], ['transit', '198.51.100.2', 'homet1', '203.0.113.100'], ['transit', '198.51.100.3', null, '203.0.113.10']],
+  );
+  assert.deepEqual([byName.get('home')?.address, byName.get('home')?.upstream], ['203.0.113.100', 'homet2']);
+  assert.equal(byName.get('srv')?.upstream, 'srvt1');
+  assert.equal(byName.get('a1')?.upstream, null, 'LAN hosts stay on their LAN');
+  // Uplink to uplink, home -> homet2 -> homet1 -> srvt1 -> srv: three routers forward, so three hops.
+  const chain = (site: string): string[] => {
+    const routers: string[] = [];
+    for (let next = byName.get(site)?.upstream ?? null; next !== null; next = byName.get(next)?.upstream ?? null) routers.push(next);
+    return routers;
+  };
+  assert.equal(chain('home').length + chain('srv').length, 3);
+});
+
+test('a NAT keeps stray conntrack state only when its input filter is off; the ruleset then has no input chain', () => {
+  const plan = planTopology({ nats: { open: { kind: 'cone', hosts: [], inputFilter: false }, closed: { kind: 'symmetric', hosts: [] } } });
+  assert.deepEqual(plan.hosts.map((host) => [host.name, host.inputFilter]), [['open', false], ['closed', true]]);
+  assert.doesNotMatch(natRuleset('cone', false), /chain input/);
+  assert.match(natRuleset('cone', false), /masquerade;/);
+  assert.match(natRuleset('symmetric', false), /iifname "eth0" ct state new drop/, 'forwarded strangers are still dropped');
+});
+
+test('blocked UDP pairs name sites and become address pairs', () => {
+  const plan = planTopology({ public: ['srv'], nats: { home: { kind: 'cone', hosts: ['a1'] } }, blockUdp: [['home', 'srv']] });
+  assert.deepEqual(plan.blockedUdp, [['203.0.113.100', '203.0.113.10']]);
+  assert.deepEqual(planTopology({ public: ['srv'] }).blockedUdp, []);
+});
+
+test('transit or blocks naming a LAN host or an unknown site, a bad hop count, a name clash or transit with IPv6 are refused', () => {
+  const nats = { home: { kind: 'cone' as const, hosts: ['a1'] } };
+  assert.throws(() => planTopology({ nats, transit: { a1: 1 } }), /"a1", which is not a public host or NAT/);
+  assert.throws(() => planTopology({ nats, transit: { nowhere: 1 } }), /"nowhere", which is not a public host or NAT/);
+  assert.throws(() => planTopology({ nats, transit: { home: 1.5 } }), /whole number of routers from 0 to 8/);
+  assert.throws(() => planTopology({ nats, transit: { home: 9 } }), /from 0 to 8/);
+  assert.throws(() => planTopology({ public: ['homet1'], nats, transit: { home: 1 } }), /"homet1" is used twice/);
+  assert.throws(() => planTopology({ ipv6: true, nats, transit: { home: 1 } }), /IPv4 only/);
+  assert.throws(() => planTopology({ nats, blockUdp: [['home', 'home']] }), /with itself/);
+  assert.throws(() => planTopology({ nats, blockUdp: [['home', 'a1']] }), /blockUdp names "a1"/);
+});
