@@ -19,6 +19,10 @@ interface RolodexCommandOptions {
   sendBudget: number;
   sendBurst: number;
   summaryInterval: number;
+  joinRate: number;
+  joinBurst: number;
+  networkRate: number;
+  networkBurst: number;
 }
 
 function count(name: string, minimum: number): (value: string) => number {
@@ -54,6 +58,10 @@ export function addRolodexCommand(program: Command): void {
     .option('--send-budget <bytes>', 'bytes per second sent to one IPv4 address or IPv6 /64', count('--send-budget', 1), DEFAULT_OPTIONS.budgetBytesPerSecond)
     .option('--send-burst <bytes>', 'bytes one destination may receive in a burst', count('--send-burst', 1200), DEFAULT_OPTIONS.budgetBurstBytes)
     .option('--summary-interval <seconds>', 'log a one-line summary this often', seconds('--summary-interval', true), DEFAULT_OPTIONS.summaryIntervalMs / 1000)
+    .option('--join-rate <n>', 'new members one IPv4 address or IPv6 /64 may register per second', count('--join-rate', 1), DEFAULT_OPTIONS.joinsPerSecond)
+    .option('--join-burst <n>', 'new members one address may register at once', count('--join-burst', 1), DEFAULT_OPTIONS.joinBurst)
+    .option('--network-rate <n>', 'new networks one address may create per second', count('--network-rate', 1), DEFAULT_OPTIONS.networksPerSecond)
+    .option('--network-burst <n>', 'new networks one address may create at once', count('--network-burst', 1), DEFAULT_OPTIONS.networkBurst)
     .action(async (options: RolodexCommandOptions) => {
       await runRolodex(options);
     });
@@ -71,6 +79,10 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     budgetBytesPerSecond: options.sendBudget,
     budgetBurstBytes: options.sendBurst,
     summaryIntervalMs: options.summaryInterval * 1000,
+    joinsPerSecond: options.joinRate,
+    joinBurst: options.joinBurst,
+    networksPerSecond: options.networkRate,
+    networkBurst: options.networkBurst,
   });
   // Signals are caught before the socket opens, so one that comes at any point stops us cleanly.
   let server: RolodexServer | null = null;

@@ -42,6 +42,11 @@ export interface ConnectorTimings {
   /** Peers held at most, so a lying rolodex cannot grow memory without bound. */
   maxPeers: number;
   /**
+   * How long a listed peer that never answered keeps its place once the table is full: then a
+   * newly listed member may take it, so made-up listings cannot crowd out members that answer.
+   */
+  peerTrialMs: number;
+  /**
    * The keepalive interval: a `hello` from an established peer starts a new handshake only once
    * the peer has been quiet for two of them (a live one of ours never is), so a forged `hello`
    * cannot keep us re-handshaking.
@@ -106,7 +111,7 @@ export class Connector {
     let peer = this.store.peers.get(key);
     const isNew = !peer;
     if (!peer) {
-      if (this.store.peers.size >= this.timings.maxPeers) {
+      if (this.store.peers.size >= this.timings.maxPeers && !this.evictUnanswered()) {
         this.warnings.warn('max-peers', 'ignoring a listed member: too many peers', { outside: key, maxPeers: this.timings.maxPeers });
         return;
       }
@@ -122,6 +127,25 @@ export class Connector {
       this.log.info('new peer', { outside: key, role: peer.role, local: peer.locals.map(formatEndpoint) });
       this.startRound(peer);
     }
+  }
+
+  /**
+   * Makes room in a full table: the listed peer that has never completed a handshake and has had
+   * its trial time the longest goes. Peers that answered stay whatever a rolodex lists, and with
+   * N listings for M places each gets its turn, so a real member among invented ones connects
+   * within about N / M trials. False when nobody may go yet.
+   */
+  private evictUnanswered(): boolean {
+    const cutoff = Date.now() - this.timings.peerTrialMs;
+    let oldest: Peer | null = null;
+    for (const candidate of this.store.peers.values()) {
+      if (candidate.handshakeAt !== null || candidate.lastListedAt === null || candidate.createdAt > cutoff) continue;
+      if (candidate.state === 'established' || (oldest && oldest.createdAt <= candidate.createdAt)) continue;
+      oldest = candidate;
+    }
+    if (!oldest) return false;
+    this.closePeer(oldest, 'made room for another listed member: it never answered', { notify: false, repunch: false });
+    return true;
   }
 
   /**

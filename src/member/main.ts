@@ -54,6 +54,7 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   handshakeRetransmitMs: 1_000,
   handshakeMaxTries: 5,
   maxPeers: 1_024,
+  peerTrialMs: 10_000,
   keepaliveMs: 10_000,
   deadAfterMs: 45_000,
   removeAfterMs: 60_000,

@@ -30,6 +30,7 @@ export const FAST_TIMINGS = {
   removeAfterMs: 800,
   listingGraceMs: 400,
   staleAfterMs: 500,
+  peerTrialMs: 300,
 } satisfies Partial<MemberTimings>;
 
 export const PSK = Buffer.from('correct horse battery staple');

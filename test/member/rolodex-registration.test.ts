@@ -8,6 +8,7 @@ import { formatEndpoint } from '../../src/net/transport';
 import { RolodexClient, type Listing } from '../../src/member/rolodex-client';
 import { TimerSet } from '../../src/member/timers';
 import { activeHandles, assertNoLeaks, capturedLogger, eventually, sleep } from './harness';
+import { withMesh } from './mesh';
 
 const FAST_ROLODEX = { mapIntervalMs: 40, forgetAfterMs: 400, joinFlushMs: 0, summaryIntervalMs: 0 };
 
@@ -96,4 +97,11 @@ test('a datagram from a rolodex that is not a map is counted and changes nothing
   assert.equal(client.lastMapAt, null);
   assert.deepEqual(listings, []);
   timers.clear();
+});
+
+test('members echo the rolodex cookie, which proves they receive at their address', async () => {
+  await withMesh(async (mesh) => {
+    await mesh.addPair();
+    await eventually('both members verified', () => mesh.rolodexes[0].stats().verifications >= 2);
+  });
 });

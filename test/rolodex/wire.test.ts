@@ -7,6 +7,7 @@ import {
   decodeHeartbeat,
   decodeMap,
   encodeChunkDatagram,
+  encodeCookieDatagram,
   encodeGoneDatagram,
   encodeHeartbeat,
   encodeMap,
@@ -58,6 +59,20 @@ test('our heartbeat extension round-trips its LAN endpoints', () => {
   assert.deepEqual(decodeHeartbeat(bytes), { ok: true, value: heartbeat });
 });
 
+test('a cookie travels in our map extension and back in our heartbeats', () => {
+  const recipient = renderEntry({ address: '198.51.100.7', port: 4000 }, []);
+  const datagram = encodeCookieDatagram('AAECAwQFBgcICQoL', recipient);
+  assert.equal(datagram.toString(), '{"Addresses":["198.51.100.7:4000"],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"AAECAwQFBgcICQoL"}}');
+  const map = decodeMap(datagram);
+  assert.ok(map.ok);
+  assert.equal(map.value.cookie, 'AAECAwQFBgcICQoL');
+  assert.deepEqual(map.value.addresses, [{ address: '198.51.100.7', port: 4000 }]);
+  const heartbeat = { networkName: 'net', local: [], meshboi: true, cookie: 'AAECAwQFBgcICQoL' };
+  const bytes = encodeHeartbeat(heartbeat);
+  assert.equal(bytes.toString(), '{"NetworkName":"net","Meshboi":{"V":1,"Local":[],"Cookie":"AAECAwQFBgcICQoL"}}');
+  assert.deepEqual(decodeHeartbeat(bytes), { ok: true, value: heartbeat });
+});
+
 test('a heartbeat from a future extension version keeps the fields it shares with version 1', () => {
   const decoded = decodeHeartbeat(text('{"NetworkName":"n","Meshboi":{"V":7,"Local":["10.0.0.1:1"],"Later":true},"Other":1}'));
   assert.deepEqual(decoded, { ok: true, value: { networkName: 'n', local: [{ address: '10.0.0.1', port: 1 }], meshboi: true } });
@@ -98,6 +113,9 @@ const MALFORMED_HEARTBEATS: Array<[string, Buffer, RolodexCodecReason]> = [
   ['a Meshboi with V 0', text('{"NetworkName":"n","Meshboi":{"V":0}}'), 'bad_field'],
   ['a Meshboi with a fractional V', text('{"NetworkName":"n","Meshboi":{"V":1.5}}'), 'bad_field'],
   ['a Local that is not an array', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":"10.0.0.1:1"}}'), 'bad_field'],
+  ['a numeric Cookie', text('{"NetworkName":"n","Meshboi":{"V":1,"Cookie":5}}'), 'bad_field'],
+  ['a Cookie that is not base64url', text('{"NetworkName":"n","Meshboi":{"V":1,"Cookie":"a b"}}'), 'bad_field'],
+  ['a Cookie over 64 characters', text(`{"NetworkName":"n","Meshboi":{"V":1,"Cookie":"${'a'.repeat(65)}"}}`), 'bad_field'],
   ['a Local entry that is not a string', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":[7]}}'), 'bad_address'],
   ['a Local entry without a port', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":["10.0.0.1"]}}'), 'bad_address'],
   [
