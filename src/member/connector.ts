@@ -3,7 +3,7 @@
 // endpoints, first to complete wins), every peer at once, failed rounds retried with bounded
 // backoff; and carries out what PeerStore.resolveRace decides.
 import { CookieGate, DtlsSession, looksLikeClientHello } from '../dtls/index';
-import type { CipherSuiteId, CloseReason, HandshakeInfo, Role } from '../dtls/api';
+import type { CipherSuiteId, CloseReason, HandshakeInfo, Role } from '../dtls/index';
 import type { Logger } from '../log';
 import { RateLimitedLog } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';

@@ -1,6 +1,6 @@
 // The member's composition root: config -> the given socket and device -> peer stores ->
 // rolodex client, connector, liveness and the packet path; returns the control API.
-import type { CipherSuiteId } from '../dtls/api';
+import type { CipherSuiteId } from '../dtls/index';
 import { logger, type Logger } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';

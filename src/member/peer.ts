@@ -1,7 +1,7 @@
 // One peer (a member listed by a rolodex, or one that reached us first) and its paths: a path
 // is one DTLS session with one remote endpoint, pending while it handshakes.
 import type { DtlsSession } from '../dtls/index';
-import type { HandshakeInfo, Role } from '../dtls/api';
+import type { HandshakeInfo, Role } from '../dtls/index';
 import type { Logger } from '../log';
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';

@@ -1,6 +1,6 @@
 // A test mesh: the real rolodex server and real members (real DTLS) on the in-memory network,
 // with ChannelDevice TUNs, short timings, and helpers to build and read IP packets.
-import type { CipherSuiteId } from '../../src/dtls/api';
+import type { CipherSuiteId } from '../../src/dtls/index';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
 import { startMember, type Member, type MemberConfig, type MemberTimings } from '../../src/member/main';

@@ -4,7 +4,7 @@
 // and such a peer is not declared dead for not sending keepalives itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CipherSuiteId } from '../../src/dtls/api';
+import { CipherSuiteId } from '../../src/dtls/index';
 import { HELLO, ORIGINAL_KEEPALIVE } from '../../src/member/unsealed-datagrams';
 import { sleep } from './harness';
 import { FAST_TIMINGS, ipPacket, withMesh } from './mesh';

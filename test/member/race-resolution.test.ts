@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DtlsSession } from '../../src/dtls/index';
-import type { Role } from '../../src/dtls/api';
+import type { Role } from '../../src/dtls/index';
 import { Path, Peer } from '../../src/member/peer';
 import { PeerStore } from '../../src/member/peer-store';
 import { parseVpnAddress, type VpnAddress } from '../../src/member/vpn-address';
