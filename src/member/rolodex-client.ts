@@ -51,7 +51,7 @@ export class RolodexClient {
   private readonly byEndpoint = new EndpointMap<RolodexLink>();
   private readonly heartbeat: Buffer;
   private readonly malformedLog: RateLimitedLog;
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   /** The most recent map from any rolodex; null until one answers. */
   lastMapAt: number | null = null;
   /** Datagrams from a rolodex address that were not a valid map. */
@@ -67,6 +67,7 @@ export class RolodexClient {
     private readonly events: RolodexEvents,
     private readonly log: Logger,
   ) {
+    this.startedAt = timers.now();
     this.links = rolodexes.map((endpoint) => new RolodexLink(endpoint));
     for (const link of this.links) this.byEndpoint.set(link.endpoint, link);
     this.heartbeat = encodeHeartbeat({ networkName: network, local: [...localEndpoints], meshboi: true });
@@ -90,7 +91,7 @@ export class RolodexClient {
       return true;
     }
     const map = decoded.value;
-    const now = Date.now();
+    const now = this.timers.now();
     if (link.silent) this.log.info('rolodex answers', { rolodex: link.key });
     link.silent = false;
     link.lastMapAt = now;
@@ -127,7 +128,7 @@ export class RolodexClient {
 
   /** Heartbeats every rolodex, and reports each one that has newly gone silent. */
   private beat(): void {
-    const now = Date.now();
+    const now = this.timers.now();
     for (const link of this.links) {
       this.transport.send(this.heartbeat, link.endpoint.port, link.endpoint.address);
       const quietSince = link.lastMapAt ?? this.startedAt;

@@ -1,5 +1,6 @@
 // Flight retransmission (RFC 6347 4.2.4): the timer doubles from 1 s, gives up after the configured
 // tries with a clear error, and a peer repeating its flight makes us re-send ours.
+import { systemClock } from '../../src/clock';
 import { strict as assert } from 'node:assert';
 import { mock, test } from 'node:test';
 import { DtlsSession } from '../../src/dtls/index';
@@ -144,6 +145,7 @@ function recordingSender(maxTries: number): { sender: FlightSender; sent: number
     maxTries,
     transmit: (flight) => sent.push(flight.number),
     giveUp: (_flight, tries) => gaveUp.push(tries),
+    clock: systemClock,
   });
   return { sender, sent, gaveUp };
 }

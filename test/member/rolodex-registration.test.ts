@@ -1,5 +1,6 @@
 // The member's rolodex client against the real rolodex server: registration with every
 // rolodex, merged maps with LAN endpoints, our outside address, and an outage logged once.
+import { systemClock } from '../../src/clock';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RolodexServer } from '../../rolodex/server';
@@ -18,7 +19,7 @@ test('a member registers with every rolodex, merges their maps and logs an outag
   const second = new RolodexServer(network.attach('198.51.100.2', 6264), FAST_ROLODEX);
   first.start();
   second.start();
-  const timers = new TimerSet();
+  const timers = new TimerSet(systemClock);
   try {
     const { log, capture } = capturedLogger();
     const listings: Listing[] = [];
@@ -83,7 +84,7 @@ test('a member registers with every rolodex, merges their maps and logs an outag
 
 test('a datagram from a rolodex that is not a map is counted and changes nothing', async () => {
   const network = new MemoryNetwork();
-  const timers = new TimerSet();
+  const timers = new TimerSet(systemClock);
   const socket = network.attach('192.0.2.10', 4000);
   const listings: Listing[] = [];
   const client = new RolodexClient(socket, 'net', [{ address: '198.51.100.1', port: 6264 }], [], { heartbeatMs: 1000, silentAfterMs: 3000 }, timers, {
