@@ -7,7 +7,8 @@ import { DtlsSession } from '../../src/dtls/index';
 import { FlightSender, type Flight } from '../../src/dtls/flights/flight';
 import { decodeHandshakeFragments } from '../../src/dtls/handshake/header';
 import { splitRecords } from '../../src/dtls/record/header';
-import { activeHandles, assertNoLeaks, eventually, sleep } from '../member/harness';
+import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
+import { sleep } from '../support/wait';
 import { EventRecorder, SessionPair } from './session-pair';
 
 test('an unanswered ClientHello is re-sent after 1, 2, 4, 8 and 16 s, then the handshake fails with a timeout', (t) => {

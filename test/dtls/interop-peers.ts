@@ -5,7 +5,8 @@ import type { TestContext } from 'node:test';
 import { CookieGate, DtlsSession, type CipherSuiteId, type Role } from '../../src/dtls/index';
 import { formatEndpoint } from '../../src/net/transport';
 import { UdpTransport } from '../../src/net/udp-transport';
-import { activeHandles, assertNoLeaks, eventually, sleep } from '../member/harness';
+import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
+import { sleep } from '../support/wait';
 import { CLIENT_IDENTITY, EventRecorder, SERVER_IDENTITY } from './session-pair';
 
 export const PSK = Buffer.from('interop test password');

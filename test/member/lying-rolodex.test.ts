@@ -2,7 +2,6 @@
 // bounded number of peers, each probed with backoff, and no harm to its real sessions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep } from './harness';
 import { withMesh } from './mesh';
 
 test('a rolodex listing a flood of made-up members fills at most maxPeers and real peers still connect', async () => {
@@ -16,7 +15,7 @@ test('a rolodex listing a flood of made-up members fills at most maxPeers and re
     const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { maxPeers: 10 } });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
     await mesh.waitEstablished('alice', '192.168.50.2');
-    await sleep(300);
+    await mesh.run(300);
     assert.equal(alice.member.status().peers.length, 10);
     assert.equal(alice.logs.count('ignoring a listed member: too many peers'), 1, 'the refusal is logged once, not per map');
     await mesh.ping('alice', 'bob');
