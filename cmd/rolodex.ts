@@ -6,6 +6,7 @@ import { UdpTransport } from '../src/net/udp-transport';
 import { formatEndpoint } from '../src/net/transport';
 import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
+import { waitForStopSignal } from './stop-signal';
 
 interface RolodexCommandOptions {
   listenAddress: string;
@@ -85,34 +86,27 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     networkBurst: options.networkBurst,
   });
   // Signals are caught before the socket opens, so one that comes at any point stops us cleanly.
-  let server: RolodexServer | null = null;
-  let stopRequested: NodeJS.Signals | null = null;
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      stopRequested = signal;
-      if (!server) return resolve();
-      log.info('stopping', { signal, ...server.stats() });
-      void server.stop().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  let transport: UdpTransport;
+  const stopSignal = waitForStopSignal(log);
   try {
-    transport = await UdpTransport.open({ address: options.listenAddress, port: options.listenPort, bufferBytes: 4 * 1024 * 1024 });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
+    let transport: UdpTransport;
+    try {
+      transport = await UdpTransport.open({ address: options.listenAddress, port: options.listenPort, bufferBytes: 4 * 1024 * 1024 });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
+    }
+    if (stopSignal.received) {
+      await transport.close();
+      return;
+    }
+    const server = new RolodexServer(transport, settings);
+    server.start();
+    const bound = transport.localEndpoint();
+    log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
+    const signal = await stopSignal.promise;
+    log.info('stopping', { signal, ...server.stats() });
+    await server.stop();
+  } finally {
+    stopSignal.dispose();
   }
-  if (stopRequested) {
-    await transport.close();
-    return;
-  }
-  server = new RolodexServer(transport, settings);
-  server.start();
-  const bound = transport.localEndpoint();
-  log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
-  await stopped;
 }

@@ -5,6 +5,7 @@
 // per pass), everyone else only the chunk(s) holding the newcomers, and once per map interval
 // every member gets one chunk of a slow rotation, which repairs losses and keeps its NAT
 // mapping open. Networks are spread over a timer wheel so map intervals do not all fall at once.
+import { systemClock, type Clock, type ClockTimer } from '../src/clock';
 import type { DatagramTransport, Endpoint } from '../src/net/transport';
 import { formatEndpoint } from '../src/net/transport';
 import { logger, RateLimitedLog } from '../src/log';
@@ -87,8 +88,8 @@ export class RolodexServer {
   private slotDueAt = 0;
   private slotMs = PASS_MS;
   private memberCount = 0;
-  private passTimer: NodeJS.Timeout | null = null;
-  private summaryTimer: NodeJS.Timeout | null = null;
+  private passTimer: ClockTimer | null = null;
+  private summaryTimer: ClockTimer | null = null;
   private immediate: NodeJS.Immediate | null = null;
   /** Catch-up datagrams still allowed in this pass. */
   private catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
@@ -105,13 +106,18 @@ export class RolodexServer {
   };
   private readonly drops: Partial<Record<DropReason, number>> = {};
 
-  constructor(private readonly transport: DatagramTransport, options: Partial<RolodexOptions> = {}) {
+  constructor(
+    private readonly transport: DatagramTransport,
+    options: Partial<RolodexOptions> = {},
+    /** Where time and the pass timers come from; tests step a ManualClock. */
+    private readonly clock: Clock = systemClock,
+  ) {
     this.options = resolveOptions(options);
     this.refusals = new RateLimitedLog(this.log);
     this.budget = new TokenBuckets(this.options.budgetBytesPerSecond, this.options.budgetBurstBytes);
     this.joinRate = new TokenBuckets(this.options.joinsPerSecond, this.options.joinBurst);
     this.networkRate = new TokenBuckets(this.options.networksPerSecond, this.options.networkBurst);
-    this.cookies = new ReachabilityCookies(this.options.forgetAfterMs, Date.now());
+    this.cookies = new ReachabilityCookies(this.options.forgetAfterMs, this.clock.now());
     const slots = Math.max(1, Math.round(this.options.mapIntervalMs / Math.min(PASS_MS, this.options.mapIntervalMs)));
     this.wheel = Array.from({ length: slots }, () => new Set<Network>());
     this.slotMs = this.options.mapIntervalMs / slots;
@@ -120,17 +126,17 @@ export class RolodexServer {
   start(): void {
     if (this.passTimer) return;
     this.transport.onMessage((data, from) => this.receive(data, from));
-    this.slotDueAt = Date.now() + this.slotMs;
-    this.passTimer = setInterval(() => this.pass(), this.slotMs);
+    this.slotDueAt = this.clock.now() + this.slotMs;
+    this.passTimer = this.clock.setInterval(() => this.pass(), this.slotMs);
     if (this.options.summaryIntervalMs > 0) {
-      this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs);
+      this.summaryTimer = this.clock.setInterval(() => this.logSummary(), this.options.summaryIntervalMs);
     }
   }
 
   /** Stops every timer and closes the transport; nothing is sent afterwards. */
   async stop(): Promise<void> {
-    if (this.passTimer) clearInterval(this.passTimer);
-    if (this.summaryTimer) clearInterval(this.summaryTimer);
+    if (this.passTimer) this.clock.clear(this.passTimer);
+    if (this.summaryTimer) this.clock.clear(this.summaryTimer);
     if (this.immediate) clearImmediate(this.immediate);
     this.passTimer = this.summaryTimer = this.immediate = null;
     this.transport.onMessage(() => {});
@@ -155,7 +161,7 @@ export class RolodexServer {
       return;
     }
     this.counters.heartbeats++;
-    this.heartbeat(decoded.value, from, Date.now());
+    this.heartbeat(decoded.value, from, this.clock.now());
   }
 
   private heartbeat(heartbeat: Heartbeat, from: Endpoint, now: number): void {
@@ -256,7 +262,7 @@ export class RolodexServer {
     this.due.add(network);
     this.immediate ??= setImmediate(() => {
       this.immediate = null;
-      const later = Date.now();
+      const later = this.clock.now();
       for (const network of this.due) this.serve(network, later);
       this.due.clear();
     });
@@ -273,10 +279,10 @@ export class RolodexServer {
    * heartbeat is read, which would only make the next pass later still. Then catch-ups advance.
    */
   private pass(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     this.catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
     for (let served = 0; now >= this.slotDueAt && served < this.wheel.length; served++) {
-      if (served > 0 && Date.now() - now > PASS_BUDGET_MS) break;
+      if (served > 0 && this.clock.now() - now > PASS_BUDGET_MS) break;
       this.endSlot(now);
       this.slotDueAt += this.slotMs;
     }

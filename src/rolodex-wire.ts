@@ -162,20 +162,6 @@ export function addressBytes(address: string): number[] {
   return address.includes(':') ? (parseIPv6Bytes(address) ?? []) : (parseIPv4Bytes(address) ?? []);
 }
 
-/**
- * The spec's role ordering: every IPv4 address before every IPv6 address, then the address
- * bytes, then the port. Negative when a sorts first; the larger endpoint is the DTLS server.
- */
-export function compareEndpoints(a: Endpoint, b: Endpoint): number {
-  const aBytes = addressBytes(a.address);
-  const bBytes = addressBytes(b.address);
-  if (aBytes.length !== bBytes.length) return aBytes.length - bBytes.length;
-  for (let i = 0; i < aBytes.length; i++) {
-    if (aBytes[i] !== bBytes[i]) return aBytes[i] - bBytes[i];
-  }
-  return a.port - b.port;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Decoding.
 

@@ -63,7 +63,7 @@ export class RolodexClient {
   private readonly links: RolodexLink[];
   private readonly byEndpoint = new EndpointMap<RolodexLink>();
   private readonly malformedLog: RateLimitedLog;
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   /** The most recent map from any rolodex; null until one answers. */
   lastMapAt: number | null = null;
   /** Datagrams from a rolodex address that were not a valid map. */
@@ -79,6 +79,7 @@ export class RolodexClient {
     private readonly events: RolodexEvents,
     private readonly log: Logger,
   ) {
+    this.startedAt = timers.now();
     const template: Heartbeat = { networkName: network, local: [...localEndpoints], meshboi: true };
     this.links = rolodexes.map((endpoint) => new RolodexLink(endpoint, template));
     for (const link of this.links) this.byEndpoint.set(link.endpoint, link);
@@ -102,7 +103,7 @@ export class RolodexClient {
       return true;
     }
     const map = decoded.value;
-    const now = Date.now();
+    const now = this.timers.now();
     if (link.silent) this.log.info('rolodex answers', { rolodex: link.key });
     link.silent = false;
     link.lastMapAt = now;
@@ -140,7 +141,7 @@ export class RolodexClient {
 
   /** Heartbeats every rolodex, and reports each one that has newly gone silent. */
   private beat(): void {
-    const now = Date.now();
+    const now = this.timers.now();
     for (const link of this.links) {
       this.transport.send(link.heartbeat, link.endpoint.port, link.endpoint.address);
       const quietSince = link.lastMapAt ?? this.startedAt;

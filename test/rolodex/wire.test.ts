@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  compareEndpoints,
   decodeHeartbeat,
   decodeMap,
   encodeChunkDatagram,
@@ -20,6 +19,7 @@ import {
   type Endpoint,
   type RolodexCodecReason,
 } from '../../src/rolodex-wire';
+import { compareEndpoints } from '../../src/member/role-order';
 
 // From shared/vectors/original-meshboi-session.json: what an original member and rolodex sent.
 const ORIGINAL_HEARTBEAT = Buffer.from('7b224e6574776f726b4e616d65223a22746573746e6574776f726b227d', 'hex');
