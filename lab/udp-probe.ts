@@ -2,6 +2,7 @@
 // with the source address it saw, `ask` learns how NATs map one local port, `count` measures loss,
 // `flood` sends junk, `punch` tries one hole-punching technique toward a peer. Results are printed
 // as one JSON line.
+import { setTimeout as sleep } from 'node:timers/promises';
 import dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -32,8 +33,6 @@ function openSocket(port: number): Promise<dgram.Socket> {
     });
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Replies to each datagram with "<address>:<port>" of its sender, until killed. */
 async function echo(port: number): Promise<void> {

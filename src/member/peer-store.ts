@@ -169,9 +169,10 @@ export class PeerStore {
     return now - holder.lastAuthenticatedAt > this.limits.staleAfterMs;
   }
 
+  /** Lists a handshake as pending, and as its peer's attempt's (the caller made sure the peer has one). */
   addPending(path: Path): void {
     this.pending.set(path.remote, path);
-    path.peer?.attempts.add(path);
+    path.peer?.attempt?.paths.add(path);
   }
 
   /** Forgets a path everywhere it may be listed; true if it was still known. */
@@ -180,7 +181,7 @@ export class PeerStore {
     this.pending.delete(path.remote, path);
     this.established.delete(path.remote, path);
     if (path.peer) {
-      path.peer.attempts.delete(path);
+      path.peer.attempt?.paths.delete(path);
       path.peer.standby.delete(path);
       if (path.peer.active === path) path.peer.active = null;
     }
@@ -202,7 +203,7 @@ export class PeerStore {
   /** Moves a completed handshake from the pending store to the established one, as the peer's. */
   private establish(peer: Peer, path: Path): void {
     this.pending.delete(path.remote, path);
-    peer.attempts.delete(path);
+    path.peer?.attempt?.paths.delete(path);
     path.peer = peer;
     this.established.set(path.remote, path);
   }
@@ -244,12 +245,6 @@ export class PeerStore {
       if (packet.compare(bucket[i].vpn!.v6, 0, 16, 24, 40) === 0) return bucket[i];
     }
     return undefined;
-  }
-
-  /** Replaces `old` by `peer` under the same outside address, keeping its VPN IP's route pointed at the new one. */
-  succeed(old: Peer, peer: Peer): void {
-    this.peers.set(peer.outsideKey, peer);
-    if (old.vpn && this.byVpnIp.get(old.vpn.text) === old) this.claim(peer, old.vpn);
   }
 
   removePeer(peer: Peer): void {
