@@ -89,9 +89,46 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sent);
 }
 
+// sendWithTtl(fd, datagram: Uint8Array, sockaddr: Buffer, ttl) -> whether it left. The TTL (hop
+// limit) rides in a control message, so it applies to this datagram alone: the socket's other
+// sends keep the default. IPv4 and IPv4-mapped destinations take IP_TTL (the kernel sends the
+// mapped ones through its IPv4 path), the rest IPV6_HOPLIMIT.
+Napi::Value SendWithTtl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  Napi::Buffer<uint8_t> address = info[2].As<Napi::Buffer<uint8_t>>();
+  int ttl = info[3].As<Napi::Number>().Int32Value();
+  const sockaddr* target = reinterpret_cast<const sockaddr*>(address.Data());
+  bool ipv4 = target->sa_family == AF_INET ||
+              IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<const sockaddr_in6*>(target)->sin6_addr);
+  iovec vector = {data.Data(), data.ByteLength()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof(control));
+  msghdr message;
+  memset(&message, 0, sizeof(message));
+  message.msg_name = address.Data();
+  message.msg_namelen = static_cast<socklen_t>(address.Length());
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = ipv4 ? IPPROTO_IP : IPPROTO_IPV6;
+  header->cmsg_type = ipv4 ? IP_TTL : IPV6_HOPLIMIT;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(header), &ttl, sizeof(int));
+  ssize_t result;
+  do {
+    result = sendmsg(fd, &message, MSG_DONTWAIT);
+  } while (result < 0 && errno == EINTR);
+  return Napi::Boolean::New(env, result >= 0);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sockaddr", Napi::Function::New(env, Sockaddr));
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
+  exports.Set("sendWithTtl", Napi::Function::New(env, SendWithTtl));
   return exports;
 }
 

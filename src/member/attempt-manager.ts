@@ -1,5 +1,6 @@
-// Starts, retries and retires the attempts to connect to peers, the one owner of Attempt: the
-// server's `hello` rounds, the client's wait of up to 1 s for the peer's first datagram, one
+// Starts, retries and retires the attempts to connect to peers, the one owner of Attempt: each
+// round's opening datagram (punch-schedule.ts), the server's `hello` rounds, the client's wait of
+// up to 1 s for the peer's first datagram, one
 // handshake per path (outside address, candidates and LAN endpoints; first to complete wins),
 // failed rounds retried with bounded backoff, and the replacement handshake of a restarted peer.
 import type { Clock } from '../clock';
@@ -10,6 +11,7 @@ import { Attempt } from './attempt';
 import { EndpointMap } from './endpoint-map';
 import { Path, type Peer } from './peer';
 import type { PeerStore } from './peer-store';
+import { retryDelay, type PunchTimings } from './punch-schedule';
 import type { TimerSet } from './timers';
 import { HELLO } from './unsealed-datagrams';
 import type { VpnAddress } from './vpn-address';
@@ -20,12 +22,9 @@ const HELLOS_BEFORE_HINT = 3;
 const STALE_MARGIN_MS = 250;
 export const SYMMETRIC_HINT = 'its NAT or ours may be symmetric (address-dependent mapping)';
 
-export interface AttemptTimings {
+export interface AttemptTimings extends PunchTimings {
   /** How long a client waits for the peer's first datagram before it starts the handshake (spec: 1 s). */
   helloWaitMs: number;
-  /** Delay before the first retry of a failed round; doubles per failure, jittered. */
-  retryInitialMs: number;
-  retryMaxMs: number;
   /** DTLS flight retransmission: first timeout, and tries before a handshake fails. */
   handshakeRetransmitMs: number;
   handshakeMaxTries: number;
@@ -85,21 +84,36 @@ export class AttemptManager {
     return this.backoff(1);
   }
 
-  /** Server: `hello` to every endpoint, again after a backoff while nobody answers. Client: wait, then handshake. */
+  /**
+   * Both roles first open our NAT toward every endpoint of the peer (a `hello` whose TTL runs out
+   * before the peer's NAT), so the peer's first datagrams find it open and leave no stray entry.
+   * Then, the opening wait later, the server sends `hello` to every endpoint, again after a backoff
+   * while nobody answers; the client waits for the peer's first datagram, then handshakes.
+   */
   private startRound(peer: Peer, attempt: Attempt): void {
     attempt.timer = null;
     if (this.stopped || peer.attempt !== attempt || attempt.state !== 'punching') return;
+    const opening = this.timings.openingTtl > 0;
+    if (opening) for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address, this.timings.openingTtl);
     if (peer.role === 'server') {
-      for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address);
-      if (++attempt.unansweredHellos >= HELLOS_BEFORE_HINT) {
-        peer.lastError = `no handshake from the peer after ${attempt.unansweredHellos} hellos: ${SYMMETRIC_HINT}, or a firewall drops UDP`;
-      }
-      attempt.timer = this.timers.after(this.backoff(++attempt.failures), () => this.startRound(peer, attempt));
+      if (opening) attempt.timer = this.timers.after(this.timings.openingWaitMs, () => this.sendHellos(peer, attempt));
+      else this.sendHellos(peer, attempt);
       return;
     }
     attempt.waitingAt = peer.endpoints();
     for (const endpoint of attempt.waitingAt) this.waiters.set(endpoint, peer);
-    attempt.timer = this.timers.after(this.timings.helloWaitMs, () => this.beginHandshakes(peer));
+    const waitMs = opening ? Math.max(this.timings.helloWaitMs, this.timings.openingWaitMs) : this.timings.helloWaitMs;
+    attempt.timer = this.timers.after(waitMs, () => this.beginHandshakes(peer));
+  }
+
+  private sendHellos(peer: Peer, attempt: Attempt): void {
+    attempt.timer = null;
+    if (this.stopped || peer.attempt !== attempt || attempt.state !== 'punching') return;
+    for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address);
+    if (++attempt.unansweredHellos >= HELLOS_BEFORE_HINT) {
+      peer.lastError = `no handshake from the peer after ${attempt.unansweredHellos} hellos: ${SYMMETRIC_HINT}, or a firewall drops UDP`;
+    }
+    attempt.timer = this.timers.after(this.backoff(++attempt.failures), () => this.startRound(peer, attempt));
   }
 
   /** The client waiting on `address:port` for its peer's first datagram, if any. */
@@ -247,10 +261,9 @@ export class AttemptManager {
     return !this.stopped;
   }
 
-  /** Exponential in the number of failures, capped, with ±25% jitter so two racing sides drift apart. */
+  /** The wait before the next round: a jittered backoff, then the quiet grid (punch-schedule.ts). */
   private backoff(failures: number): number {
-    const base = Math.min(this.timings.retryMaxMs, this.timings.retryInitialMs * 2 ** Math.min(failures - 1, 30));
-    return Math.round(base * (0.75 + Math.random() * 0.5));
+    return retryDelay(failures, this.clock.now(), this.timings);
   }
 
   /** Cancels the attempt's timer and its hello wait. */

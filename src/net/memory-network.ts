@@ -1,5 +1,6 @@
 // An in-memory datagram network for tests: transports attached to it exchange datagrams without
 // sockets, with NAT boxes, a hook to drop or rewrite each datagram, and packet-by-packet stepping.
+import type { Clock } from '../clock';
 import type { DatagramTransport, Endpoint, MessageHandler } from './transport';
 import { formatEndpoint } from './transport';
 
@@ -7,7 +8,12 @@ export interface InFlight {
   from: Endpoint;
   to: Endpoint;
   data: Buffer;
+  /** The IP TTL the sender gave it; routers on the way each take one (see NatOptions.transit). */
+  ttl: number;
 }
+
+/** What a socket sends with unless told otherwise (Linux's net.ipv4.ip_default_ttl). */
+export const DEFAULT_TTL = 64;
 
 /** Returns the datagram to deliver (possibly rewritten), or null to drop it. */
 export type Interceptor = (datagram: InFlight) => InFlight | null;
@@ -40,11 +46,23 @@ export interface NatOptions {
    * leave from another port. Default false.
    */
   strayEntries?: boolean;
+  /**
+   * How long a stray entry, and a mapping a stray entry forced onto another port, live without a
+   * datagram (Linux's nf_conntrack_udp_timeout: 30 s). Needs the network's clock; default 30 s.
+   */
+  strayTimeoutMs?: number;
+  /**
+   * Routers between this NAT and the internet: each takes one from a datagram's TTL, so a datagram
+   * sent with a small TTL opens this NAT's mapping and dies before the peer's NAT. Default 0.
+   */
+  transit?: number;
 }
 
 interface Mapping {
   inside: Endpoint;
   publicPort: number;
+  /** When an inside datagram last used it: a mapping forced onto another port expires (strayTimeoutMs). */
+  lastUsedAt: number;
   /** Remote endpoints the inside host has sent to: the only ones allowed back in (port-restricted filtering). */
   contacted: Set<string>;
   /** Their addresses, for address-restricted filtering. */
@@ -63,13 +81,15 @@ export class Nat {
   readonly filtering: NatFiltering;
   readonly hairpin: boolean;
   readonly strayEntries: boolean;
+  readonly strayTimeoutMs: number;
+  readonly transit: number;
   readonly insideAddresses = new Set<string>();
   /** Unsolicited datagrams refused at the public address, and hairpins refused. */
   filtered = 0;
   private readonly mappings = new Map<string, Mapping>();
   private readonly byPublicPort = new Map<number, Mapping>();
-  /** Conntrack entries unsolicited datagrams left, as "publicPort>remote" (see NatOptions.strayEntries). */
-  private readonly stray = new Set<string>();
+  /** Conntrack entries unsolicited datagrams left, as "publicPort>remote", with when each was last refreshed. */
+  private readonly stray = new Map<string, number>();
   private nextPort = 20000;
 
   constructor(private readonly network: MemoryNetwork, options: NatOptions) {
@@ -78,6 +98,13 @@ export class Nat {
     this.filtering = options.filtering ?? 'address-and-port';
     this.hairpin = options.hairpin ?? false;
     this.strayEntries = options.strayEntries ?? false;
+    this.strayTimeoutMs = options.strayTimeoutMs ?? 30_000;
+    this.transit = options.transit ?? 0;
+  }
+
+  /** Stray entries alive now, as "publicPort>remote": what tests look at to see the punching left none. */
+  strayEntriesNow(): string[] {
+    return [...this.stray.keys()].filter((key) => this.strayAlive(key));
   }
 
   /** Attaches a host behind this NAT at an inside address. */
@@ -97,10 +124,11 @@ export class Nat {
     let mapping = this.mappingFor(from, to);
     if (!mapping) {
       const key = this.mappings.has(this.mappingKey(from, to)) ? flowKey(from, to) : this.mappingKey(from, to);
-      mapping = { inside: { ...from }, publicPort: this.nextPort++, contacted: new Set(), contactedAddresses: new Set() };
+      mapping = { inside: { ...from }, publicPort: this.nextPort++, lastUsedAt: 0, contacted: new Set(), contactedAddresses: new Set() };
       this.mappings.set(key, mapping);
       this.byPublicPort.set(mapping.publicPort, mapping);
     }
+    mapping.lastUsedAt = this.network.now();
     mapping.contacted.add(formatEndpoint(to));
     mapping.contactedAddresses.add(to.address);
     return { address: this.publicAddress, port: mapping.publicPort };
@@ -112,21 +140,37 @@ export class Nat {
     const allowed = this.filtering === 'address' ? mapping?.contactedAddresses.has(from.address) : mapping?.contacted.has(formatEndpoint(from));
     if (!mapping || !allowed) {
       this.filtered++;
-      if (this.strayEntries) this.stray.add(`${to.port}>${formatEndpoint(from)}`);
+      if (this.strayEntries) this.stray.set(`${to.port}>${formatEndpoint(from)}`, this.network.now());
       return null;
     }
     return mapping.inside;
   }
 
   /**
-   * The mapping datagrams from `inside` to `to` use: the socket's (or, symmetric, the flow's),
-   * unless a stray entry holds its port toward `to` and the flow has not used it yet: then
-   * the flow's own (null until the first datagram creates it).
+   * The mapping datagrams from `inside` to `to` use: a flow of its own that a stray entry forced
+   * onto another port while that flow lives; else the socket's (or, symmetric, the flow's), unless
+   * a live stray entry holds its port toward `to` and the flow has not used it yet: then the
+   * flow's own (null until the first datagram creates it).
    */
   private mappingFor(inside: Endpoint, to: Endpoint): Mapping | undefined {
-    const mapping = this.mappings.get(this.mappingKey(inside, to));
-    if (!mapping || mapping.contacted.has(formatEndpoint(to)) || !this.stray.has(`${mapping.publicPort}>${formatEndpoint(to)}`)) return mapping;
-    return this.mappings.get(flowKey(inside, to));
+    const key = this.mappingKey(inside, to);
+    const flow = key === flowKey(inside, to) ? undefined : this.mappings.get(flowKey(inside, to));
+    if (flow && this.network.now() - flow.lastUsedAt <= this.strayTimeoutMs) return flow;
+    if (flow) {
+      this.mappings.delete(flowKey(inside, to));
+      this.byPublicPort.delete(flow.publicPort);
+    }
+    const mapping = this.mappings.get(key);
+    if (!mapping || mapping.contacted.has(formatEndpoint(to)) || !this.strayAlive(`${mapping.publicPort}>${formatEndpoint(to)}`)) return mapping;
+    return undefined;
+  }
+
+  private strayAlive(key: string): boolean {
+    const refreshedAt = this.stray.get(key);
+    if (refreshedAt === undefined) return false;
+    if (this.network.now() - refreshedAt <= this.strayTimeoutMs) return true;
+    this.stray.delete(key);
+    return false;
   }
 
   private mappingKey(inside: Endpoint, to: Endpoint): string {
@@ -136,6 +180,11 @@ export class Nat {
 
 function flowKey(inside: Endpoint, to: Endpoint): string {
   return `${formatEndpoint(inside)}>${formatEndpoint(to)}`;
+}
+
+export interface MemoryNetworkOptions {
+  /** What NATs age their stray entries by; without one they never expire. */
+  clock?: Clock;
 }
 
 export class MemoryNetwork {
@@ -152,6 +201,15 @@ export class MemoryNetwork {
   manual = false;
   delivered = 0;
   dropped = 0;
+  /** Datagrams whose TTL ran out on the way. */
+  expired = 0;
+
+  constructor(private readonly options: MemoryNetworkOptions = {}) {}
+
+  /** The network's time: its clock's, or always 0 (nothing expires). */
+  now(): number {
+    return this.options.clock?.now() ?? 0;
+  }
 
   attach(address: string, port = 0): MemoryTransport {
     const endpoint = { address, port: port || this.nextPort++ };
@@ -223,9 +281,13 @@ export class MemoryNetwork {
     target.deliver(datagram.data, datagram.from);
   }
 
-  /** Applies the sender's NAT (LAN, hairpin or outbound) and the receiver's NAT filter. */
+  /**
+   * Applies the sender's NAT (LAN, hairpin or outbound) and the receiver's NAT filter, and the
+   * TTL: each NAT and transit router on the way takes one, and a datagram arriving at a router
+   * with one left dies there, after the sender's NAT has mapped it if it got that far.
+   */
   private translate(datagram: InFlight): InFlight | null {
-    let { from, to } = datagram;
+    let { from, to, ttl } = datagram;
     const senderNat = this.nats.find((nat) => nat.insideAddresses.has(from.address));
     const insideNat = this.nats.find((nat) => nat.insideAddresses.has(to.address));
     if (insideNat && insideNat !== senderNat) {
@@ -238,15 +300,29 @@ export class MemoryNetwork {
         senderNat.filtered++;
         return null;
       }
+      if (ttl < 2) return this.expire();
       from = senderNat.outbound(from, to);
+      ttl -= 1;
     }
     const receiverNat = this.nats.find((nat) => nat.publicAddress === to.address);
+    if (senderNat !== insideNat) {
+      const routers = (senderNat?.transit ?? 0) + (receiverNat?.transit ?? 0);
+      if (ttl <= routers) return this.expire();
+      ttl -= routers;
+    }
     if (receiverNat) {
       const inside = receiverNat.inbound(from, to);
       if (!inside) return null;
+      if (ttl < 2) return this.expire();
       to = inside;
+      ttl -= 1;
     }
-    return { from, to, data: datagram.data };
+    return { from, to, data: datagram.data, ttl };
+  }
+
+  private expire(): null {
+    this.expired++;
+    return null;
   }
 }
 
@@ -256,9 +332,9 @@ export class MemoryTransport implements DatagramTransport {
 
   constructor(private readonly network: MemoryNetwork, private readonly endpoint: Endpoint) {}
 
-  send(data: Uint8Array, port: number, address: string): void {
+  send(data: Uint8Array, port: number, address: string, ttl = DEFAULT_TTL): void {
     if (this.closed) return;
-    this.network.route({ from: this.endpoint, to: { address, port }, data: Buffer.from(data) });
+    this.network.route({ from: this.endpoint, to: { address, port }, data: Buffer.from(data), ttl });
   }
 
   onMessage(handler: MessageHandler): void {

@@ -12,9 +12,11 @@ export interface DatagramTransport {
   /**
    * Queues one datagram; never throws for an unreachable destination (UDP has no such thing).
    * The transport may read `data` after returning (a real socket sends later when busy), so the
-   * caller must not reuse that buffer.
+   * caller must not reuse that buffer. `ttl`, when given, is this datagram's IP TTL (hop limit):
+   * punching sends one that opens our NAT and dies before the peer's. A transport that cannot
+   * set it drops the datagram rather than send it further than asked.
    */
-  send(data: Uint8Array, port: number, address: string): void;
+  send(data: Uint8Array, port: number, address: string, ttl?: number): void;
   /** One handler at a time; `data` may be reused by the transport after the handler returns. */
   onMessage(handler: MessageHandler): void;
   /** The bound local endpoint (address may be the wildcard). */

@@ -18,6 +18,7 @@ export interface UdpOptions {
 interface BatchAddon {
   sockaddr(address: string, port: number, mapIPv4: boolean): Buffer | null;
   sendBatch(fd: number, datagrams: Uint8Array[], sockaddrs: Buffer[], count: number): number;
+  sendWithTtl(fd: number, datagram: Uint8Array, sockaddr: Buffer, ttl: number): boolean;
 }
 
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'meshboi_udp.node');
@@ -110,7 +111,8 @@ export class UdpTransport implements DatagramTransport {
     return this.addon !== null;
   }
 
-  send(data: Uint8Array, port: number, address: string): void {
+  send(data: Uint8Array, port: number, address: string, ttl?: number): void {
+    if (ttl !== undefined) return this.sendWithTtl(data, port, address, ttl);
     const sockaddr = this.addon === null || this.closing ? null : this.sockaddrFor(port, address);
     if (sockaddr === null) {
       // A host name or a bad port: dgram resolves the one and reports the other.
@@ -134,6 +136,18 @@ export class UdpTransport implements DatagramTransport {
     this.batchCounters.dropped += count - sent;
     // Drops the references so sent buffers can be collected; the arrays keep their slots.
     this.queued.fill(EMPTY, 0, count);
+  }
+
+  /**
+   * One datagram with its own TTL, after what is queued (so the order holds). dgram can only set
+   * a TTL for the whole socket, and its sends leave later, so without the addon it is dropped.
+   */
+  private sendWithTtl(data: Uint8Array, port: number, address: string, ttl: number): void {
+    const sockaddr = this.addon === null || this.closing ? null : this.sockaddrFor(port, address);
+    if (sockaddr === null) return;
+    this.flush();
+    if ((this.addon as BatchAddon).sendWithTtl(this.fd, data, sockaddr, ttl)) this.batchCounters.sent++;
+    else this.batchCounters.dropped++;
   }
 
   private sockaddrFor(port: number, address: string): Buffer | null {

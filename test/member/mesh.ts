@@ -21,6 +21,8 @@ export const FAST_TIMINGS = {
   helloWaitMs: 20,
   retryInitialMs: 40,
   retryMaxMs: 300,
+  openingWaitMs: 20,
+  quietMs: 400,
   handshakeRetransmitMs: 40,
   handshakeMaxTries: 4,
   keepaliveMs: 100,

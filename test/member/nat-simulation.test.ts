@@ -1,6 +1,7 @@
 // The in-memory network's NAT boxes (mapping, filtering, stray conntrack entries) and stepping, which the member's punching tests rely on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock';
 import { MemoryNetwork, type Nat, type NatOptions } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
 import { formatEndpoint } from '../../src/net/transport';
@@ -126,4 +127,49 @@ test('with stray entries, an unsolicited datagram pushes the inside host onto an
   early.send(Buffer.from('reply'), 20001, '203.0.113.1');
   network.step(10);
   assert.deepEqual(innerSeen, ['reply from 198.51.100.2:7000']);
+});
+
+test('a datagram whose TTL runs out past its NAT opens the mapping without reaching the peer NAT, and leaves no stray entry there', () => {
+  const network = new MemoryNetwork();
+  network.manual = true;
+  const ours = network.addNat({ publicAddress: '203.0.113.1', transit: 1 });
+  const theirs = network.addNat({ publicAddress: '203.0.113.2', strayEntries: true, transit: 1 });
+  const a = ours.attach('10.0.1.2', 5000);
+  const b = theirs.attach('10.0.2.2', 5000);
+  const aSeen = inbox(a);
+  inbox(b);
+  const bOutside = theirs.outbound({ address: '10.0.2.2', port: 5000 }, { address: '203.0.113.1', port: 20000 });
+  a.send(Buffer.from('dies'), bOutside.port, bOutside.address, 2);
+  network.step(10);
+  assert.equal(network.expired, 1);
+  assert.deepEqual(theirs.strayEntriesNow(), []);
+  b.send(Buffer.from('through'), 20000, '203.0.113.1');
+  network.step(10);
+  assert.deepEqual(aSeen, [`through from ${formatEndpoint(bOutside)}`], 'the opening datagram opened our NAT toward the peer');
+  // Three routers between the hosts' NATs and the peer's inside host need TTL 5.
+  a.send(Buffer.from('four'), bOutside.port, bOutside.address, 4);
+  a.send(Buffer.from('five'), bOutside.port, bOutside.address, 5);
+  network.step(10);
+  assert.equal(network.expired, 2);
+});
+
+test('stray entries and the mappings they forced expire after the timeout on the network clock', () => {
+  const clock = new ManualClock();
+  const network = new MemoryNetwork({ clock });
+  network.manual = true;
+  const nat = network.addNat({ publicAddress: '203.0.113.1', strayEntries: true, strayTimeoutMs: 30_000 });
+  const inner = nat.attach('10.0.0.2', 5000);
+  const peer = network.attach('198.51.100.2', 7000);
+  const seenByPeer = inbox(peer);
+  inbox(inner);
+  inner.send(Buffer.from('register'), 6264, '198.51.100.1');
+  peer.send(Buffer.from('early'), 20000, '203.0.113.1');
+  network.step(10);
+  inner.send(Buffer.from('forced'), 7000, '198.51.100.2');
+  network.step(10);
+  clock.advance(30_001);
+  assert.deepEqual(nat.strayEntriesNow(), []);
+  inner.send(Buffer.from('after'), 7000, '198.51.100.2');
+  network.step(10);
+  assert.deepEqual(seenByPeer, ['forced from 203.0.113.1:20001', 'after from 203.0.113.1:20000']);
 });

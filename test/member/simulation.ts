@@ -13,7 +13,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 
 export class Simulation {
   readonly clock = new ManualClock();
-  readonly network = new MemoryNetwork();
+  readonly network = new MemoryNetwork({ clock: this.clock });
   /** Datagrams the test holds back to step itself, in the order it chooses; the rest move on their own. */
   held: (datagram: InFlight) => boolean = () => false;
 

@@ -144,3 +144,23 @@ test('a host name destination goes through dgram while numeric ones are batched'
     assert.deepEqual([...received].sort(), [0, 1]);
     assert.deepEqual(sender.batchCounters, { sent: 1, batches: 1, dropped: 0 });
   }));
+
+test('a datagram with its own TTL leaves after those queued before it and before those after; without the addon it is dropped', async () => {
+  await withLoopbackPair({ address: '::' }, async (sender, receiver) => {
+    const port = receiver.localEndpoint().port;
+    const received = await collect(receiver, () => {
+      sender.send(numbered(0), port, '127.0.0.1');
+      sender.send(numbered(1), port, '127.0.0.1', 1);
+      sender.send(numbered(2), port, '127.0.0.1');
+    }, 3);
+    assert.deepEqual(received, [0, 1, 2]);
+    assert.deepEqual(sender.batchCounters, { sent: 3, batches: 2, dropped: 0 });
+  });
+  await withLoopbackPair({ batchSends: false }, async (sender, receiver) => {
+    const port = receiver.localEndpoint().port;
+    assert.deepEqual(await collect(receiver, () => {
+      sender.send(numbered(0), port, '127.0.0.1', 1);
+      sender.send(numbered(1), port, '127.0.0.1');
+    }, 1), [1]);
+  });
+});
