@@ -34,6 +34,10 @@ export interface MemberCliOptions {
   controlSocket?: string;
   user?: string;
   group?: string;
+  /** Forward for the other members of the network (docs/relays.md). */
+  relay?: boolean;
+  /** False with --no-relays: never reach a peer through a relay. */
+  relays: boolean;
 }
 
 /** Runs a member until SIGINT or SIGTERM; rejects with an actionable message if it cannot start. */
@@ -68,7 +72,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     const port = transport.localEndpoint().port;
     const localEndpoints = computeLocalEndpoints(port, { family: bindAddress === '::' ? 6 : 4, vpn });
     const started = await startMember(
-      { network: options.network, psk, vpnIp: vpn.text, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints },
+      { network: options.network, psk, vpnIp: vpn.text, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints, relay: options.relay ?? false, useRelays: options.relays },
       { transport, device },
     );
     member = started;

@@ -57,6 +57,8 @@ export function addMemberCommand(program: Command): void {
     )
     .option('--listen-port <port>', 'UDP port for rolodex and peer traffic; 0 picks a free one', integerIn(0, 65535), 0)
     .option('--control-socket <path>', 'Unix socket for `meshboi status` (default /run/meshboi/<tun-name>.sock)')
+    .option('--relay', 'forward for members of this network that cannot reach each other (their sessions stay end-to-end encrypted)')
+    .option('--no-relays', 'never reach a peer through a member that relays')
     .option('--user <user>', 'drop root to this user once the TUN device and sockets are open')
     .option('--group <group>', 'with --user: the group to run as (default: the user\'s primary group)')
     .addHelpText('after', '\nThe PSK comes from exactly one of --psk-file, the MESHBOI_PSK environment variable or --psk.')

@@ -8,13 +8,14 @@ const PEER_COLUMNS: Array<[header: string, cell: (peer: Peer) => string]> = [
   ['OUTSIDE', (peer) => (peer.endpoint === peer.outsideAddress ? peer.outsideAddress : `${peer.outsideAddress} via ${peer.endpoint}`)],
   ['ROLE', (peer) => peer.role],
   ['STATE', (peer) => peer.state],
+  ['PATH', (peer) => (peer.path === null ? '-' : peer.path === 'direct' ? 'direct' : `relay ${peer.relay}`)],
   ['KIND', (peer) => peer.kind],
   ['HANDSHAKE', (peer) => formatAgo(peer.sinceHandshakeMs)],
   ['LAST PACKET', (peer) => formatAgo(peer.sinceLastPacketMs)],
   ['PACKETS IN/OUT', (peer) => `${peer.packetsIn}/${peer.packetsOut}`],
   ['BYTES IN/OUT', (peer) => `${formatBytes(peer.bytesIn)}/${formatBytes(peer.bytesOut)}`],
   ['DROPS', (peer) => formatDrops(peer.drops)],
-  ['LAST ERROR', (peer) => peer.lastError ?? '-'],
+  ['LAST ERROR', (peer) => (peer.notDirect !== null ? `not direct: ${peer.notDirect}` : (peer.lastError ?? '-'))],
 ];
 
 export function renderStatus(status: MemberStatus): string {
@@ -40,6 +41,16 @@ export function renderStatus(status: MemberStatus): string {
   } else {
     const peers = [...status.peers].sort(comparePeers);
     lines.push(...table(PEER_COLUMNS.map(([header]) => header), peers.map((peer) => PEER_COLUMNS.map(([, cell]) => cell(peer)))));
+  }
+  if (status.relay !== null) {
+    const relay = status.relay;
+    lines.push('');
+    lines.push(
+      `relaying for ${relay.pairs} pairs: ${relay.packets} packets, ${formatBytes(relay.bytes)}; refused ${formatDrops(relay.refused)}`,
+    );
+    if (relay.forwarding.length > 0) {
+      lines.push(...table(['FROM', 'TO', 'PACKETS', 'BYTES'], relay.forwarding.map((pair) => [pair.from, pair.to, String(pair.packets), formatBytes(pair.bytes)])));
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -64,7 +64,23 @@ export class AttemptManager {
     private readonly clock: Clock,
     private readonly events: PathEvents,
     private readonly log: Logger,
+    /** The relayed endpoints a peer may be tried through (relays.ts); none when relays are off. */
+    private readonly relayEndpoints: (peer: Peer) => Endpoint[] = () => [],
   ) {}
+
+  /** Where a round tries the peer: its direct endpoints, and relays too until it has a session through one. */
+  private endpointsOf(peer: Peer): Endpoint[] {
+    return peer.relayed ? peer.endpoints() : [...peer.endpoints(), ...this.relayEndpoints(peer)];
+  }
+
+  /**
+   * A peer reached through a relay goes on punching (a new attempt, its rounds on direct endpoints
+   * only) until a direct session takes over (PeerStore.resolveRace: `upgrade`).
+   */
+  keepTryingDirect(peer: Peer): void {
+    if (this.stopped || !peer.relayed || peer.attempt !== null) return;
+    this.start(peer, 1, this.repunchDelay());
+  }
 
   /**
    * A new attempt for `peer`: its first round now, or after `firstRoundInMs` (a re-punch, whose
@@ -93,6 +109,8 @@ export class AttemptManager {
   private startRound(peer: Peer, attempt: Attempt): void {
     attempt.timer = null;
     if (this.stopped || peer.attempt !== attempt || attempt.state !== 'punching') return;
+    // The peer moved off its relay meanwhile (the client took our direct path): nothing left to try.
+    if (peer.direct) return this.retire(peer);
     const opening = this.timings.openingTtl > 0;
     if (opening) for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address, this.timings.openingTtl);
     if (peer.role === 'server') {
@@ -100,7 +118,7 @@ export class AttemptManager {
       else this.sendHellos(peer, attempt);
       return;
     }
-    attempt.waitingAt = peer.endpoints();
+    attempt.waitingAt = this.endpointsOf(peer);
     for (const endpoint of attempt.waitingAt) this.waiters.set(endpoint, peer);
     const waitMs = opening ? Math.max(this.timings.helloWaitMs, this.timings.openingWaitMs) : this.timings.helloWaitMs;
     attempt.timer = this.timers.after(waitMs, () => this.beginHandshakes(peer));
@@ -109,7 +127,7 @@ export class AttemptManager {
   private sendHellos(peer: Peer, attempt: Attempt): void {
     attempt.timer = null;
     if (this.stopped || peer.attempt !== attempt || attempt.state !== 'punching') return;
-    for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address);
+    for (const endpoint of this.endpointsOf(peer)) this.transport.send(HELLO, endpoint.port, endpoint.address);
     if (++attempt.unansweredHellos >= HELLOS_BEFORE_HINT) {
       peer.lastError = `no handshake from the peer after ${attempt.unansweredHellos} hellos: ${SYMMETRIC_HINT}, or a firewall drops UDP`;
     }
@@ -126,9 +144,9 @@ export class AttemptManager {
     const attempt = peer.attempt;
     if (!attempt) return;
     this.settleTimers(peer, attempt);
-    if (attempt.state !== 'punching' || peer.active) return;
+    if (attempt.state !== 'punching' || peer.direct) return;
     attempt.transition('handshaking');
-    for (const endpoint of peer.endpoints()) this.startClientPath(peer, endpoint);
+    for (const endpoint of this.endpointsOf(peer)) this.startClientPath(peer, endpoint);
     if (attempt.paths.size === 0) this.pathEnded(peer, 'every endpoint of this peer is busy with another session');
   }
 
@@ -154,7 +172,7 @@ export class AttemptManager {
     const attempt = peer.attempt;
     if (!attempt) return;
     attempt.unansweredHellos = 0;
-    if (attempt.state !== 'punching' || peer.active) return;
+    if (attempt.state !== 'punching' || peer.direct) return;
     this.settleTimers(peer, attempt);
     attempt.transition('handshaking');
   }
@@ -167,12 +185,13 @@ export class AttemptManager {
   pathEnded(peer: Peer, reason: string, retryAt: number | null = null): void {
     const attempt = peer.attempt;
     if (!attempt || attempt.paths.size > 0) return;
-    if (attempt.finished || peer.active) {
+    if (attempt.finished || peer.direct) {
       // A replacement that failed, or the leftovers of a finished attempt: the session stands.
       // A look again still due keeps its attempt.
       if (attempt.timer !== null) return;
       peer.attempt = null;
       if (!attempt.finished) attempt.transition('abandoned');
+      this.keepTryingDirect(peer);
       return;
     }
     if (attempt.state !== 'handshaking') return;

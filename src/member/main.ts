@@ -15,12 +15,14 @@ import { Outside } from './outside';
 import type { Peer } from './peer';
 import { PeerSessions } from './peer-sessions';
 import { PeerStore } from './peer-store';
+import { Relays, type RelayTimings } from './relays';
 import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
 import { SlowPath } from './slow-path';
 import { peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
 import { parseVpnAddress } from './vpn-address';
+import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../relay/budget';
 
 export type { MemberStatus, PeerStatus } from './status';
 
@@ -38,9 +40,15 @@ export interface MemberConfig {
   cipherSuites?: CipherSuiteId[];
   /** False presents this member to its peers as an original one (see SessionConfig.announceMeshboi). */
   announceMeshboi?: boolean;
+  /** Forward for the other members of the network (`--relay`, docs/relays.md). Default false. */
+  relay?: boolean;
+  /** Reach peers through members that relay, while direct fails. Default true. */
+  useRelays?: boolean;
+  /** What a relay forwards per pair; default DEFAULT_RELAY_LIMITS. */
+  relayLimits?: RelayLimits;
 }
 
-export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings {
+export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings, RelayTimings {
   /**
    * An established peer silent this long is presumed restarted when another member claims its
    * VPN IP: two keepalive intervals (a live one of ours sends at least every 1.5 intervals).
@@ -70,6 +78,8 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   listingGraceMs: 60_000,
   staleAfterMs: 20_000,
   maxPending: 256,
+  relayPingMs: 1_000,
+  relayDeadMs: 4_000,
 };
 
 export interface MemberOptions {
@@ -103,17 +113,33 @@ export async function startMember(
   if (config.rolodexes.length === 0) throw new Error('no rolodex given: add --rolodex-address HOST[:PORT]');
   const timings: MemberTimings = { ...DEFAULT_TIMINGS, ...options.timings };
   const log = options.log ?? logger('member');
-  const { transport, device } = io;
+  const { device } = io;
   const clock = options.clock ?? systemClock;
   const timers = new TimerSet(clock);
 
   // The parts call each other through closures that run only once everything below exists.
   const isListed = (peer: Peer): boolean => liveness.isListed(peer);
   const store = new PeerStore(vpn, timings, isListed);
-  const outside = new Outside(store, device, clock, (data, from, established) => {
-    if (!established && rolodex.receive(data, from)) return;
-    slowPath.receive(data, from, established);
-  });
+  // Everything but the rolodex client sends through Relays: relayed endpoints go through a relay.
+  const transport = new Relays(
+    io.transport,
+    store,
+    { offer: config.relay ?? false, use: config.useRelays ?? true, limits: config.relayLimits ?? DEFAULT_RELAY_LIMITS },
+    timings,
+    clock,
+    (relay, paths) => sessions.relayLost(relay, paths),
+    log.child({ component: 'relays' }),
+  );
+  const outside = new Outside(
+    store,
+    device,
+    clock,
+    (data, from, established) => {
+      if (!established && rolodex.receive(data, from)) return;
+      slowPath.receive(data, from, established);
+    },
+    (path, plaintext) => transport.frame(path, plaintext),
+  );
   const attempts = new AttemptManager(
     store,
     transport,
@@ -127,13 +153,14 @@ export async function startMember(
       closed: (path, reason) => sessions.closed(path, reason),
     },
     log,
+    (peer) => transport.endpointsFor(peer),
   );
   const sessions = new PeerSessions(store, attempts, clock, isListed, log);
   const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);
   const slowPath = new SlowPath(store, transport, attempts, candidates, clock, log);
   const listings = new Listings(store, attempts, sessions, clock, timings, log);
   const rolodex = new RolodexClient(
-    transport,
+    io.transport,
     config.network,
     config.rolodexes,
     config.localEndpoints ?? [],
@@ -149,6 +176,7 @@ export async function startMember(
   inside.attach(device);
   rolodex.start();
   liveness.start(sessions, attempts);
+  transport.start(timers);
   log.info('member started', {
     network: config.network,
     vpnIp: `${vpn.text}/${config.vpnPrefixLength}`,
@@ -167,8 +195,9 @@ export async function startMember(
         outsideAddress: self ? formatEndpoint(self) : null,
         tun: { name: device.name, mtu: device.mtu },
         rolodexes: rolodex.status(now),
-        peers: [...store.peers.values()].map((peer) => peerStatus(peer, now)),
-        drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed },
+        peers: [...store.peers.values()].map((peer) => peerStatus(peer, now, peer.active && transport.relayOf(peer.active))),
+        drops: { ...inside.drops, ...slowPath.drops, ...transport.drops, rolodex_malformed: rolodex.malformed },
+        relay: transport.status(),
       };
     },
     stop(): Promise<void> {

@@ -9,6 +9,7 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import type { Path } from './peer';
 import type { PeerStore } from './peer-store';
+import { isRelayed } from './relay-endpoint';
 import { ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, sourceIs } from './vpn-address';
 
 const APPLICATION_DATA = 23;
@@ -16,12 +17,16 @@ const APPLICATION_DATA = 23;
 /** Everything that is not application data on an established session: handshakes, maps, hellos, alerts. */
 export type SlowPath = (data: Buffer, from: Endpoint, established: Path | undefined) => void;
 
+/** A relay frame (version nibble 0) authenticated on `path` (see relays.ts). */
+export type RelayFrames = (path: Path, plaintext: Buffer) => void;
+
 export class Outside {
   constructor(
     private readonly store: PeerStore,
     private readonly device: PacketDevice,
     private readonly clock: Clock,
     private readonly slowPath: SlowPath,
+    private readonly relayFrames: RelayFrames,
   ) {}
 
   attach(transport: DatagramTransport): void {
@@ -46,13 +51,18 @@ export class Outside {
     if (peer === null || peer.vpn === null) return;
     if (peer.active !== path) {
       if (!peer.standby.has(path)) return;
-      this.store.roam(peer, path);
+      // A late record through a relay never moves a direct peer back onto it.
+      if (!isRelayed(path.remote) || !peer.direct) this.store.roam(peer, path);
     }
     const now = this.clock.now();
     peer.lastAuthenticatedAt = now;
     path.lastAuthenticatedAt = now;
     if (plaintext.length === 0) return;
     const version = ipVersion(plaintext);
+    if (version === 0) {
+      this.relayFrames(path, plaintext);
+      return;
+    }
     const headerBytes = version === 4 ? IPV4_HEADER_BYTES : version === 6 ? IPV6_HEADER_BYTES : Infinity;
     if (plaintext.length < headerBytes) {
       peer.drops.malformed++;

@@ -55,6 +55,8 @@ export class PeerSessions {
         this.store.addStandby(outcome.peer, path);
         this.attempts.pathEnded(outcome.peer, 'the path became a standby path');
         return;
+      case 'upgrade':
+        return this.upgrade(outcome.peer, path, outcome.old, now);
       case 'discard':
         this.log.debug('handshake discarded', { remote: path.remoteKey, reason: outcome.reason });
         this.attempts.dropPath(path);
@@ -98,6 +100,26 @@ export class PeerSessions {
       path.session.send(EMPTY_RECORD);
       peer.lastSentAt = now;
     }
+    this.attempts.keepTryingDirect(peer);
+  }
+
+  /**
+   * A direct session replaces the relayed one without a gap: it is active before the relayed one
+   * ends, the peer (the server) hears our first record on it and moves too (it keeps the direct
+   * path as standby until then), and close_notify through the relay ends the old one on both sides.
+   */
+  private upgrade(peer: Peer, path: Path, relayed: Path, now: number): void {
+    this.store.addStandby(peer, path);
+    this.store.roam(peer, path);
+    this.attempts.promote(peer, path);
+    this.log.info('peer moved from a relay to a direct path', { vpnIp: peer.vpn?.text ?? null, endpoint: path.remoteKey });
+    path.lastAuthenticatedAt = now;
+    path.session.send(EMPTY_RECORD);
+    peer.handshakeAt = now;
+    peer.lastSentAt = now;
+    peer.lastError = null;
+    this.store.forgetPath(relayed);
+    relayed.session.close();
   }
 
   /** Refuses a completed session; our own peers hear close_notify so they stop using it at once. */
@@ -157,6 +179,24 @@ export class PeerSessions {
     }
     peer.close();
     this.store.removePeer(peer);
+  }
+
+  /**
+   * A relay was lost: the paths through it end now rather than at dead-peer detection. A peer
+   * whose active path it carried moves to a standby path, or punches again (relays and direct).
+   */
+  relayLost(relay: Peer, paths: Path[]): void {
+    const reason = `relay ${relay.vpn?.text ?? relay.outsideKey} lost`;
+    for (const path of paths) {
+      const peer = path.peer;
+      if (peer?.active === path || peer?.standby.has(path)) {
+        this.closed(path, { kind: 'local', message: reason });
+        path.session.abort();
+        continue;
+      }
+      this.attempts.dropPath(path);
+      if (peer) this.attempts.pathEnded(peer, reason);
+    }
   }
 
   /** Ends everything: close_notify to our established peers only; the caller clears the timers. */

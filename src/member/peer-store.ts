@@ -3,6 +3,7 @@
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import { EndpointMap } from './endpoint-map';
+import { isRelayed } from './relay-endpoint';
 import type { Path, Peer } from './peer';
 import { parseVpnAddress, tail6, type VpnAddress } from './vpn-address';
 
@@ -29,6 +30,7 @@ export type HandshakeCompleteOutcome =
   | { action: 'install'; peer: Peer | null; vpn: VpnAddress }
   | { action: 'replace'; peer: Peer; old: Path; vpn: VpnAddress }
   | { action: 'add_path'; peer: Peer }
+  | { action: 'upgrade'; peer: Peer; old: Path }
   | { action: 'discard'; reason: string }
   | { action: 'take_over'; holder: Peer; peer: Peer | null; vpn: VpnAddress }
   | { action: 'conflict'; holder: Peer; vpn: VpnAddress; staleAt: number }
@@ -125,6 +127,8 @@ export class PeerStore {
    *   `staleAt` says when the holder turns stale if it stays silent, so a retry then takes over.
    * - `replace`: the peer is established on this same remote: a new handshake after a restart.
    *   The new session replaces the old one.
+   * - `upgrade`: we are the client, the peer's session runs through a relay and this path is
+   *   direct: it becomes active and the relayed one ends (relays.ts, docs/relays.md).
    * - `add_path`: we are the server and the peer completed another of its paths: keep it as
    *   standby; the peer's next authenticated record on it makes it active.
    * - `install`: the peer (created if unknown) becomes established on this path.
@@ -146,7 +150,10 @@ export class PeerStore {
     }
     if (peer?.state === 'established' && peer.active) {
       if (peer.active.remoteKey === path.remoteKey) return { action: 'replace', peer, old: peer.active, vpn };
-      if (path.role === 'client') return { action: 'discard', reason: 'another path to this peer completed first' };
+      if (path.role === 'client') {
+        if (peer.relayed && !isRelayed(path.remote)) return { action: 'upgrade', peer, old: peer.active };
+        return { action: 'discard', reason: 'another path to this peer completed first' };
+      }
       return { action: 'add_path', peer };
     }
     return { action: 'install', peer, vpn };

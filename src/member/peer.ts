@@ -5,6 +5,7 @@ import type { DtlsSession, HandshakeInfo, Role } from '../dtls/index';
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { Attempt } from './attempt';
+import { isRelayed, relayedPeerKey } from './relay-endpoint';
 import type { VpnAddress } from './vpn-address';
 
 export type PeerKind = 'meshboi' | 'original' | 'unknown';
@@ -123,8 +124,18 @@ export class Peer {
     return [...reachable, ...this.locals.filter((local) => formatEndpoint(local) !== this.outsideKey)];
   }
 
+  /** Established through a relay (relays.ts): attempts keep trying direct meanwhile. */
+  get relayed(): boolean {
+    return this.active !== null && isRelayed(this.active.remote);
+  }
+
+  /** Established on a direct path: nothing left to try. */
+  get direct(): boolean {
+    return this.active !== null && !isRelayed(this.active.remote);
+  }
+
   ownsEndpoint(key: string): boolean {
-    return key === this.outsideKey || this.candidates.some((candidate) => formatEndpoint(candidate) === key) || this.locals.some((local) => formatEndpoint(local) === key);
+    return key === this.outsideKey || relayedPeerKey(key) === this.outsideKey || this.candidates.some((candidate) => formatEndpoint(candidate) === key) || this.locals.some((local) => formatEndpoint(local) === key);
   }
 
   /**

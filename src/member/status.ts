@@ -3,6 +3,7 @@
 import { cipherSuiteById } from '../dtls/index';
 import { formatEndpoint } from '../net/transport';
 import type { Peer } from './peer';
+import type { RelayStatus } from './relays';
 import type { RolodexLinkStatus } from './rolodex-client';
 
 export interface PeerStatus {
@@ -24,6 +25,11 @@ export interface PeerStatus {
   bytesOut: number;
   drops: Record<string, number>;
   lastError: string | null;
+  /** `direct`, or `relay` through `relay` (the relay's VPN IP); null without a session. */
+  path: 'direct' | 'relay' | null;
+  relay: string | null;
+  /** Why the session is not direct: the last direct round's failure; null when direct or not yet known. */
+  notDirect: string | null;
 }
 
 export interface MemberStatus {
@@ -35,9 +41,12 @@ export interface MemberStatus {
   peers: PeerStatus[];
   /** Drops no single peer can be charged with (no route, unknown sources, bad ClientHellos, bad maps). */
   drops: Record<string, number>;
+  /** What this member forwards as a relay (`--relay`); null when it does not relay. */
+  relay: RelayStatus | null;
 }
 
-export function peerStatus(peer: Peer, now: number): PeerStatus {
+/** `relay`: the VPN IP of the relay the active session runs through, null when direct. */
+export function peerStatus(peer: Peer, now: number, relay: string | null): PeerStatus {
   const path = peer.active;
   const suite = path?.info?.cipherSuite;
   const state = peer.state === 'punching' && peer.lastError !== null ? 'failed' : peer.state;
@@ -57,5 +66,8 @@ export function peerStatus(peer: Peer, now: number): PeerStatus {
     bytesOut: peer.bytesOut,
     drops: { ...peer.drops },
     lastError: peer.lastError,
+    path: path === null ? null : relay === null ? 'direct' : 'relay',
+    relay,
+    notDirect: relay === null ? null : (peer.lastError ?? 'direct punching not tried yet'),
   };
 }

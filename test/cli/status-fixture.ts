@@ -28,6 +28,9 @@ export const STATUS_FIXTURE: MemberStatus = {
       bytesOut: 512,
       drops: { spoofed_source: 5, not_established: 2, malformed: 0, send_failed: 0 },
       lastError: null,
+      path: 'direct',
+      relay: null,
+      notDirect: null,
     },
     {
       vpnIp: '192.168.50.2',
@@ -45,6 +48,9 @@ export const STATUS_FIXTURE: MemberStatus = {
       bytesOut: 900,
       drops: {},
       lastError: null,
+      path: 'direct',
+      relay: null,
+      notDirect: null,
     },
     {
       vpnIp: null,
@@ -62,6 +68,10 @@ export const STATUS_FIXTURE: MemberStatus = {
       bytesOut: 0,
       drops: {},
       lastError: 'handshake timed out after 6 tries; retrying in 8s',
+      path: null,
+      relay: null,
+      notDirect: null,
     },
   ],
+  relay: null,
 };

@@ -15,13 +15,24 @@ test('the status table shows every column for every peer, sorted by VPN IP, with
     '  198.51.100.9:6264  never     no',
     '',
     'peers (3, 2 established):',
-    '  VPN IP         OUTSIDE                               ROLE    STATE        KIND      HANDSHAKE  LAST PACKET  PACKETS IN/OUT  BYTES IN/OUT  DROPS                               LAST ERROR',
-    '  192.168.50.2   203.0.113.7:41999 via 10.1.0.6:41999  server  established  meshboi   42s ago    1s ago       7/9             700B/900B     -                                   -',
-    '  192.168.50.10  198.51.100.77:5000                    client  established  original  1h02m ago  850ms ago    1200/1100       1.5MiB/512B   spoofed_source=5,not_established=2  -',
-    '  ?              192.0.2.44:6000                       client  handshaking  unknown   never      never        0/0             0B/0B         -                                   handshake timed out after 6 tries; retrying in 8s',
+    '  VPN IP         OUTSIDE                               ROLE    STATE        PATH    KIND      HANDSHAKE  LAST PACKET  PACKETS IN/OUT  BYTES IN/OUT  DROPS                               LAST ERROR',
+    '  192.168.50.2   203.0.113.7:41999 via 10.1.0.6:41999  server  established  direct  meshboi   42s ago    1s ago       7/9             700B/900B     -                                   -',
+    '  192.168.50.10  198.51.100.77:5000                    client  established  direct  original  1h02m ago  850ms ago    1200/1100       1.5MiB/512B   spoofed_source=5,not_established=2  -',
+    '  ?              192.0.2.44:6000                       client  handshaking  -       unknown   never      never        0/0             0B/0B         -                                   handshake timed out after 6 tries; retrying in 8s',
     '',
   ];
   assert.equal(renderStatus(STATUS_FIXTURE), expected.join('\n'));
+});
+
+test('a relayed peer shows its relay and why it is not direct; a relay shows what it forwards', () => {
+  const relayed = { ...STATUS_FIXTURE.peers[1], path: 'relay' as const, relay: '192.168.50.9', notDirect: 'no answer to our ClientHello' };
+  const text = renderStatus({
+    ...STATUS_FIXTURE,
+    peers: [relayed],
+    relay: { pairs: 2, packets: 40, bytes: 4096, refused: { over_budget: 1, too_many_pairs: 0, no_route: 0 }, forwarding: [{ from: '203.0.113.1:1', to: '203.0.113.2:2', packets: 40, bytes: 4096 }] },
+  });
+  assert.match(text, /established {2}relay 192\.168\.50\.9 .* not direct: no answer to our ClientHello\n/);
+  assert.match(text, /relaying for 2 pairs: 40 packets, 4\.0KiB; refused over_budget=1\n {2}FROM +TO +PACKETS +BYTES\n {2}203\.0\.113\.1:1 +203\.0\.113\.2:2 +40 +4\.0KiB\n/);
 });
 
 test('a member without peers or a map yet says so', () => {

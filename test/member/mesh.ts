@@ -31,6 +31,8 @@ export const FAST_TIMINGS = {
   listingGraceMs: 400,
   staleAfterMs: 500,
   peerTrialMs: 300,
+  relayPingMs: 50,
+  relayDeadMs: 200,
 } satisfies Partial<MemberTimings>;
 
 export const PSK = Buffer.from('correct horse battery staple');
@@ -58,6 +60,10 @@ export interface MemberOptions {
   cipherSuites?: CipherSuiteId[];
   /** False makes the member present itself as an original (pion) peer. */
   announceMeshboi?: boolean;
+  /** Relay for the other members (`--relay`). */
+  relay?: boolean;
+  /** Default true, as for the CLI. */
+  useRelays?: boolean;
   timings?: Partial<MemberTimings>;
 }
 
@@ -86,6 +92,8 @@ export class Mesh extends Simulation {
       localEndpoints: options.advertiseLocal ? [transport.localEndpoint()] : [],
       cipherSuites: options.cipherSuites,
       announceMeshboi: options.announceMeshboi,
+      relay: options.relay,
+      useRelays: options.useRelays,
     };
     const { log, capture } = capturedLogger();
     const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock });

@@ -1,0 +1,211 @@
+// Relays through members (docs/relays.md). As a transport, Relays sits between the member and its
+// socket: a datagram for a relayed endpoint (relay-endpoint.ts) leaves as a `forward` frame inside
+// our DTLS session with that relay, and a `deliver` frame from a relay comes up as a datagram from
+// the relayed endpoint, so the two members' own DTLS session runs end to end through it, in the
+// same stores and code as a direct one. As a relay (`--relay`) it forwards frames between members
+// of its network that hold a session with it, within a budget per pair, never to an original
+// member. It also tells which relays are alive: relays announce themselves (`offer`) and answer
+// the `ping` their members send every relayPingMs; a relay silent relayDeadMs is lost and the
+// paths through it end at once, so their peers move to another relay or to direct.
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import type { DatagramTransport, Endpoint, MessageHandler } from '../net/transport';
+import { formatEndpoint } from '../net/transport';
+import { RelayBudget, type RelayCounters, type RelayLimits, type RelayPairStatus } from '../relay/budget';
+import { decodeRelayFrame, encodeRelayFrame, RelayCodecError } from '../relay/wire';
+import type { Path, Peer } from './peer';
+import type { PeerStore } from './peer-store';
+import { isRelayed, relayedParts, relayEndpoint } from './relay-endpoint';
+import type { TimerSet } from './timers';
+
+export interface RelayTimings {
+  /** How often we ping each relay we use (and, as a relay, offer ourselves to new peers). */
+  relayPingMs: number;
+  /** A relay that answered no ping for this long is lost. */
+  relayDeadMs: number;
+}
+
+export interface RelayOptions {
+  /** Forward for the other members of our network (`--relay`). */
+  offer: boolean;
+  /** Reach peers through relays that offer themselves (on by default). */
+  use: boolean;
+  limits: RelayLimits;
+}
+
+/** Relays a peer is tried through at most, so one unreachable peer costs a bounded number of handshakes. */
+const MAX_RELAYS_PER_PEER = 2;
+
+/** What `meshboi status` shows of a relay: what it forwards. */
+export interface RelayStatus extends RelayCounters {
+  forwarding: RelayPairStatus[];
+}
+
+interface UsedRelay {
+  peer: Peer;
+  lastPongAt: number;
+  /** Numbers our pings, so a capture tells them apart. */
+  nonce: number;
+}
+
+export class Relays implements DatagramTransport {
+  private handler: MessageHandler = () => {};
+  /** Relays we may use, by their peer's outside key. */
+  private readonly used = new Map<string, UsedRelay>();
+  /** The active paths we offered ourselves on, so each hears `offer` once. */
+  private readonly offered = new WeakSet<Path>();
+  private readonly budget: RelayBudget;
+  /** Frames we could not decode, and relayed datagrams with no live relay to carry them. */
+  readonly drops = { relay_malformed: 0, relay_unavailable: 0 };
+
+  constructor(
+    private readonly inner: DatagramTransport,
+    private readonly store: PeerStore,
+    private readonly options: RelayOptions,
+    private readonly timings: RelayTimings,
+    private readonly clock: Clock,
+    /** A relay was lost: every path through it ends (the member moves its peers elsewhere). */
+    private readonly relayLost: (relay: Peer, paths: Path[]) => void,
+    private readonly log: Logger,
+  ) {
+    this.budget = new RelayBudget(options.limits);
+  }
+
+  start(timers: TimerSet): void {
+    if (this.options.offer || this.options.use) timers.every(this.timings.relayPingMs, () => this.tick());
+  }
+
+  send(data: Uint8Array, port: number, address: string, ttl?: number): void {
+    if (!address.startsWith('relay/')) return this.inner.send(data, port, address, ttl);
+    // Our opening hello: a relay carries nothing it could only send with a TTL.
+    if (ttl !== undefined) return;
+    const parts = relayedParts({ address, port });
+    const relay = parts && this.used.get(parts.relay)?.peer;
+    const target = parts && this.store.peers.get(parts.peer);
+    if (!relay?.active || !target) {
+      this.drops.relay_unavailable++;
+      return;
+    }
+    relay.active.session.send(encodeRelayFrame({ type: 'forward', peer: target.outside, payload: Buffer.from(data) }));
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.handler = handler;
+    this.inner.onMessage(handler);
+  }
+
+  localEndpoint(): Endpoint {
+    return this.inner.localEndpoint();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** The relayed endpoints a peer may be tried through: live relays other than the peer itself. */
+  endpointsFor(peer: Peer): Endpoint[] {
+    const endpoints: Endpoint[] = [];
+    for (const { peer: relay } of this.used.values()) {
+      if (relay === peer || relay.active === null || endpoints.length >= MAX_RELAYS_PER_PEER) continue;
+      endpoints.push(relayEndpoint(relay.outside, peer.outside));
+    }
+    return endpoints;
+  }
+
+  /** A relay frame authenticated on `path` of one of our own peers (Outside sends them here). */
+  frame(path: Path, plaintext: Buffer): void {
+    const from = path.peer;
+    if (from === null || from.kind !== 'meshboi') return;
+    let frame;
+    try {
+      frame = decodeRelayFrame(plaintext);
+    } catch (error) {
+      if (!(error instanceof RelayCodecError)) throw error;
+      this.drops.relay_malformed++;
+      return;
+    }
+    switch (frame.type) {
+      case 'offer':
+        if (this.options.use && !this.used.has(from.outsideKey)) {
+          this.used.set(from.outsideKey, { peer: from, lastPongAt: this.clock.now(), nonce: 0 });
+          this.log.info('relay available', { relay: from.vpn?.text ?? from.outsideKey });
+        }
+        return;
+      case 'ping':
+        if (this.options.offer) path.session.send(encodeRelayFrame({ type: 'pong', nonce: frame.nonce }));
+        return;
+      case 'pong': {
+        // Authenticated by the session: any pong proves the relay alive.
+        const used = this.used.get(from.outsideKey);
+        if (used) used.lastPongAt = this.clock.now();
+        return;
+      }
+      case 'deliver':
+        if (this.used.has(from.outsideKey)) this.handler(frame.payload, relayEndpoint(from.outside, frame.peer));
+        return;
+      case 'forward':
+        if (this.options.offer) this.forward(from, frame.peer, frame.payload);
+        return;
+    }
+  }
+
+  /**
+   * As a relay: on to `to` if it is one of our own peers with a session, not the sender, and the
+   * pair is within its budget. The frame out is the one in with the other member's address: never
+   * larger than what came in but for the address (an IPv6 sender to an IPv4 one: 12 bytes).
+   */
+  private forward(from: Peer, to: Endpoint, payload: Buffer): void {
+    const target = this.store.peers.get(formatEndpoint(to));
+    if (!target || target === from || target.kind !== 'meshboi' || target.active === null) {
+      this.budget.noRoute();
+      return;
+    }
+    if (!this.budget.allow(from.outsideKey, target.outsideKey, payload.length, this.clock.now())) return;
+    target.active.session.send(encodeRelayFrame({ type: 'deliver', peer: from.outside, payload }));
+  }
+
+  status(): RelayStatus | null {
+    if (!this.options.offer) return null;
+    return { ...this.budget.counters, refused: { ...this.budget.counters.refused }, forwarding: this.budget.pairStatus() };
+  }
+
+  /** The relay a relayed path runs through, as its peer's VPN IP (or outside address); null for a direct path. */
+  relayOf(path: Path): string | null {
+    const parts = relayedParts(path.remote);
+    if (parts === null) return null;
+    const relay = this.used.get(parts.relay)?.peer ?? this.store.peers.get(parts.relay);
+    return relay?.vpn?.text ?? parts.relay;
+  }
+
+  /** Offers ourselves to peers that have not heard it on their current session; pings the relays we use. */
+  private tick(): void {
+    const now = this.clock.now();
+    if (this.options.offer) {
+      for (const peer of this.store.peers.values()) {
+        const path = peer.active;
+        if (path === null || peer.kind !== 'meshboi' || isRelayed(path.remote) || this.offered.has(path)) continue;
+        this.offered.add(path);
+        path.session.send(encodeRelayFrame({ type: 'offer' }));
+      }
+    }
+    for (const [key, used] of this.used) {
+      const relay = used.peer;
+      if (relay.active === null || relay.state === 'closed' || now - used.lastPongAt > this.timings.relayDeadMs) {
+        this.used.delete(key);
+        this.log.info('relay lost', { relay: relay.vpn?.text ?? key, silentMs: now - used.lastPongAt });
+        this.relayLost(relay, this.pathsThrough(key));
+        continue;
+      }
+      used.nonce = (used.nonce + 1) >>> 0;
+      relay.active.session.send(encodeRelayFrame({ type: 'ping', nonce: used.nonce }));
+    }
+  }
+
+  private pathsThrough(relayKey: string): Path[] {
+    const paths: Path[] = [];
+    for (const path of [...this.store.pending.values(), ...this.store.established.values()]) {
+      if (relayedParts(path.remote)?.relay === relayKey) paths.push(path);
+    }
+    return paths;
+  }
+}

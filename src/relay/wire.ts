@@ -1,0 +1,108 @@
+// The relay codec (docs/relays.md): the frames our members exchange with a relay inside their DTLS
+// session with it. Pure: bytes in, a frame or a typed RelayCodecError out. A frame's first byte has
+// version nibble 0, so it never passes for an IPv4 or IPv6 packet in the same session.
+import { isIPv4, isIPv6 } from 'node:net';
+import { Address6 } from 'ip-address';
+import type { Endpoint } from '../net/transport';
+
+/**
+ * - `forward`: member to relay, "send `payload` to the member listed at `peer`".
+ * - `deliver`: relay to member, "`payload` came from the member listed at `peer`".
+ * - `offer`: a relay tells a member of its network that it relays.
+ * - `ping` / `pong`: a member checks a relay is alive, faster than dead-peer detection would.
+ */
+export type RelayFrame =
+  | { type: 'forward'; peer: Endpoint; payload: Buffer }
+  | { type: 'deliver'; peer: Endpoint; payload: Buffer }
+  | { type: 'offer' }
+  | { type: 'ping'; nonce: number }
+  | { type: 'pong'; nonce: number };
+
+const TYPE_CODES = { forward: 0x01, deliver: 0x02, offer: 0x03, ping: 0x04, pong: 0x05 } as const;
+const FAMILY_4 = 4;
+const FAMILY_6 = 6;
+
+/** A frame's header before the payload: type, family, address, port. At most 20 bytes (IPv6). */
+export const MAX_HEADER_BYTES = 1 + 1 + 16 + 2;
+
+export class RelayCodecError extends Error {
+  override readonly name = 'RelayCodecError';
+}
+
+/** Whether a session's plaintext is a relay frame rather than an IP packet (or an empty keepalive). */
+export function isRelayFrame(plaintext: Uint8Array): boolean {
+  return plaintext.length > 0 && plaintext[0] >> 4 === 0;
+}
+
+export function encodeRelayFrame(frame: RelayFrame): Buffer {
+  switch (frame.type) {
+    case 'offer':
+      return Buffer.of(TYPE_CODES.offer);
+    case 'ping':
+    case 'pong': {
+      const out = Buffer.alloc(5);
+      out[0] = TYPE_CODES[frame.type];
+      out.writeUInt32BE(frame.nonce >>> 0, 1);
+      return out;
+    }
+    case 'forward':
+    case 'deliver': {
+      const address = addressBytes(frame.peer.address);
+      if (!Number.isInteger(frame.peer.port) || frame.peer.port < 1 || frame.peer.port > 65535) {
+        throw new RelayCodecError(`port ${frame.peer.port} is not between 1 and 65535`);
+      }
+      const out = Buffer.alloc(2 + address.length + 2 + frame.payload.length);
+      out[0] = TYPE_CODES[frame.type];
+      out[1] = address.length === 4 ? FAMILY_4 : FAMILY_6;
+      address.copy(out, 2);
+      out.writeUInt16BE(frame.peer.port, 2 + address.length);
+      frame.payload.copy(out, 4 + address.length);
+      return out;
+    }
+  }
+}
+
+/** Decodes one frame; the payload is a view into `data` (copy it to keep it past the caller's turn). */
+export function decodeRelayFrame(data: Buffer): RelayFrame {
+  if (data.length === 0) throw new RelayCodecError('empty relay frame');
+  const code = data[0];
+  switch (code) {
+    case TYPE_CODES.offer:
+      if (data.length !== 1) throw new RelayCodecError(`offer frame of ${data.length} bytes, expected 1`);
+      return { type: 'offer' };
+    case TYPE_CODES.ping:
+    case TYPE_CODES.pong:
+      if (data.length !== 5) throw new RelayCodecError(`ping or pong frame of ${data.length} bytes, expected 5`);
+      return { type: code === TYPE_CODES.ping ? 'ping' : 'pong', nonce: data.readUInt32BE(1) };
+    case TYPE_CODES.forward:
+    case TYPE_CODES.deliver: {
+      if (data.length < 2) throw new RelayCodecError('relay frame cut short before its address family');
+      const family = data[1];
+      if (family !== FAMILY_4 && family !== FAMILY_6) throw new RelayCodecError(`unknown address family ${family}`);
+      const addressLength = family === FAMILY_4 ? 4 : 16;
+      if (data.length < 4 + addressLength) throw new RelayCodecError(`relay frame of ${data.length} bytes cut short in its address`);
+      const port = data.readUInt16BE(2 + addressLength);
+      if (port === 0) throw new RelayCodecError('relay frame names port 0');
+      const peer = { address: addressText(data.subarray(2, 2 + addressLength)), port };
+      const payload = data.subarray(4 + addressLength);
+      return code === TYPE_CODES.forward ? { type: 'forward', peer, payload } : { type: 'deliver', peer, payload };
+    }
+    default:
+      throw new RelayCodecError(`unknown relay frame type 0x${code.toString(16).padStart(2, '0')}`);
+  }
+}
+
+function addressBytes(address: string): Buffer {
+  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  if (!isIPv6(address)) throw new RelayCodecError(`"${address}" is not an IP address`);
+  // The library drops leading zero bytes (it goes through a big integer): pad back to 16.
+  const bytes = new Address6(address).toUnsignedByteArray();
+  const out = Buffer.alloc(16);
+  Buffer.from(bytes).copy(out, 16 - bytes.length);
+  return out;
+}
+
+/** Dotted quad, or the RFC 5952 form the member's keys use (as sockets report IPv6 senders). */
+function addressText(bytes: Buffer): string {
+  return bytes.length === 4 ? [...bytes].join('.') : Address6.fromUnsignedByteArray([...bytes]).correctForm();
+}
