@@ -36,6 +36,14 @@ export interface AttemptTimings extends PunchTimings {
   keepaliveMs: number;
 }
 
+/** What attempts need of the relays (relays.ts): where a peer may be tried through one, and the `punch` toward a relayed peer. */
+export interface AttemptRelays {
+  endpointsFor(peer: Peer): Endpoint[];
+  announcePunch(peer: Peer): void;
+}
+
+const NO_RELAYS: AttemptRelays = { endpointsFor: () => [], announcePunch: () => {} };
+
 export interface Credentials {
   psk: Buffer;
   vpn: VpnAddress;
@@ -64,34 +72,60 @@ export class AttemptManager {
     private readonly clock: Clock,
     private readonly events: PathEvents,
     private readonly log: Logger,
-    /** The relayed endpoints a peer may be tried through (relays.ts); none when relays are off. */
-    private readonly relayEndpoints: (peer: Peer) => Endpoint[] = () => [],
+    private readonly relays: AttemptRelays = NO_RELAYS,
   ) {}
 
   /** Where a round tries the peer: its direct endpoints, and relays too until it has a session through one. */
   private endpointsOf(peer: Peer): Endpoint[] {
-    return peer.relayed ? peer.endpoints() : [...peer.endpoints(), ...this.relayEndpoints(peer)];
+    return peer.relayed ? peer.endpoints() : [...peer.endpoints(), ...this.relays.endpointsFor(peer)];
   }
 
   /**
    * A peer reached through a relay goes on punching (a new attempt, its rounds on direct endpoints
-   * only) until a direct session takes over (PeerStore.resolveRace: `upgrade`).
+   * only) until a direct session takes over (PeerStore.resolveRace: `upgrade`). Its first round
+   * comes a quiet period later, once the stray entries of the rounds before have expired, and
+   * each round tells the peer (a `punch` through the relay), which starts its own at once: both
+   * NATs open together, whenever each side learned of the other.
    */
   keepTryingDirect(peer: Peer): void {
     if (this.stopped || !peer.relayed || peer.attempt !== null) return;
-    this.start(peer, 1, this.repunchDelay());
+    this.start(peer, 1, this.timings.quietMs);
+  }
+
+  /** The relayed peer started a direct round (its `punch`): ours now, without telling it back. */
+  punchNow(peer: Peer): void {
+    if (this.stopped || !peer.relayed) return;
+    const attempt = peer.attempt;
+    if (attempt === null) {
+      this.start(peer, 1, null, false);
+      return;
+    }
+    if (attempt.state !== 'punching') return;
+    this.settleTimers(peer, attempt);
+    this.startRound(peer, attempt, false);
+  }
+
+  /**
+   * A relay offered itself: clients start a handshake through it toward every peer not yet reached,
+   * rather than at their next round (which a failing first round may hold back half a minute).
+   */
+  tryThroughRelay(relay: Peer): void {
+    for (const peer of this.store.peers.values()) {
+      if (peer === relay || peer.role !== 'client' || peer.active !== null || peer.attempt === null || peer.state === 'closed') continue;
+      for (const endpoint of this.relays.endpointsFor(peer)) this.startClientPath(peer, endpoint);
+    }
   }
 
   /**
    * A new attempt for `peer`: its first round now, or after `firstRoundInMs` (a re-punch, whose
    * `failures` so far set the backoff). A peer has at most one attempt: a running one is retired.
    */
-  start(peer: Peer, failures = 0, firstRoundInMs: number | null = null): void {
+  start(peer: Peer, failures = 0, firstRoundInMs: number | null = null, announce = true): void {
     if (this.stopped) return;
     if (peer.attempt) this.retire(peer);
     const attempt = new Attempt(this.log, peer.outsideKey, 'punching', failures);
     peer.attempt = attempt;
-    if (firstRoundInMs === null) this.startRound(peer, attempt);
+    if (firstRoundInMs === null) this.startRound(peer, attempt, announce);
     else attempt.timer = this.timers.after(firstRoundInMs, () => this.startRound(peer, attempt));
   }
 
@@ -106,11 +140,12 @@ export class AttemptManager {
    * Then, the opening wait later, the server sends `hello` to every endpoint, again after a backoff
    * while nobody answers; the client waits for the peer's first datagram, then handshakes.
    */
-  private startRound(peer: Peer, attempt: Attempt): void {
+  private startRound(peer: Peer, attempt: Attempt, announce = true): void {
     attempt.timer = null;
     if (this.stopped || peer.attempt !== attempt || attempt.state !== 'punching') return;
     // The peer moved off its relay meanwhile (the client took our direct path): nothing left to try.
     if (peer.direct) return this.retire(peer);
+    if (announce) this.relays.announcePunch(peer);
     const opening = this.timings.openingTtl > 0;
     if (opening) for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address, this.timings.openingTtl);
     if (peer.role === 'server') {
@@ -131,7 +166,7 @@ export class AttemptManager {
     if (++attempt.unansweredHellos >= HELLOS_BEFORE_HINT) {
       peer.lastError = `no handshake from the peer after ${attempt.unansweredHellos} hellos: ${SYMMETRIC_HINT}, or a firewall drops UDP`;
     }
-    attempt.timer = this.timers.after(this.backoff(++attempt.failures), () => this.startRound(peer, attempt));
+    attempt.timer = this.timers.after(this.backoff(++attempt.failures, peer), () => this.startRound(peer, attempt));
   }
 
   /** The client waiting on `address:port` for its peer's first datagram, if any. */
@@ -198,7 +233,7 @@ export class AttemptManager {
     attempt.failures++;
     peer.lastError = reason;
     attempt.transition('punching');
-    const backoff = this.backoff(attempt.failures);
+    const backoff = this.backoff(attempt.failures, peer);
     const delay = retryAt === null ? backoff : Math.min(backoff, Math.max(0, retryAt - this.clock.now()) + STALE_MARGIN_MS);
     this.log.debug('handshake round failed; retrying', { outside: peer.outsideKey, reason, retryInMs: delay });
     attempt.timer = this.timers.after(delay, () => this.startRound(peer, attempt));
@@ -280,9 +315,13 @@ export class AttemptManager {
     return !this.stopped;
   }
 
-  /** The wait before the next round: a jittered backoff, then the quiet grid (punch-schedule.ts). */
-  private backoff(failures: number): number {
-    return retryDelay(failures, this.clock.now(), this.timings);
+  /**
+   * The wait before the next round: a jittered backoff, then the quiet grid (punch-schedule.ts);
+   * toward a relayed peer at least a quiet period, as its rounds are started together (`punch`).
+   */
+  private backoff(failures: number, peer: Peer | null = null): number {
+    const delay = retryDelay(failures, this.clock.now(), this.timings);
+    return peer?.relayed ? Math.max(this.timings.quietMs, delay) : delay;
   }
 
   /** Cancels the attempt's timer and its hello wait. */

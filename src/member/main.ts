@@ -127,7 +127,11 @@ export async function startMember(
     { offer: config.relay ?? false, use: config.useRelays ?? true, limits: config.relayLimits ?? DEFAULT_RELAY_LIMITS },
     timings,
     clock,
-    (relay, paths) => sessions.relayLost(relay, paths),
+    {
+      relayFound: (relay) => attempts.tryThroughRelay(relay),
+      relayLost: (relay, paths) => sessions.relayLost(relay, paths),
+      punch: (peer) => attempts.punchNow(peer),
+    },
     log.child({ component: 'relays' }),
   );
   const outside = new Outside(
@@ -153,7 +157,7 @@ export async function startMember(
       closed: (path, reason) => sessions.closed(path, reason),
     },
     log,
-    (peer) => transport.endpointsFor(peer),
+    { endpointsFor: (peer) => transport.endpointsFor(peer), announcePunch: (peer) => transport.announcePunch(peer) },
   );
   const sessions = new PeerSessions(store, attempts, clock, isListed, log);
   const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);

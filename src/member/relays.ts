@@ -41,6 +41,15 @@ export interface RelayStatus extends RelayCounters {
   forwarding: RelayPairStatus[];
 }
 
+export interface RelayEvents {
+  /** A relay offered itself: peers not yet reached may be tried through it at once. */
+  relayFound(relay: Peer): void;
+  /** A relay was lost: every path through it ends (the member moves its peers elsewhere). */
+  relayLost(relay: Peer, paths: Path[]): void;
+  /** A peer whose session runs through a relay starts a direct punching round: start ours too. */
+  punch(peer: Peer): void;
+}
+
 interface UsedRelay {
   peer: Peer;
   lastPongAt: number;
@@ -64,8 +73,7 @@ export class Relays implements DatagramTransport {
     private readonly options: RelayOptions,
     private readonly timings: RelayTimings,
     private readonly clock: Clock,
-    /** A relay was lost: every path through it ends (the member moves its peers elsewhere). */
-    private readonly relayLost: (relay: Peer, paths: Path[]) => void,
+    private readonly events: RelayEvents,
     private readonly log: Logger,
   ) {
     this.budget = new RelayBudget(options.limits);
@@ -129,7 +137,11 @@ export class Relays implements DatagramTransport {
         if (this.options.use && !this.used.has(from.outsideKey)) {
           this.used.set(from.outsideKey, { peer: from, lastPongAt: this.clock.now(), nonce: 0 });
           this.log.info('relay available', { relay: from.vpn?.text ?? from.outsideKey });
+          this.events.relayFound(from);
         }
+        return;
+      case 'punch':
+        if (from.active === path && isRelayed(path.remote)) this.events.punch(from);
         return;
       case 'ping':
         if (this.options.offer) path.session.send(encodeRelayFrame({ type: 'pong', nonce: frame.nonce }));
@@ -169,6 +181,11 @@ export class Relays implements DatagramTransport {
     return { ...this.budget.counters, refused: { ...this.budget.counters.refused }, forwarding: this.budget.pairStatus() };
   }
 
+  /** Tells a relayed peer we start a direct round now (see the `punch` frame). */
+  announcePunch(peer: Peer): void {
+    if (peer.relayed && peer.kind === 'meshboi') peer.active?.session.send(encodeRelayFrame({ type: 'punch' }));
+  }
+
   /** The relay a relayed path runs through, as its peer's VPN IP (or outside address); null for a direct path. */
   relayOf(path: Path): string | null {
     const parts = relayedParts(path.remote);
@@ -193,7 +210,7 @@ export class Relays implements DatagramTransport {
       if (relay.active === null || relay.state === 'closed' || now - used.lastPongAt > this.timings.relayDeadMs) {
         this.used.delete(key);
         this.log.info('relay lost', { relay: relay.vpn?.text ?? key, silentMs: now - used.lastPongAt });
-        this.relayLost(relay, this.pathsThrough(key));
+        this.events.relayLost(relay, this.pathsThrough(key));
         continue;
       }
       used.nonce = (used.nonce + 1) >>> 0;

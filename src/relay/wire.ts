@@ -10,15 +10,18 @@ import type { Endpoint } from '../net/transport';
  * - `deliver`: relay to member, "`payload` came from the member listed at `peer`".
  * - `offer`: a relay tells a member of its network that it relays.
  * - `ping` / `pong`: a member checks a relay is alive, faster than dead-peer detection would.
+ * - `punch`: end to end between two members whose session runs through a relay (the relay only
+ *   carries it): "I start a direct punching round now", so both sides open their NATs together.
  */
 export type RelayFrame =
   | { type: 'forward'; peer: Endpoint; payload: Buffer }
   | { type: 'deliver'; peer: Endpoint; payload: Buffer }
   | { type: 'offer' }
   | { type: 'ping'; nonce: number }
-  | { type: 'pong'; nonce: number };
+  | { type: 'pong'; nonce: number }
+  | { type: 'punch' };
 
-const TYPE_CODES = { forward: 0x01, deliver: 0x02, offer: 0x03, ping: 0x04, pong: 0x05 } as const;
+const TYPE_CODES = { forward: 0x01, deliver: 0x02, offer: 0x03, ping: 0x04, pong: 0x05, punch: 0x06 } as const;
 const FAMILY_4 = 4;
 const FAMILY_6 = 6;
 
@@ -37,7 +40,8 @@ export function isRelayFrame(plaintext: Uint8Array): boolean {
 export function encodeRelayFrame(frame: RelayFrame): Buffer {
   switch (frame.type) {
     case 'offer':
-      return Buffer.of(TYPE_CODES.offer);
+    case 'punch':
+      return Buffer.of(TYPE_CODES[frame.type]);
     case 'ping':
     case 'pong': {
       const out = Buffer.alloc(5);
@@ -68,8 +72,11 @@ export function decodeRelayFrame(data: Buffer): RelayFrame {
   const code = data[0];
   switch (code) {
     case TYPE_CODES.offer:
-      if (data.length !== 1) throw new RelayCodecError(`offer frame of ${data.length} bytes, expected 1`);
-      return { type: 'offer' };
+    case TYPE_CODES.punch: {
+      const type = code === TYPE_CODES.offer ? 'offer' : 'punch';
+      if (data.length !== 1) throw new RelayCodecError(`${type} frame of ${data.length} bytes, expected 1`);
+      return { type };
+    }
     case TYPE_CODES.ping:
     case TYPE_CODES.pong:
       if (data.length !== 5) throw new RelayCodecError(`ping or pong frame of ${data.length} bytes, expected 5`);

@@ -80,6 +80,30 @@ test('a pair that can punch, relayed first, moves to direct without dropping its
   });
 });
 
+test('a stray-state pair whose first round failed (one learned of the other late) is relayed, then direct once both punch together', async () => {
+  await withMesh(async (mesh) => {
+    await mesh.addMember('relay', { vpnIp: '192.168.50.9', address: '192.0.2.9', relay: true });
+    await mesh.run(100);
+    // As in stray-state-punching.test.ts: the announcement of b to a is lost, so b's hellos reach
+    // a's NAT before a opened it; stray entries there last 300 ms past the last of them.
+    let heldUntil = Infinity;
+    mesh.network.interceptor = (d) => (d.to.address === '203.0.113.1' && d.from.port === 6264 && mesh.clock.now() < heldUntil ? null : d);
+    const nats = [1, 2].map((i) => mesh.network.addNat({ publicAddress: `203.0.113.${i}`, strayEntries: true, strayTimeoutMs: 300, transit: 1 }));
+    await mesh.addMember('a', { vpnIp: '192.168.50.1', address: '10.0.1.2', nat: nats[0] });
+    await mesh.addMember('b', { vpnIp: '192.168.50.2', address: '10.0.2.2', nat: nats[1] });
+    heldUntil = mesh.clock.now() + 150;
+    await mesh.run(150);
+    const relayed = await mesh.waitEstablished('a', '192.168.50.2', 1_000);
+    assert.equal(relayed.path, 'relay');
+    const relayedAt = mesh.clock.now();
+    // The quiet period (400 ms), then one round that both start together: well before the grid (800 ms steps).
+    await mesh.until('a and b direct', () => mesh.peerOf('a', '192.168.50.2')?.path === 'direct' && mesh.peerOf('b', '192.168.50.1')?.path === 'direct', 1_000);
+    assert.ok(mesh.clock.now() - relayedAt < 700, `direct ${mesh.clock.now() - relayedAt} ms after the relayed session`);
+    await mesh.ping('a', 'b');
+    await mesh.ping('b', 'a');
+  });
+});
+
 test('killing a relay moves its pairs to another relay', async () => {
   await withMesh(async (mesh) => {
     await mesh.addMember('relay1', { vpnIp: '192.168.50.9', address: '192.0.2.9', relay: true });

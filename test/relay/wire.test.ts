@@ -9,6 +9,7 @@ test('every frame round-trips, with IPv4 and IPv6 member addresses', () => {
     { type: 'deliver', peer: { address: '2001:db8::7', port: 6264 }, payload: Buffer.alloc(0) },
     { type: 'deliver', peer: { address: '::1', port: 1 }, payload: Buffer.from([23, 254, 253]) },
     { type: 'offer' },
+    { type: 'punch' },
     { type: 'ping', nonce: 0xffffffff },
     { type: 'pong', nonce: 7 },
   ];
