@@ -9,7 +9,7 @@ import { findExecutable, isRoot } from '../lab/tools';
 import { bareLink } from './vpn-bare';
 import { measureRtt, measureTcp, measureUdp, median, shortenReassemblyTimeout, type TcpRun } from './vpn-measure';
 import { measureMemberMemory } from './vpn-memory';
-import { meshboiDefault, meshboiLargest, profileMembers } from './vpn-meshboi';
+import { meshboiDefault, meshboiLargest, meshboiRelayed, profileMembers } from './vpn-meshboi';
 import { nebula } from './vpn-nebula';
 import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import {
@@ -19,7 +19,7 @@ import {
 import { assertTunnelIntact, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
 import { wireguardGo } from './vpn-wireguard';
 
-const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula, meshboiDefault, meshboiLargest];
+const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula, meshboiDefault, meshboiLargest, meshboiRelayed];
 const MEMORY = 'member-memory';
 /** Host B's ipfrag_time during the run (Linux's default is 30 s); see shortenReassemblyTimeout. */
 const REASSEMBLY_TIMEOUT_SECONDS = 3;
@@ -154,7 +154,7 @@ async function attempt(pair: HostPair, contender: Contender, what: string, step:
  */
 async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promise<ToolResult[]> {
   const contenders: Contender[] = tools.map((tool) => ({ tool, tunnel: null, result: emptyResult(tool.name), tcpRuns: [], errors: [] }));
-  const lab = await Lab.create({ public: ['a', 'b'] });
+  const lab = await Lab.create({ public: ['a', 'b', 'relay'] });
   try {
     const pair = [lab.host('a'), lab.host('b')] as const;
     await shortenReassemblyTimeout(pair[1], REASSEMBLY_TIMEOUT_SECONDS);
@@ -164,7 +164,7 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
         await ensureInstalled(tool.needs);
         const workDir = path.join(lab.folder, tool.name);
         await mkdir(workDir, { recursive: true, mode: 0o700 });
-        contender.tunnel = await tool.up(pair, workDir);
+        contender.tunnel = await tool.up(pair, workDir, lab.host('relay'));
         result.mtu = contender.tunnel.mtu;
         result.version = contender.tunnel.version;
         say(`${tool.name}: up (${result.version}, MTU ${result.mtu})`);

@@ -1,9 +1,11 @@
 // meshboi itself: a rolodex on host B and one member on each host, driven through the real CLI,
-// at its default MTU (1200) or at the largest MTU its own members carry between them.
+// at its default MTU (1200), at the largest MTU its own members carry between them, or through a
+// relay member on a third host (UDP between the two members' ports dropped, docs/relays.md).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { LabHost } from '../lab/host';
 import { startMember, startRolodex, type MeshMember } from '../lab/meshboi';
 import { assertRunning, interfaceMtu, waitForPath, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
 
@@ -22,7 +24,12 @@ interface Variant {
   rolodexPort: number;
   tunName: string;
   subnet: string;
+  /** Through a relay member on the third host, direct UDP between the members blocked. */
+  relayed?: boolean;
 }
+
+/** Fixed member ports of the relayed variant, so host A's firewall can drop exactly their direct UDP. */
+const RELAYED_PORTS = [6301, 6302] as const;
 
 export interface ProfiledMember {
   label: string;
@@ -58,10 +65,11 @@ function meshboiVersion(): string {
   return version;
 }
 
-async function startPair(pair: HostPair, variant: Variant, mtu: number): Promise<{ members: MeshMember[]; daemons: Tunnel['daemons'] }> {
+async function startPair(pair: HostPair, variant: Variant, mtu: number, third: LabHost): Promise<{ members: MeshMember[]; daemons: Tunnel['daemons'] }> {
   const [client, server] = pair;
   const rolodex = await startRolodex(server, { port: variant.rolodexPort, logLevel: 'warn' });
   const psk = randomBytes(24).toString('base64url');
+  const relay = variant.relayed ? await startRelay(client, server, third, variant, psk, mtu) : null;
   // The profiling environment is set only while startMember runs synchronously: it spawns the
   // member (and its first status probe) before it first awaits. Profiles are picked by pid.
   const saved = { ...process.env };
@@ -73,6 +81,7 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number): Promise
       vpnIp: `${variant.subnet}.${index + 1}/24`,
       rolodexes: [`${server.address}:${variant.rolodexPort}`],
       logLevel: 'warn',
+      listenPort: variant.relayed ? RELAYED_PORTS[index] : 0,
       extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu)],
     }),
   );
@@ -83,9 +92,38 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number): Promise
   const members = await Promise.all(starting);
   const [first, second] = members as [MeshMember, MeshMember];
   await first.waitForEstablished([second.vpnIp], ESTABLISH_TIMEOUT_MS);
-  const daemons = [...members.map((member) => member.process), rolodex];
+  if (relay) {
+    const path = (await first.peer(second.vpnIp))?.path;
+    if (path !== 'relay') throw new Error(`the relayed variant's members reached each other ${path ?? 'somehow'}, not through the relay`);
+  }
+  const daemons = [...members.map((member) => member.process), rolodex, ...(relay ? [relay.process] : [])];
   await waitForPath(client, second.vpnIp, variant.tunName, daemons);
   return { members, daemons };
+}
+
+/**
+ * The relay member on the third host (its own VPN IP in the pair's subnet), once host A's nftables
+ * drop UDP between the pair's member ports both ways: the members can reach each other only through it.
+ */
+async function startRelay(client: LabHost, server: LabHost, third: LabHost, variant: Variant, psk: string, mtu: number): Promise<MeshMember> {
+  const [portA, portB] = RELAYED_PORTS;
+  const table = `mbrelay${variant.rolodexPort}`;
+  const rules = [
+    `add table inet ${table}`,
+    `add chain inet ${table} out { type filter hook output priority 0; }`,
+    `add chain inet ${table} in { type filter hook input priority 0; }`,
+    `add rule inet ${table} out ip daddr ${server.address} udp sport ${portA} udp dport ${portB} drop`,
+    `add rule inet ${table} in ip saddr ${server.address} udp sport ${portB} udp dport ${portA} drop`,
+  ];
+  await client.mustExec('nft', ['-f', '-'], { input: `${rules.join('\n')}\n` });
+  return startMember(third, {
+    network: `bench-${variant.name}`,
+    psk,
+    vpnIp: `${variant.subnet}.3/24`,
+    rolodexes: [`${server.address}:${variant.rolodexPort}`],
+    logLevel: 'warn',
+    extraArgs: ['--relay', '--tun-name', variant.tunName, '--tun-mtu', String(mtu)],
+  });
 }
 
 /**
@@ -131,13 +169,13 @@ function meshboiTool(variant: Variant): TunnelTool {
   return {
     name: variant.name,
     needs: [],
-    async up(pair): Promise<Tunnel> {
+    async up(pair, _workDir, third): Promise<Tunnel> {
       let mtu = variant.mtu === 'largest' ? LARGEST_CANDIDATE_MTU : variant.mtu;
-      let started = await startPair(pair, variant, mtu);
+      let started = await startPair(pair, variant, mtu, third);
       if (variant.mtu === 'largest') {
         mtu = await largestCarriedPacket(started.members, variant.tunName);
         await Promise.all(started.daemons.map((daemon) => daemon.stop()));
-        started = await startPair(pair, variant, mtu);
+        started = await startPair(pair, variant, mtu, third);
       }
       const [first, second] = started.members as [MeshMember, MeshMember];
       if (profileEnvironment) {
@@ -160,3 +198,4 @@ function meshboiTool(variant: Variant): TunnelTool {
 
 export const meshboiDefault = meshboiTool({ name: 'meshboi', mtu: DEFAULT_MTU, rolodexPort: 6264, tunName: 'mbbench0', subnet: '172.30.3' });
 export const meshboiLargest = meshboiTool({ name: 'meshboi-max-mtu', mtu: 'largest', rolodexPort: 6265, tunName: 'mbbench1', subnet: '172.30.4' });
+export const meshboiRelayed = meshboiTool({ name: 'meshboi-relayed', mtu: DEFAULT_MTU, rolodexPort: 6266, tunName: 'mbbench2', subnet: '172.30.5', relayed: true });

@@ -26,8 +26,9 @@ export interface TunnelTool {
   /** Executables the tool needs and the Debian packages that ship them; missing ones get installed. */
   readonly needs: ReadonlyArray<{ tool: string; debianPackage: string }>;
   /** Brings the tunnel up between the pair; `workDir` is private to this run. Processes it starts
-   * with `host.spawn` are stopped by the lab's teardown even when this fails halfway. */
-  up(pair: HostPair, workDir: string): Promise<Tunnel>;
+   * with `host.spawn` are stopped by the lab's teardown even when this fails halfway. `third` is
+   * a public host beside the pair, for a tool that needs one (a relay). */
+  up(pair: HostPair, workDir: string, third: LabHost): Promise<Tunnel>;
 }
 
 /** The last few non-empty lines of a process's output, to quote in an error. */
