@@ -94,7 +94,9 @@ export class Relays implements DatagramTransport {
       this.drops.relay_unavailable++;
       return;
     }
-    relay.active.session.send(encodeRelayFrame({ type: 'forward', peer: target.outside, payload: Buffer.from(data) }));
+    // The frame is a copy: a view is enough for its payload.
+    const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    relay.active.session.send(encodeRelayFrame({ type: 'forward', peer: target.outside, payload }));
   }
 
   onMessage(handler: MessageHandler): void {
@@ -156,7 +158,8 @@ export class Relays implements DatagramTransport {
         if (this.used.has(from.outsideKey)) this.handler(frame.payload, relayEndpoint(from.outside, frame.peer));
         return;
       case 'forward':
-        if (this.options.offer) this.forward(from, frame.peer, frame.payload);
+        // Never a relay of a relay: frames come in, and go out, on direct sessions only.
+        if (this.options.offer && !isRelayed(path.remote)) this.forward(from, frame.peer, frame.payload);
         return;
     }
   }
@@ -168,7 +171,7 @@ export class Relays implements DatagramTransport {
    */
   private forward(from: Peer, to: Endpoint, payload: Buffer): void {
     const target = this.store.peers.get(formatEndpoint(to));
-    if (!target || target === from || target.kind !== 'meshboi' || target.active === null) {
+    if (!target || target === from || target.kind !== 'meshboi' || target.active === null || isRelayed(target.active.remote)) {
       this.budget.noRoute();
       return;
     }
