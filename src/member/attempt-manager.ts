@@ -73,6 +73,12 @@ export class AttemptManager {
     private readonly events: PathEvents,
     private readonly log: Logger,
     private readonly relays: AttemptRelays = NO_RELAYS,
+    /**
+     * False when our outside address is our own socket's (no NAT): then there is nothing of ours
+     * to open, and an opening hello would only reach the peer's NAT, one router away, before its
+     * member opened it, and leave the stray entry it is meant to avoid.
+     */
+    private readonly behindNat: () => boolean = () => true,
   ) {}
 
   /** Where a round tries the peer: its direct endpoints, and relays too until it has a session through one. */
@@ -147,7 +153,7 @@ export class AttemptManager {
     if (peer.direct) return this.retire(peer);
     if (announce) this.relays.announcePunch(peer);
     const opening = this.timings.openingTtl > 0;
-    if (opening) for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address, this.timings.openingTtl);
+    if (opening && this.behindNat()) for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address, this.timings.openingTtl);
     if (peer.role === 'server') {
       if (opening) attempt.timer = this.timers.after(this.timings.openingWaitMs, () => this.sendHellos(peer, attempt));
       else this.sendHellos(peer, attempt);

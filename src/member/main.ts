@@ -120,6 +120,8 @@ export async function startMember(
   // The parts call each other through closures that run only once everything below exists.
   const isListed = (peer: Peer): boolean => liveness.isListed(peer);
   const store = new PeerStore(vpn, timings, isListed);
+  /** Our socket's own endpoints (the LAN endpoints we advertise): the rolodex seeing one of them means no NAT. */
+  const ownEndpoints = new Set((config.localEndpoints ?? []).map(formatEndpoint));
   // Everything but the rolodex client sends through Relays: relayed endpoints go through a relay.
   const transport = new Relays(
     io.transport,
@@ -158,6 +160,10 @@ export async function startMember(
     },
     log,
     { endpointsFor: (peer) => transport.endpointsFor(peer), announcePunch: (peer) => transport.announcePunch(peer) },
+    () => {
+      const self = rolodex.outsideAddress();
+      return self === null || !ownEndpoints.has(formatEndpoint(self));
+    },
   );
   const sessions = new PeerSessions(store, attempts, clock, isListed, log);
   const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);

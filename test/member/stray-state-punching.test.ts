@@ -59,3 +59,20 @@ test('a member that learns of its peer after the opening wait is knocked early; 
     await mesh.ping('bob', 'alice');
   });
 });
+
+test('a public member sends no opening hello (it has no NAT to open; it would only reach the peer NAT early) and meets a stray-state member on the port the rolodex saw', async () => {
+  await withMesh(async (mesh) => {
+    const openings: string[] = [];
+    mesh.network.interceptor = (d) => {
+      if (d.ttl < 64) openings.push(d.from.address);
+      return d;
+    };
+    const nat = mesh.network.addNat({ publicAddress: '203.0.113.1', strayEntries: true, strayTimeoutMs: STRAY_TIMEOUT_MS, transit: 1 });
+    await mesh.addMember('public', { vpnIp: '192.168.50.9', address: '192.0.2.9', advertiseLocal: true });
+    await mesh.addMember('natted', { vpnIp: '192.168.50.1', address: '10.0.1.2', nat });
+    const seen = await mesh.waitEstablished('public', '192.168.50.1', 200);
+    assert.deepEqual([...new Set(openings)], ['10.0.1.2']);
+    assert.equal(seen.endpoint, seen.outsideAddress, 'no stray entry pushed the member onto another port');
+    assert.deepEqual(nat.strayEntriesNow(), []);
+  });
+});
