@@ -6,6 +6,10 @@ import { UdpTransport } from '../src/net/udp-transport';
 import { formatEndpoint } from '../src/net/transport';
 import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
+import { MetricsExporter, type MetricsAddress } from '../src/metrics/exporter';
+import { rolodexMetrics } from '../src/metrics/rolodex';
+import { acceptConfigFile } from './config-file';
+import { metricsAddressOption } from './metrics-address';
 
 interface RolodexCommandOptions {
   listenAddress: string;
@@ -19,6 +23,7 @@ interface RolodexCommandOptions {
   sendBudget: number;
   sendBurst: number;
   summaryInterval: number;
+  metricsAddress?: MetricsAddress;
 }
 
 function count(name: string, minimum: number): (value: string) => number {
@@ -40,7 +45,7 @@ function seconds(name: string, allowZero: boolean): (value: string) => number {
 }
 
 export function addRolodexCommand(program: Command): void {
-  program
+  const command = program
     .command('rolodex')
     .description('run the rendezvous server that tells members of a network where the others are')
     .option('--listen-address <address>', 'address to listen on; "::" listens on IPv6 and IPv4', '0.0.0.0')
@@ -54,9 +59,11 @@ export function addRolodexCommand(program: Command): void {
     .option('--send-budget <bytes>', 'bytes per second sent to one IPv4 address or IPv6 /64', count('--send-budget', 1), DEFAULT_OPTIONS.budgetBytesPerSecond)
     .option('--send-burst <bytes>', 'bytes one destination may receive in a burst', count('--send-burst', 1200), DEFAULT_OPTIONS.budgetBurstBytes)
     .option('--summary-interval <seconds>', 'log a one-line summary this often', seconds('--summary-interval', true), DEFAULT_OPTIONS.summaryIntervalMs / 1000)
+    .addOption(metricsAddressOption())
     .action(async (options: RolodexCommandOptions) => {
       await runRolodex(options);
     });
+  acceptConfigFile(command);
 }
 
 async function runRolodex(options: RolodexCommandOptions): Promise<void> {
@@ -74,6 +81,7 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
   });
   // Signals are caught before the socket opens, so one that comes at any point stops us cleanly.
   let server: RolodexServer | null = null;
+  let exporter: MetricsExporter | null = null;
   let stopRequested: NodeJS.Signals | null = null;
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
@@ -82,7 +90,7 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
       stopRequested = signal;
       if (!server) return resolve();
       log.info('stopping', { signal, ...server.stats() });
-      void server.stop().then(resolve);
+      void Promise.all([server.stop(), exporter?.close()]).then(() => resolve());
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -94,13 +102,24 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
   }
+  const created = new RolodexServer(transport, settings);
+  let metrics: MetricsExporter | null = null;
+  if (options.metricsAddress) {
+    try {
+      metrics = await MetricsExporter.listen(options.metricsAddress, rolodexMetrics(() => created.stats()));
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
+  }
   if (stopRequested) {
-    await transport.close();
+    await Promise.all([transport.close(), metrics?.close()]);
     return;
   }
-  server = new RolodexServer(transport, settings);
+  server = created;
+  exporter = metrics;
   server.start();
   const bound = transport.localEndpoint();
-  log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
+  log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings, ...(metrics ? { metrics: metrics.url } : {}) });
   await stopped;
 }
