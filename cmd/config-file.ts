@@ -46,7 +46,7 @@ export type ConfigFileResult = { ok: true; values: ConfigValue[] } | { ok: false
  */
 export function parseConfigFile(text: string, file: string, options: readonly ConfigOption[]): ConfigFileResult {
   const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, schema: 'failsafe', prettyErrors: false });
+  const document = parseDocument(text, { lineCounter: lines, schema: 'failsafe' });
   const lineOf = (node: Node | null | undefined): number => (node?.range ? lines.linePos(node.range[0]).line : 1);
   const fail = (reason: ConfigErrorReason, line: number | null, key: string | null, detail: string): ConfigFileResult => ({
     ok: false,
