@@ -158,6 +158,12 @@ test('values stay text for the flag parser: no YAML number or boolean conversion
   assert.deepEqual(read.ok && read.values.map(({ value }) => value), ['0755', '1e3', 'yes']);
 });
 
+test('a YAML alias reads as the value its anchor names', () => {
+  const { command } = programWith('member');
+  const read = parseConfigFile('network: &name office\ntun-name: *name\n', 'member.yml', commandConfigOptions(command, MEMBER_REPEATABLE));
+  assert.deepEqual(read.ok && read.values.map(({ key, value }) => [key, value]), [['network', 'office'], ['tun-name', 'office']]);
+});
+
 test('a repeatable flag takes a YAML list or a single value, and flags replace the list', async () => {
   const list = writeConfig('network: office\nvpn-ip: 10.0.0.1/24\nrolodex-address:\n  - a.example\n  - b.example:7000\n');
   const single = writeConfig('network: office\nvpn-ip: 10.0.0.1/24\nrolodex-address: a.example\n');
