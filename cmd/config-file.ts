@@ -184,6 +184,8 @@ export function commandConfigOptions(command: Command, repeatable: readonly stri
       options.set(key, describeOption(owner, option, key, repeatable.includes(key)));
     }
   }
+  const unknown = repeatable.filter((key) => !options.has(key));
+  if (unknown.length > 0) throw new Error(`repeatable options ${unknown.join(', ')} are not options of meshboi ${command.name()}`);
   return [...options.values()];
 }
 

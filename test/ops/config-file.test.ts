@@ -158,6 +158,10 @@ test('values stay text for the flag parser: no YAML number or boolean conversion
   assert.deepEqual(read.ok && read.values.map(({ value }) => value), ['0755', '1e3', 'yes']);
 });
 
+test('naming a repeatable option the command does not have is a programming error, caught at once', () => {
+  assert.throws(() => commandConfigOptions(programWith('rolodex').command, ['rolodex-adress']), /repeatable options rolodex-adress are not options of meshboi rolodex/);
+});
+
 test('a YAML alias reads as the value its anchor names', () => {
   const { command } = programWith('member');
   const read = parseConfigFile('network: &name office\ntun-name: *name\n', 'member.yml', commandConfigOptions(command, MEMBER_REPEATABLE));
