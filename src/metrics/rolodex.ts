@@ -1,5 +1,6 @@
 // The rolodex's metrics: what its summary line counts (networks, members, datagrams, heartbeats,
-// joins, forgotten members, drops by reason, throttled sends, members catching up), per scrape.
+// joins, forgotten members, drops by reason, throttled sends, verified
+// reachability cookies, members catching up), per scrape.
 import type { RolodexStats } from '../../rolodex/server';
 import { SnapshotMetrics, type MetricDefinition, type Samples } from './snapshot';
 
@@ -31,6 +32,12 @@ export const ROLODEX_METRICS = [
     labels: [],
     help: "Datagrams not sent because their destination's byte budget (--send-budget) was spent.",
   },
+  {
+    name: 'meshboi_rolodex_reachability_verifications_total',
+    type: 'counter',
+    labels: [],
+    help: 'Reachability cookies echoed back, each proving a member receives our datagrams at its address.',
+  },
 ] as const satisfies readonly MetricDefinition[];
 
 export type RolodexMetricName = (typeof ROLODEX_METRICS)[number]['name'];
@@ -50,6 +57,7 @@ export function rolodexSamples(stats: RolodexStats): Samples<RolodexMetricName> 
     meshboi_rolodex_sent_datagrams_total: one(stats.datagramsOut),
     meshboi_rolodex_sent_bytes_total: one(stats.bytesOut),
     meshboi_rolodex_throttled_datagrams_total: one(stats.throttled),
+    meshboi_rolodex_reachability_verifications_total: one(stats.verifications),
   };
 }
 

@@ -20,6 +20,7 @@ const STATS: RolodexStats = {
   datagramsOut: 30,
   bytesOut: 9000,
   throttled: 4,
+  verifications: 3,
   catchingUp: 0,
   drops: { not_json: 2, network_full: 1 },
 };
@@ -57,6 +58,7 @@ test('GET /metrics answers the rolodex counters in the Prometheus text format', 
     assert.equal(sampleValue(families, 'meshboi_rolodex_members'), 5);
     assert.equal(sampleValue(families, 'meshboi_rolodex_dropped_datagrams_total', { reason: 'network_full' }), 1);
     assert.equal(sampleValue(families, 'meshboi_rolodex_throttled_datagrams_total'), 4);
+    assert.equal(sampleValue(families, 'meshboi_rolodex_reachability_verifications_total'), 3);
   });
 });
 
