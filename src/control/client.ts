@@ -8,6 +8,14 @@ import { decodeResponse, encodeRequest, LineBuffer, MAX_RESPONSE_BYTES, type Con
 /** Said to a person as it is: each one names the member meant and what to do. */
 export class ControlClientError extends Error {
   override name = 'ControlClientError';
+
+  constructor(
+    message: string,
+    /** Set when the member answered with a refusal: its own message, and its code if it gave one. */
+    readonly refusal: { error: string; code?: string } | null = null,
+  ) {
+    super(message);
+  }
 }
 
 const CONNECT_ADVICE: Record<string, string> = {
@@ -43,7 +51,10 @@ export function request(socketPath: string, message: ControlRequest, timeoutMs =
       if (complete.length === 0) return;
       const response = decodeResponse(complete[0]);
       if (!response.ok) return settle(new ControlClientError(`unreadable answer from ${socketPath}: ${response.error}`));
-      if (!response.value.ok) return settle(new ControlClientError(`the member on ${socketPath} refused: ${response.value.error}`));
+      if (!response.value.ok) {
+        const { error, code } = response.value;
+        return settle(new ControlClientError(`the member on ${socketPath} refused: ${error}`, code === undefined ? { error } : { error, code }));
+      }
       settle(null, response.value.result);
     });
   });

@@ -15,7 +15,8 @@ export type ControlMethod = (typeof CONTROL_METHODS)[number];
 /** `status`: the MemberStatus. `ping`: one probe to the peer holding `vpnIp`, answered with its ProbeResult. */
 export type ControlRequest = { method: 'status' } | { method: 'ping'; vpnIp: string };
 
-export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
+/** `code` names a refusal a caller may act on (a ProbeError's code); the error is for people. */
+export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string; code?: string };
 
 export type DecodedControl<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -50,7 +51,9 @@ export function decodeResponse(line: string): DecodedControl<ControlResponse> {
   const value = parseObject(line);
   if (!value) return { ok: false, error: 'the answer is not a JSON object' };
   if (value.ok === true && 'result' in value) return { ok: true, value: { ok: true, result: value.result } };
-  if (value.ok === false && typeof value.error === 'string') return { ok: true, value: { ok: false, error: value.error } };
+  if (value.ok === false && typeof value.error === 'string') {
+    return { ok: true, value: typeof value.code === 'string' ? { ok: false, error: value.error, code: value.code } : { ok: false, error: value.error } };
+  }
   return { ok: false, error: 'the answer has neither a result nor an error' };
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { logger } from '../log';
-import type { ProbeResult } from '../member/probes';
+import { ProbeError, type ProbeResult } from '../member/probes';
 import type { MemberStatus } from '../member/status';
 import { decodeRequest, encodeResponse, LineBuffer, MAX_REQUEST_BYTES, type ControlResponse } from './protocol';
 
@@ -138,6 +138,7 @@ export class ControlServer {
       const result = request.value.method === 'ping' ? await this.handlers.ping(request.value.vpnIp) : this.handlers.status();
       return { ok: true, result };
     } catch (error) {
+      if (error instanceof ProbeError) return { ok: false, error: error.message, code: error.code };
       return { ok: false, error: (error as Error).message };
     }
   }

@@ -159,7 +159,8 @@ export async function startMember(
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);
   const handshakes = new HandshakeWatch(clock, log);
-  const probes = new Probes(store, timers, timings.probeTimeoutMs);
+  // Round trips on a LAN take well under a millisecond: the system clock's Date.now() would say 0.
+  const probes = new Probes(store, timers, timings.probeTimeoutMs, options.clock ? () => clock.now() : () => performance.now());
 
   outside.attach(transport);
   inside.attach(device);

@@ -53,6 +53,8 @@ export class Probes {
     private readonly store: PeerStore,
     private readonly timers: TimerSet,
     private readonly timeoutMs: number,
+    /** Milliseconds for round trips, fractions included where the clock has them. */
+    private readonly now: () => number,
   ) {}
 
   /** One probe to the peer holding `vpnIp`; resolves with the round trip, rejects with a ProbeError. */
@@ -82,7 +84,7 @@ export class Probes {
         this.inFlight.delete(id);
         reject(new ProbeError('timeout', `no reply from ${address.text} within ${this.timeoutMs} ms (a lost datagram, or a peer running a meshboi without probes)`));
       });
-      this.inFlight.set(id, { path, sentAt: this.timers.now(), timer, resolve, reject });
+      this.inFlight.set(id, { path, sentAt: this.now(), timer, resolve, reject });
       if (!path.session.send(encodeProbeRecord({ type: 'probe', id }))) {
         this.settle(id)?.reject(new ProbeError('not_established', `the session with ${address.text} refused the probe; it is closing`));
       }
@@ -109,7 +111,7 @@ export class Probes {
     }
     this.settle(id);
     const vpnIp = path.peer?.vpn?.text ?? path.remoteKey;
-    waiting.resolve({ vpnIp, rttMs: this.timers.now() - waiting.sentAt, route: { kind: 'direct', endpoint: formatEndpoint(path.remote) } });
+    waiting.resolve({ vpnIp, rttMs: this.now() - waiting.sentAt, route: { kind: 'direct', endpoint: formatEndpoint(path.remote) } });
     return true;
   }
 
