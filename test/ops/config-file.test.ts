@@ -9,7 +9,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { acceptConfigFile, commandConfigOptions, ConfigFileError, parseConfigFile, type ConfigFileResult } from '../../cmd/config-file';
 import { addMemberCommand } from '../../cmd/member';
-import { metricsAddressOption } from '../../cmd/metrics-address';
 import { createProgram } from '../../cmd/program';
 import { addRolodexCommand } from '../../cmd/rolodex';
 import { addStatusCommand } from '../../cmd/status';
@@ -26,11 +25,6 @@ function programWith(name: 'rolodex' | 'member' | 'status'): { program: Command;
   ({ rolodex: addRolodexCommand, member: addMemberCommand, status: addStatusCommand })[name](program);
   const command = program.commands.find((each) => each.name() === name) as Command;
   if (name === 'status') acceptConfigFile(command);
-  if (name === 'member') {
-    // The wiring `meshboi member` is to get; kept conditional so this test outlives the change.
-    if (!command.options.some((option) => option.long === '--metrics-address')) command.addOption(metricsAddressOption());
-    if (!command.options.some((option) => option.long === '--config')) acceptConfigFile(command, { repeatable: MEMBER_REPEATABLE });
-  }
   let received: Options = {};
   command.action((options: Options) => {
     received = { ...options, ...program.opts() };
