@@ -41,7 +41,13 @@ export function addPingCommand(program: Command): void {
 }
 
 /** Sends `count` probes a second apart, printing each outcome and a summary; returns the replies. */
-export async function runPings(vpnIp: string, count: number, print: (line: string) => void, ping: (vpnIp: string) => Promise<ProbeResult>): Promise<number> {
+export async function runPings(
+  vpnIp: string,
+  count: number,
+  print: (line: string) => void,
+  ping: (vpnIp: string) => Promise<ProbeResult>,
+  intervalMs = INTERVAL_MS,
+): Promise<number> {
   const rtts: number[] = [];
   for (let sent = 1; sent <= count; sent++) {
     const startedAt = Date.now();
@@ -55,7 +61,7 @@ export async function runPings(vpnIp: string, count: number, print: (line: strin
       if (!PASSING.has(error.refusal.code)) throw new CliError(error.refusal.error);
       print(error.refusal.error);
     }
-    if (sent < count) await new Promise((resolve) => setTimeout(resolve, Math.max(0, INTERVAL_MS - (Date.now() - startedAt))));
+    if (sent < count) await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - (Date.now() - startedAt))));
   }
   print(formatSummary(vpnIp, count, rtts));
   return rtts.length;

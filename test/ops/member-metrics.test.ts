@@ -61,6 +61,21 @@ test('member-wide drops, the TUN device and rolodex reachability come from the s
   assert.equal(sampleValue(families, 'meshboi_member_rolodex_up', { rolodex: '198.51.100.9:6264' }), 0);
 });
 
+test('the DTLS engine\'s counters and handshakes by cause show per peer and member-wide', async () => {
+  const families = await scrape(() => STATUS_FIXTURE);
+  assert.equal(sampleValue(families, 'meshboi_peer_dtls_dropped_records_total', { ...ORIGINAL_PEER, reason: 'auth' }), 20_000);
+  assert.equal(sampleValue(families, 'meshboi_peer_dtls_dropped_records_total', { ...ORIGINAL_PEER, reason: 'replay' }), 3);
+  assert.equal(sampleValue(families, 'meshboi_peer_dtls_dropped_records_total', { ...LAN_PEER, reason: 'auth' }), 0);
+  assert.equal(sampleValue(families, 'meshboi_peer_dtls_received_records_total', LAN_PEER), 7);
+  assert.equal(sampleValue(families, 'meshboi_peer_dtls_sent_records_total', ORIGINAL_PEER), 1_100);
+  assert.equal(sampleValue(families, 'meshboi_peer_dtls_retransmitted_flights_total', NEW_PEER), 2);
+  assert.equal(sampleValue(families, 'meshboi_peer_handshakes_completed_total', ORIGINAL_PEER), 3);
+  assert.equal(sampleValue(families, 'meshboi_peer_handshakes_failed_total', { ...NEW_PEER, cause: 'psk_mismatch' }), 2);
+  assert.equal(sampleValue(families, 'meshboi_member_dtls_dropped_records_total', { reason: 'auth' }), 20_000);
+  assert.equal(sampleValue(families, 'meshboi_member_handshakes_completed_total'), 4);
+  assert.equal(sampleValue(families, 'meshboi_member_handshakes_failed_total', { cause: 'timeout' }), 1);
+});
+
 test('ages in the status become Unix timestamps in seconds, absent where the status has none', () => {
   const samples = memberSamples(STATUS_FIXTURE, NOW);
   assert.deepEqual(samples.meshboi_peer_last_handshake_timestamp_seconds, [
