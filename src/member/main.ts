@@ -1,6 +1,6 @@
 // The member's composition root: config -> the given socket, device and clock -> peer stores ->
-// rolodex client, listings, attempts, sessions, slow path, liveness and the packet path; returns
-// the control API.
+// rolodex client, listings, attempts, sessions, slow path, liveness, the packet path, handshake
+// counters and probes; returns the control API.
 import { systemClock, type Clock } from '../clock';
 import type { CipherSuiteId } from '../dtls/index';
 import { logger, type Logger } from '../log';
@@ -8,6 +8,7 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
+import { HandshakeWatch } from './handshake-watch';
 import { Inside } from './inside';
 import { Listings, type ListingTimings } from './listings';
 import { Liveness, type LivenessTimings } from './liveness';
@@ -15,16 +16,18 @@ import { Outside } from './outside';
 import type { Peer } from './peer';
 import { PeerSessions } from './peer-sessions';
 import { PeerStore } from './peer-store';
+import { Probes, type ProbeResult } from './probes';
 import { Relays, type RelayTimings } from './relays';
 import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
 import { SlowPath } from './slow-path';
-import { peerStatus, type MemberStatus } from './status';
+import { addSessionCounters, emptySessionCounters, peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
 import { parseVpnAddress } from './vpn-address';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../relay/budget';
 
 export type { MemberStatus, PeerStatus } from './status';
+export { ProbeError, type ProbeResult } from './probes';
 
 export interface MemberConfig {
   network: string;
@@ -56,6 +59,8 @@ export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessT
   staleAfterMs: number;
   /** Server handshakes in flight at most. */
   maxPending: number;
+  /** How long `meshboi ping` waits for a probe's reply. */
+  probeTimeoutMs: number;
 }
 
 /** The spec's timings where it has them (heartbeat 5 s, client wait 1 s); the rest are ours. */
@@ -80,6 +85,7 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   maxPending: 256,
   relayPingMs: 1_000,
   relayDeadMs: 4_000,
+  probeTimeoutMs: 2_000,
 };
 
 export interface MemberOptions {
@@ -94,6 +100,8 @@ export interface MemberOptions {
 /** The control API: what `meshboi status` and tests use, never the member's internals. */
 export interface Member {
   status(): MemberStatus;
+  /** One probe through the session of the peer holding `vpnIp` (`meshboi ping`); rejects with a ProbeError. */
+  ping(vpnIp: string): Promise<ProbeResult>;
   /** close_notify to our own peers only (never an original peer), every timer cleared. Idempotent. */
   stop(): Promise<void>;
 }
@@ -154,9 +162,18 @@ export async function startMember(
     timers,
     clock,
     {
-      handshakeComplete: (path, info) => sessions.handshakeComplete(path, info),
-      data: (path, plaintext) => outside.deliver(path, plaintext),
-      closed: (path, reason) => sessions.closed(path, reason),
+      handshakeComplete: (path, info) => {
+        handshakes.completed(path);
+        sessions.handshakeComplete(path, info);
+      },
+      // Probe records of our own peers are told from IP packets by their first byte (probe-codec.ts).
+      data: (path, plaintext) => {
+        if (!probes.receive(path, plaintext)) outside.deliver(path, plaintext);
+      },
+      closed: (path, reason) => {
+        handshakes.closed(path, reason);
+        sessions.closed(path, reason);
+      },
     },
     log,
     { endpointsFor: (peer) => transport.endpointsFor(peer), announcePunch: (peer) => transport.announcePunch(peer) },
@@ -181,6 +198,9 @@ export async function startMember(
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);
+  const handshakes = new HandshakeWatch(clock, log);
+  // Round trips on a LAN take well under a millisecond: the system clock's Date.now() would say 0.
+  const probes = new Probes(store, timers, timings.probeTimeoutMs, options.clock ? () => clock.now() : () => performance.now());
 
   outside.attach(transport);
   inside.attach(device);
@@ -199,21 +219,28 @@ export async function startMember(
     status(): MemberStatus {
       const now = clock.now();
       const self = rolodex.outsideAddress();
+      const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer), peer.active && transport.relayOf(peer.active)));
       return {
         network: config.network,
         vpnIp: vpn.text,
         outsideAddress: self ? formatEndpoint(self) : null,
         tun: { name: device.name, mtu: device.mtu },
         rolodexes: rolodex.status(now),
-        peers: [...store.peers.values()].map((peer) => peerStatus(peer, now, peer.active && transport.relayOf(peer.active))),
+        peers,
         drops: { ...inside.drops, ...slowPath.drops, ...transport.drops, rolodex_malformed: rolodex.malformed },
+        handshakes: { completed: handshakes.total.completed, failed: { ...handshakes.total.failed } },
+        dtls: peers.reduce((sum, peer) => addSessionCounters(sum, peer.dtls), emptySessionCounters()),
         relay: transport.status(),
       };
+    },
+    ping(vpnIp: string): Promise<ProbeResult> {
+      return probes.ping(vpnIp);
     },
     stop(): Promise<void> {
       stopping ??= (async () => {
         transport.onMessage(() => {});
         device.onPackets(() => {});
+        probes.stop();
         sessions.stop();
         timers.clear();
         log.info('member stopped', { network: config.network });
