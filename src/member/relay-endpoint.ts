@@ -1,6 +1,7 @@
 // The endpoint a relayed path is keyed by in the member's stores, as a direct path is by its remote
 // socket address: it names the relay and the peer (each by its listed outside address), never
-// reaches a socket (Relays, relays.ts, intercepts sends to it) and cannot collide with an IP.
+// reaches a socket (Relays, relays.ts, intercepts sends to it; its port is 0, which no socket
+// sends to) and cannot collide with an IP.
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 

@@ -84,7 +84,8 @@ export class Relays implements DatagramTransport {
   }
 
   send(data: Uint8Array, port: number, address: string, ttl?: number): void {
-    if (!address.startsWith('relay/')) return this.inner.send(data, port, address, ttl);
+    // The packet path's test: a relayed endpoint's port is 0, which no socket sends to.
+    if (port !== 0 || !isRelayed({ address, port })) return this.inner.send(data, port, address, ttl);
     // Our opening hello: a relay carries nothing it could only send with a TTL.
     if (ttl !== undefined) return;
     const parts = relayedParts({ address, port });
