@@ -13,7 +13,7 @@ import { meshboiDefault, meshboiLargest, meshboiRelayed, profileMembers } from '
 import { nebula } from './vpn-nebula';
 import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import {
-  describeMachine, judgeTargets, renderMarkdown, renderTable, renderTargets, round,
+  describeMachine, judgeTargets, relayedVsDirect, renderMarkdown, renderTable, renderTargets, round,
   type MemoryResult, type Report, type Settings, type ToolResult,
 } from './vpn-report';
 import { assertTunnelIntact, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
@@ -279,7 +279,8 @@ async function main(): Promise<void> {
     .filter((entry) => entry.reason)
     .map((entry) => `failed: ${entry.tool}: ${entry.reason}\n`)
     .join('');
-  process.stdout.write(`\n${table}${failures}${failures ? '\n' : ''}${renderTargets(report.targets)}\n\nwritten to ${written} in ${out}\n`);
+  const relayed = relayedVsDirect(report.tools);
+  process.stdout.write(`\n${table}${failures}${failures ? '\n' : ''}${renderTargets(report.targets)}\n${relayed ? `${relayed}\n` : ''}\nwritten to ${written} in ${out}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -116,11 +116,14 @@ const TARGETS: ReadonlyArray<{ metric: Metric; target: string; limit: number; at
 ];
 export const MEMORY_TARGET_MB = 100;
 
-/** Each meshboi row against Nebula's, and the member's memory against its limit. */
+/** The row of meshboi through a relay: compared with meshboi's direct row (relayedVsDirect), not with Nebula's direct one. */
+const RELAYED = 'meshboi-relayed';
+
+/** Each meshboi row of a direct path against Nebula's, and the member's memory against its limit. */
 export function judgeTargets(tools: readonly ToolResult[], memory: MemoryResult | null): Target[] {
   const nebula = tools.find((result) => result.tool === NEBULA);
   const targets: Target[] = [];
-  for (const result of tools.filter((entry) => entry.tool.startsWith('meshboi'))) {
+  for (const result of tools.filter((entry) => entry.tool.startsWith('meshboi') && entry.tool !== RELAYED)) {
     for (const { metric, target, limit, atLeast } of TARGETS) {
       const value = ratio(result, nebula, metric);
       const met = value === null ? null : atLeast ? value >= limit : value <= limit;
@@ -186,6 +189,15 @@ export function renderTable(tools: readonly ToolResult[]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+/** What a relay costs: the relayed row's TCP, added RTT and UDP as ratios of the direct row's, measured in the same run. */
+export function relayedVsDirect(tools: readonly ToolResult[]): string {
+  const direct = tools.find((result) => result.tool === 'meshboi');
+  const relayed = tools.find((result) => result.tool === RELAYED);
+  if (!direct || !relayed) return '';
+  const figure = (metric: Metric): number | string => round(ratio(relayed, direct, metric), 2) ?? '—';
+  return `- ${RELAYED} vs meshboi direct: TCP ${figure('tcp_mbps_median')}x, UDP ${figure('udp_pps')}x, added RTT ${figure('rtt_added_ms')}x`;
+}
+
 export function renderTargets(targets: readonly Target[]): string {
   if (targets.length === 0) return 'No meshboi figures in this run, so no targets were judged.';
   const verdict = (met: boolean | null): string => (met === null ? 'not judged (not measured as asked)' : met ? 'met' : 'NOT met');
@@ -216,6 +228,7 @@ export function renderMarkdown(report: Report): string {
     '## Targets',
     '',
     renderTargets(report.targets),
+    relayedVsDirect(report.tools),
     '',
     ...(memory
       ? ['## Member memory', '', `${memory.rss_mb === null ? 'not measured' : `${memory.rss_mb} MB RSS`} with ${memory.peers_established} of ${memory.peers_wanted} peers established. ${memory.method}${memory.reason ? ` Failure: ${memory.reason}` : ''}`, '']

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { median } from '../../bench/vpn-measure';
 import { summariseProfile } from '../../bench/vpn-profile';
-import { judgeTargets, renderTable, type MemoryResult, type ToolResult } from '../../bench/vpn-report';
+import { judgeTargets, relayedVsDirect, renderTable, type MemoryResult, type ToolResult } from '../../bench/vpn-report';
 
 function tool(name: string, figures: Partial<ToolResult>): ToolResult {
   return {
@@ -69,4 +69,12 @@ test('a profile is ranked by self time, idle left out of the busy total', () => 
     ['doSend (node:dgram:10)', 75],
     ['seal (src/dtls/cipher/sodium-aead.js:10)', 25],
   ]);
+});
+
+test('the relayed row is compared with the direct one of the same run, never judged against Nebula', () => {
+  const direct = tool('meshboi', { tcp_mbps_median: 200, udp_pps: 10_000, rtt_added_ms: 1 });
+  const relayed = tool('meshboi-relayed', { tcp_mbps_median: 50, udp_pps: 2_500, rtt_added_ms: 4 });
+  assert.deepEqual([...new Set(judgeTargets([nebula, direct, relayed], null).map((entry) => entry.tool))], ['meshboi']);
+  assert.equal(relayedVsDirect([direct, relayed]), '- meshboi-relayed vs meshboi direct: TCP 0.25x, UDP 0.25x, added RTT 4x');
+  assert.equal(relayedVsDirect([direct]), '');
 });
