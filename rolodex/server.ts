@@ -16,12 +16,13 @@ import {
   encodeGoneDatagram,
   renderEntry,
   type Heartbeat,
+  type RenderedEntry,
   type RolodexCodecReason,
 } from '../src/rolodex-wire';
 import { Member, Network } from './network';
 import { resolveOptions, type RolodexOptions } from './options';
 import { ReachabilityCookies } from './reachability-cookies';
-import { budgetKey, TokenBuckets } from './token-buckets';
+import { budgetKey, TokenBuckets } from '../src/net/token-buckets';
 
 export type RefusalReason = 'name_too_long' | 'too_many_networks' | 'network_full' | 'rolodex_full' | 'join_rate' | 'network_rate';
 export type DropReason = RolodexCodecReason | RefusalReason;
@@ -172,12 +173,8 @@ export class RolodexServer {
       known.lastHeardAt = now;
       known.meshboi = heartbeat.meshboi;
       this.checkCookie(known, heartbeat.cookie, now);
-      if (heartbeat.local.length === 0 && known.entry.localJson === '') return;
-      const entry = renderEntry(from, heartbeat.local);
-      if (entry.localJson !== known.entry.localJson) {
-        network.reappend(known, entry);
-        this.announceJoin(network, now);
-      }
+      if (heartbeat.local.length === 0 && known.entry.localJson === '' && heartbeat.opaque === known.opaque) return;
+      this.changed(network, known, renderEntry(from, heartbeat.local, heartbeat.opaque), heartbeat.opaque, now);
       return;
     }
     if (Buffer.byteLength(heartbeat.networkName) > this.options.maxNameBytes) {
@@ -212,13 +209,32 @@ export class RolodexServer {
       this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
       return;
     }
-    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local), source, heartbeat.meshboi, now);
+    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local, heartbeat.opaque), source, heartbeat.meshboi, now);
+    member.opaque = heartbeat.opaque;
     network.append(member);
     this.memberCount++;
     this.counters.joins++;
     this.checkCookie(member, heartbeat.cookie, now);
     if (member.meshboi) this.sendCookie(member, now);
     this.announceJoin(network, now);
+  }
+
+  /**
+   * A known member's heartbeat with other LAN endpoints or another opaque field. New LAN endpoints,
+   * or a first opaque field, are announced like a newcomer (a blind network's members try nobody
+   * without one). A changed opaque field (a blind member's voucher, resealed every minute) only
+   * replaces the entry in place: later maps and the rotation carry it, so a minute's refresh of
+   * every member costs no announcement to everyone.
+   */
+  private changed(network: Network, member: Member, entry: RenderedEntry, opaque: string | undefined, now: number): void {
+    const first = member.opaque === undefined && opaque !== undefined;
+    if (entry.localJson !== member.entry.localJson || first) {
+      network.reappend(member, entry).opaque = opaque;
+      this.announceJoin(network, now);
+    } else if (opaque !== member.opaque) {
+      network.replaceEntry(member, entry);
+      member.opaque = opaque;
+    }
   }
 
   /**

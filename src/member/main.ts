@@ -8,6 +8,7 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
+import { BlindNetwork } from './blind-network';
 import { Inside } from './inside';
 import { Listings, type ListingTimings } from './listings';
 import { Liveness, type LivenessTimings } from './liveness';
@@ -38,6 +39,11 @@ export interface MemberConfig {
   cipherSuites?: CipherSuiteId[];
   /** False presents this member to its peers as an original one (see SessionConfig.announceMeshboi). */
   announceMeshboi?: boolean;
+  /**
+   * A blind network (`--blind`): the rolodex sees a tag for the name, our LAN endpoints and VPN IP
+   * only sealed, and we try only members whose voucher opens. Our members only: originals cannot join.
+   */
+  blind?: boolean;
 }
 
 export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings {
@@ -103,6 +109,7 @@ export async function startMember(
   const { transport, device } = io;
   const clock = options.clock ?? systemClock;
   const timers = new TimerSet(clock);
+  const blind = config.blind ? new BlindNetwork(config.psk, config.network) : null;
 
   // The parts call each other through closures that run only once everything below exists.
   const isListed = (peer: Peer): boolean => liveness.isListed(peer);
@@ -114,7 +121,7 @@ export async function startMember(
   const attempts = new AttemptManager(
     store,
     transport,
-    { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi },
+    { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi, blind },
     timings,
     timers,
     clock,
@@ -138,6 +145,7 @@ export async function startMember(
     timers,
     { onListed: (listing) => listings.listed(listing), onGone: (gone) => listings.gone(gone) },
     log.child({ component: 'rolodex-client' }),
+    blind,
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);
@@ -148,6 +156,7 @@ export async function startMember(
   liveness.start(sessions, attempts);
   log.info('member started', {
     network: config.network,
+    blind: blind !== null,
     vpnIp: `${vpn.text}/${config.vpnPrefixLength}`,
     rolodexes: config.rolodexes.map(formatEndpoint),
     local: (config.localEndpoints ?? []).map(formatEndpoint),
@@ -165,7 +174,13 @@ export async function startMember(
         tun: { name: device.name, mtu: device.mtu },
         rolodexes: rolodex.status(now),
         peers: [...store.peers.values()].map((peer) => peerStatus(peer, now)),
-        drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed },
+        drops: {
+          ...inside.drops,
+          ...slowPath.drops,
+          rolodex_malformed: rolodex.malformed,
+          rolodex_unvouched: rolodex.unvouched,
+          unanswered_throttled: attempts.unanswered.refused,
+        },
       };
     },
     stop(): Promise<void> {

@@ -8,7 +8,7 @@ import { formatEndpoint, type Endpoint } from '../../src/net/transport';
 import { decodeMap, encodeHeartbeat, MAX_MAP_DATAGRAM_BYTES, type NetworkMap } from '../../src/rolodex-wire';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
-import { budgetKey, TokenBuckets } from '../../rolodex/token-buckets';
+import { budgetKey, TokenBuckets } from '../../src/net/token-buckets';
 import { eventually, sleep } from '../support/wait';
 
 const ROLODEX: Endpoint = { address: '192.0.2.1', port: 6264 };
