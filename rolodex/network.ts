@@ -12,8 +12,9 @@ export class Member {
   verifiedAt = Number.NEGATIVE_INFINITY;
   /** That cookie: echoing it again needs no new check. */
   verifiedCookie: string | null = null;
-  /** When the member was last sent a cookie. */
+  /** When the member was last sent a cookie, and its first one. */
   cookieSentAt = Number.NEGATIVE_INFINITY;
+  firstCookieAt = Number.NEGATIVE_INFINITY;
   /** The opaque field of its last heartbeat, relayed unread beside its entry. */
   opaque: string | undefined = undefined;
 
@@ -94,6 +95,7 @@ export class Network {
     moved.verifiedAt = member.verifiedAt;
     moved.verifiedCookie = member.verifiedCookie;
     moved.cookieSentAt = member.cookieSentAt;
+    moved.firstCookieAt = member.firstCookieAt;
     this.drop(member);
     this.append(moved);
     return moved;

@@ -65,6 +65,12 @@ const GONE_REPEATS = 3;
  * (each member in the slot its seq picks), so its maps leave evenly rather than in one burst.
  */
 const SPREAD_ABOVE_MEMBERS = 500;
+/**
+ * How long the list of a new member of ours waits for the echo of its first cookie: about a
+ * round trip makes it verified and exempt from the budget, which meanwhile goes to the cookies of
+ * others behind the same address instead of to lists that would leave it empty.
+ */
+const COOKIE_ECHO_WAIT_MS = 500;
 /** Extra spacing of join announcements per member of the network, in ms. */
 const JOIN_FLUSH_MS_PER_MEMBER = 0.2;
 
@@ -76,6 +82,7 @@ export class RolodexServer {
   private readonly joinRate: TokenBuckets;
   private readonly networkRate: TokenBuckets;
   private readonly cookies: ReachabilityCookies;
+  private readonly cookieEchoWaitMs: number;
   private readonly networks = new Map<string, Network>();
   /** Networks with a pending join announcement or members still catching up. */
   private readonly active = new Set<Network>();
@@ -119,6 +126,8 @@ export class RolodexServer {
     this.joinRate = new TokenBuckets(this.options.joinsPerSecond, this.options.joinBurst);
     this.networkRate = new TokenBuckets(this.options.networksPerSecond, this.options.networkBurst);
     this.cookies = new ReachabilityCookies(this.options.forgetAfterMs, this.clock.now());
+    // Never so long that a member heartbeating at the forget time's pace would be forgotten first.
+    this.cookieEchoWaitMs = Math.min(COOKIE_ECHO_WAIT_MS, this.options.forgetAfterMs / 4);
     const slots = Math.max(1, Math.round(this.options.mapIntervalMs / Math.min(PASS_MS, this.options.mapIntervalMs)));
     this.wheel = Array.from({ length: slots }, () => new Set<Network>());
     this.slotMs = this.options.mapIntervalMs / slots;
@@ -173,6 +182,8 @@ export class RolodexServer {
       known.lastHeardAt = now;
       known.meshboi = heartbeat.meshboi;
       this.checkCookie(known, heartbeat.cookie, now);
+      // A cookie the budget held back goes with the next heartbeat rather than a whole interval later.
+      if (known.meshboi) this.sendCookie(known, now);
       if (heartbeat.local.length === 0 && known.entry.localJson === '' && heartbeat.opaque === known.opaque) return;
       this.changed(network, known, renderEntry(from, heartbeat.local, heartbeat.opaque), heartbeat.opaque, now);
       return;
@@ -260,7 +271,9 @@ export class RolodexServer {
   private sendCookie(member: Member, now: number): void {
     const quarter = this.options.forgetAfterMs / 4;
     if (now - member.verifiedAt <= 2 * quarter || now - member.cookieSentAt < quarter) return;
-    if (this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry), now)) member.cookieSentAt = now;
+    if (!this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry), now)) return;
+    member.cookieSentAt = now;
+    if (member.firstCookieAt === Number.NEGATIVE_INFINITY) member.firstCookieAt = now;
   }
 
   private drop(reason: DropReason, message: string, from: Endpoint): void {
@@ -381,7 +394,8 @@ export class RolodexServer {
   private catchUp(network: Network, member: Member, now: number): void {
     const view = network.view(member.meshboi);
     const lastSeq = network.lastSeq();
-    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS && this.catchUpAllowance > 0; sent++) {
+    const awaitingEcho = member.meshboi && member.verifiedCookie === null && now - member.firstCookieAt < this.cookieEchoWaitMs;
+    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS && this.catchUpAllowance > 0 && !awaitingEcho; sent++) {
       const index = view.indexFor(member.cursor, lastSeq);
       if (index < 0) {
         member.cursor = network.nextSeq;
