@@ -30,6 +30,8 @@ export interface MemberCliOptions {
   pskFile?: string;
   rolodexAddress?: string[];
   rolodexPort: number;
+  /** --blind: see MemberConfig.blind. */
+  blind?: boolean;
   tunName: string;
   /** Omitted: the original's 1200, or 1280 (the IPv6 minimum) when the VPN address is IPv6. */
   tunMtu?: number;
@@ -80,7 +82,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     const port = transport.localEndpoint().port;
     const localEndpoints = computeLocalEndpoints(port, { family: bindAddress === '::' ? 6 : 4, vpn });
     const started = await startMember(
-      { network: options.network, psk, vpnIp: vpn.text, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints },
+      { network: options.network, psk, vpnIp: vpn.text, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints, blind: options.blind === true },
       { transport, device },
     );
     member = started;

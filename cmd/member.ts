@@ -51,6 +51,10 @@ export function addMemberCommand(program: Command): void {
     .option('--psk <psk>', 'the pre-shared key itself (visible in the process list: prefer --psk-file or MESHBOI_PSK)')
     .option('--rolodex-address <host[:port]>', 'a rolodex to register with (required); repeat for several', collect)
     .option('--rolodex-port <port>', 'port of rolodexes given without one', integerIn(1, 65535), DEFAULT_ROLODEX_PORT)
+    .option(
+      '--blind',
+      'a network of our members only: the rolodex sees a tag derived from the PSK and name, never the name, our LAN endpoints or VPN IP, and cannot invent members; every member needs it',
+    )
     .option('--tun-name <name>', 'name of the TUN device to create', 'tun')
     .option(
       '--tun-mtu <bytes>',

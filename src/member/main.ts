@@ -8,6 +8,7 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
+import { BlindNetwork } from './blind-network';
 import { HandshakeWatch } from './handshake-watch';
 import { Inside } from './inside';
 import { Listings, type ListingTimings } from './listings';
@@ -41,6 +42,11 @@ export interface MemberConfig {
   cipherSuites?: CipherSuiteId[];
   /** False presents this member to its peers as an original one (see SessionConfig.announceMeshboi). */
   announceMeshboi?: boolean;
+  /**
+   * A blind network (`--blind`): the rolodex sees a tag for the name, our LAN endpoints and VPN IP
+   * only sealed, and we try only members whose voucher opens. Our members only: originals cannot join.
+   */
+  blind?: boolean;
 }
 
 export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings {
@@ -111,6 +117,7 @@ export async function startMember(
   const { transport, device } = io;
   const clock = options.clock ?? systemClock;
   const timers = new TimerSet(clock);
+  const blind = config.blind ? new BlindNetwork(config.psk, config.network) : null;
 
   // The parts call each other through closures that run only once everything below exists.
   const isListed = (peer: Peer): boolean => liveness.isListed(peer);
@@ -122,7 +129,7 @@ export async function startMember(
   const attempts = new AttemptManager(
     store,
     transport,
-    { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi },
+    { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi, blind },
     timings,
     timers,
     clock,
@@ -155,6 +162,7 @@ export async function startMember(
     timers,
     { onListed: (listing) => listings.listed(listing), onGone: (gone) => listings.gone(gone) },
     log.child({ component: 'rolodex-client' }),
+    blind,
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);
@@ -168,6 +176,7 @@ export async function startMember(
   liveness.start(sessions, attempts);
   log.info('member started', {
     network: config.network,
+    blind: blind !== null,
     vpnIp: `${vpn.text}/${config.vpnPrefixLength}`,
     rolodexes: config.rolodexes.map(formatEndpoint),
     local: (config.localEndpoints ?? []).map(formatEndpoint),
@@ -186,7 +195,13 @@ export async function startMember(
         tun: { name: device.name, mtu: device.mtu },
         rolodexes: rolodex.status(now),
         peers,
-        drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed },
+        drops: {
+          ...inside.drops,
+          ...slowPath.drops,
+          rolodex_malformed: rolodex.malformed,
+          rolodex_unvouched: rolodex.unvouched,
+          unanswered_throttled: attempts.unanswered.refused,
+        },
         handshakes: { completed: handshakes.total.completed, failed: { ...handshakes.total.failed } },
         dtls: peers.reduce((sum, peer) => addSessionCounters(sum, peer.dtls), emptySessionCounters()),
       };

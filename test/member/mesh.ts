@@ -56,6 +56,10 @@ export interface MemberOptions {
   cipherSuites?: CipherSuiteId[];
   /** False makes the member present itself as an original (pion) peer. */
   announceMeshboi?: boolean;
+  /** A blind network (`--blind`). */
+  blind?: boolean;
+  /** The network's name; default `testnet`. */
+  network?: string;
   timings?: Partial<MemberTimings>;
 }
 
@@ -76,7 +80,7 @@ export class Mesh extends Simulation {
     const transport = options.nat ? options.nat.attach(options.address, options.port ?? 0) : this.network.attach(options.address, options.port ?? 0);
     const device = new ChannelDevice(`tun-${name}`);
     const config: MemberConfig = {
-      network: 'testnet',
+      network: options.network ?? 'testnet',
       psk: options.psk ?? PSK,
       vpnIp: options.vpnIp,
       vpnPrefixLength: options.vpnIp.includes(':') ? 64 : 24,
@@ -84,6 +88,7 @@ export class Mesh extends Simulation {
       localEndpoints: options.advertiseLocal ? [transport.localEndpoint()] : [],
       cipherSuites: options.cipherSuites,
       announceMeshboi: options.announceMeshboi,
+      blind: options.blind,
     };
     const { log, capture } = capturedLogger();
     const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock });
@@ -153,12 +158,15 @@ function describeLogs(logs: LogCapture): string {
   return logs.lines.map((line) => `  ${String(line.level)} ${String(line.message)} ${JSON.stringify({ ...line, level: undefined, message: undefined })}`).join('\n');
 }
 
-/** Runs `body` on a fresh mesh with one rolodex, stops everything afterwards even on failure, and fails if a socket or timer leaked. */
-export async function withMesh(body: (mesh: Mesh) => Promise<void>): Promise<void> {
+/**
+ * Runs `body` on a fresh mesh with one rolodex (FAST_ROLODEX unless given its options), stops
+ * everything afterwards even on failure, and fails if a socket or timer leaked.
+ */
+export async function withMesh(body: (mesh: Mesh) => Promise<void>, rolodexOptions: Partial<RolodexOptions> = FAST_ROLODEX): Promise<void> {
   const before = activeHandles();
   const mesh = new Mesh();
   try {
-    mesh.addRolodex();
+    mesh.addRolodex(undefined, rolodexOptions);
     await body(mesh);
   } finally {
     await mesh.close();
