@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, type ParseOptionsResult } from 'commande
 import { DEFAULT_ROLODEX_PORT } from './member-config';
 import type { MemberCliOptions } from './member-run';
 import { MAX_PLAINTEXT_LENGTH } from '../src/dtls/index';
+import { isNameLabel } from '../src/member/peer-info';
 
 /**
  * Accepts the original's Go-style single-dash flags (`-network x`, `-vpn-ip=...`) so scripts
@@ -39,12 +40,24 @@ function networkName(text: string): string {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+function memberName(text: string): string {
+  if (!isNameLabel(text)) throw new InvalidArgumentError('give 1 to 63 of a-z, 0-9 and "-", not starting or ending with "-".');
+  return text;
+}
+
 export function addMemberCommand(program: Command): void {
   const command = new GoStyleFlagsCommand('member')
     .alias('client')
     .description('join a meshboi network: TUN device, one UDP socket, DTLS sessions to every other member')
     .requiredOption('--network <name>', 'the network name shared by its members', networkName)
-    .requiredOption('--vpn-ip <address/prefix>', 'our address inside the VPN, with prefix, e.g. 192.168.50.1/24 or fd00::1/64')
+    .requiredOption(
+      '--vpn-ip <address/prefix>',
+      'our address inside the VPN, with prefix, e.g. 192.168.50.1/24 or fd00::1/64; give it twice, one IPv4 and one IPv6, for a dual-stack member',
+      collect,
+    )
+    .option('--name <name>', 'our name in DNS, NAME.NETWORK.meshboi (a-z, 0-9, "-"); default: the host name', memberName)
+    .option('--advertise-route <cidr>', 'a LAN prefix we forward for, told to our members; repeat for several', collect)
+    .option('--accept-routes', 'route the prefixes our members advertise through the VPN')
     .option('--psk-file <file>', 'file holding the pre-shared key (mode 600; one trailing newline ignored)')
     .option('--psk <psk>', 'the pre-shared key itself (visible in the process list: prefer --psk-file or MESHBOI_PSK)')
     .option('--rolodex-address <host[:port]>', 'a rolodex to register with (required); repeat for several', collect)

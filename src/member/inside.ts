@@ -1,5 +1,6 @@
 // The inside path, in the order a packet meets it:
-//   TUN (a batch of packets) -> route by destination IPv4/IPv6 address -> the peer's active
+//   TUN (a batch of packets) -> route by destination IPv4/IPv6 address (then by accepted
+//   routes behind peers, longest prefix first) -> the peer's active
 //   session -> seal (one application_data record per packet) -> UDP.
 // Hot path: no logs, promises, closures or JSON per packet; problems become counters.
 import type { Clock } from '../clock';
@@ -64,6 +65,7 @@ export class Inside {
       this.drops.malformed++;
       return undefined;
     }
+    if (peer === undefined && this.store.prefixRoutes.length > 0) peer = this.store.routeByPrefix(packet);
     if (peer === undefined) this.drops.no_route++;
     return peer;
   }

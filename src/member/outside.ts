@@ -1,12 +1,14 @@
 // The outside path, in the order a datagram meets it:
 //   UDP -> demux by remote address (established session; anything else goes to the slow path:
 //   handshakes, rolodex maps, hellos) -> open (the DTLS session authenticates and decrypts) ->
-//   check the inner source is the peer's VPN IP -> TUN.
+//   check the inner source is the peer's VPN IP (or another address or route of it) -> TUN;
+//   a control record between our members (see control-record.ts) goes to its handler instead.
 // Hot path: no logs, promises, closures or JSON per packet; problems become counters. Only a
 // record that authenticated (deliver) may move a peer's active path or liveness clock.
 import type { Clock } from '../clock';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
+import { isControlRecord, type ControlRecords } from './control-record';
 import type { Path } from './peer';
 import type { PeerStore } from './peer-store';
 import { ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, sourceIs } from './vpn-address';
@@ -22,6 +24,7 @@ export class Outside {
     private readonly device: PacketDevice,
     private readonly clock: Clock,
     private readonly slowPath: SlowPath,
+    private readonly control: ControlRecords,
   ) {}
 
   attach(transport: DatagramTransport): void {
@@ -52,13 +55,18 @@ export class Outside {
     peer.lastAuthenticatedAt = now;
     path.lastAuthenticatedAt = now;
     if (plaintext.length === 0) return;
+    if (isControlRecord(plaintext)) {
+      if (peer.kind === 'meshboi') this.control.receive(peer, plaintext);
+      else peer.drops.malformed++;
+      return;
+    }
     const version = ipVersion(plaintext);
     const headerBytes = version === 4 ? IPV4_HEADER_BYTES : version === 6 ? IPV6_HEADER_BYTES : Infinity;
     if (plaintext.length < headerBytes) {
       peer.drops.malformed++;
       return;
     }
-    if (!sourceIs(plaintext, peer.vpn)) {
+    if (!sourceIs(plaintext, peer.vpn) && !this.store.sourceAllowed(peer, plaintext)) {
       peer.drops.spoofed_source++;
       return;
     }
