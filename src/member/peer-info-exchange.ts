@@ -25,6 +25,8 @@ export class PeerInfoExchange {
   malformed = 0;
   /** The record last applied per peer: a resent identical record changes nothing. */
   private readonly applied = new WeakMap<Peer, Buffer>();
+  /** Peers with claims refused for now: tried again each round, since a holder may leave. */
+  private readonly refused = new Map<Peer, PeerInfo>();
   private readonly warnings: RateLimitedLog;
 
   constructor(
@@ -42,6 +44,10 @@ export class PeerInfoExchange {
     control.on(CONTROL_TYPE.peerInfo, (peer, record) => this.receive(peer, record));
     this.timers.every(resendMs, () => {
       for (const peer of this.store.peers.values()) if (peer.kind === 'meshboi' && peer.active && !peer.infoAcked) this.send(peer);
+      for (const [peer, info] of this.refused) {
+        if (peer.state === 'closed') this.refused.delete(peer);
+        else this.claim(peer, info);
+      }
     });
   }
 
@@ -51,6 +57,7 @@ export class PeerInfoExchange {
     peer.infoAcked = false;
     peer.infoHeard = false;
     this.applied.delete(peer);
+    this.refused.delete(peer);
     this.send(peer);
   }
 
@@ -82,10 +89,7 @@ export class PeerInfoExchange {
     const body = record.subarray(2);
     if (this.applied.get(peer)?.equals(body)) return;
     this.applied.set(peer, Buffer.from(body));
-    const hadRoutes = peer.routes.length > 0;
-    const refused = this.store.claimExtras(peer, { addresses: info.addresses, routes: this.acceptRoutes ? info.routes : [], name: info.name });
-    for (const reason of refused) this.warnings.warn(`refused:${peer.outsideKey}:${reason}`, 'refused part of a peer\'s claims', { vpnIp: peer.vpn?.text, reason });
-    if (hadRoutes || peer.routes.length > 0) this.events.routesChanged();
+    this.claim(peer, info);
     if (first) {
       this.log.info('peer info', {
         vpnIp: peer.vpn?.text,
@@ -95,5 +99,15 @@ export class PeerInfoExchange {
         accepted: peer.routes.map((route) => route.text),
       });
     }
+  }
+
+  /** Gives the peer what it claims and nobody else holds; what is refused is tried again next round. */
+  private claim(peer: Peer, info: PeerInfo): void {
+    const hadRoutes = peer.routes.length > 0;
+    const refused = this.store.claimExtras(peer, { addresses: info.addresses, routes: this.acceptRoutes ? info.routes : [], name: info.name });
+    for (const reason of refused) this.warnings.warn(`refused:${peer.outsideKey}:${reason}`, 'refused part of a peer\'s claims', { vpnIp: peer.vpn?.text, reason });
+    if (refused.length > 0) this.refused.set(peer, info);
+    else this.refused.delete(peer);
+    if (hadRoutes || peer.routes.length > 0) this.events.routesChanged();
   }
 }
