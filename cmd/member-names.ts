@@ -17,7 +17,7 @@ export async function openNameSockets(vpns: readonly VpnInterface[], log: Logger
   const sockets: UdpTransport[] = [];
   for (const vpn of vpns) {
     try {
-      sockets.push(await UdpTransport.open({ address: vpn.text, port: DNS_PORT, batchSends: false, ipv6Only: true }));
+      sockets.push(await UdpTransport.open({ address: vpn.text, port: DNS_PORT, batchSends: false, ipv6Only: vpn.family === 6 }));
     } catch (error) {
       log.warn('cannot answer DNS on this VPN address; names will not resolve through it', {
         address: `${vpn.text}:${DNS_PORT}`,
