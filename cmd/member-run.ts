@@ -11,6 +11,7 @@ import { bindAddressFor, computeLocalEndpoints, inAnyVpn, parseRolodexAddress, p
 import { openNameSockets, registerWithResolver, resolverDomains } from './member-names';
 import { checkForwarding, KernelRoutes } from './member-routes';
 import { nameFromHostname, zoneOf } from '../src/member/names';
+import type { LinkMode } from '../src/member/peer-info';
 import { startMember, type Member } from '../src/member/main';
 import { checkStartupPrivileges, dropPrivileges, lookupIdentity } from './privileges';
 import { PSK_ENV_VARIABLE, resolvePsk } from './psk';
@@ -32,6 +33,7 @@ export interface MemberCliOptions {
   name?: string;
   advertiseRoute?: string[];
   acceptRoutes?: boolean;
+  mode: LinkMode;
   psk?: string;
   pskFile?: string;
   rolodexAddress?: string[];
@@ -54,7 +56,8 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     for (const warning of warnings) log.warn(warning);
     const vpns = parseVpnIps(options.vpnIp);
     const vpn = vpns[0];
-    const mtu = options.tunMtu ?? (vpns.some((address) => address.family === 6) ? IPV6_MIN_MTU : DEFAULT_TUN_MTU);
+    // A TAP segment carries IPv6 neighbour discovery whatever our addresses, and Linux turns IPv6 off below 1280.
+    const mtu = options.tunMtu ?? (options.mode === 'tap' || vpns.some((address) => address.family === 6) ? IPV6_MIN_MTU : DEFAULT_TUN_MTU);
     const name = options.name ?? nameFromHostname(os.hostname());
     if (options.name === undefined && name === null) log.warn('the host name makes no DNS name; give one with --name', { hostname: os.hostname() });
     const rolodexes = await resolveRolodexes((options.rolodexAddress ?? []).map((text) => parseRolodexAddress(text, options.rolodexPort)));
@@ -74,7 +77,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     });
     cleanups.push(() => control.close());
 
-    const device = await openTunWithAdvice(options.tunName, mtu, vpns.map((address) => address.cidr));
+    const device = await openTunWithAdvice(options.tunName, mtu, vpns.map((address) => address.cidr), options.mode);
     cleanups.push(() => device.close());
 
     const zone = zoneOf(options.network);
@@ -103,6 +106,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
         name,
         advertiseRoutes: options.advertiseRoute,
         acceptRoutes: options.acceptRoutes,
+        mode: options.mode,
         rolodexes,
         localEndpoints,
       },
@@ -149,9 +153,9 @@ const TUN_OPTION: Partial<Record<TunErrorCode, string>> = {
   BAD_ADDRESS: '--vpn-ip',
 };
 
-async function openTunWithAdvice(name: string, mtu: number, cidrs: string[]): Promise<TunDevice> {
+async function openTunWithAdvice(name: string, mtu: number, cidrs: string[], mode: LinkMode): Promise<TunDevice> {
   try {
-    return await openTun({ name, mtu, addresses: cidrs });
+    return await openTun({ name, mtu, addresses: cidrs, mode });
   } catch (error) {
     if (!(error instanceof TunError)) throw error;
     const option = TUN_OPTION[error.code];

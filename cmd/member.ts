@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, type ParseOptionsResult } from 'commande
 import { DEFAULT_ROLODEX_PORT } from './member-config';
 import type { MemberCliOptions } from './member-run';
 import { MAX_PLAINTEXT_LENGTH } from '../src/dtls/index';
-import { isNameLabel } from '../src/member/peer-info';
+import { isNameLabel, type LinkMode } from '../src/member/peer-info';
 
 /**
  * Accepts the original's Go-style single-dash flags (`-network x`, `-vpn-ip=...`) so scripts
@@ -40,6 +40,11 @@ function networkName(text: string): string {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+function linkMode(text: string): LinkMode {
+  if (text !== 'tun' && text !== 'tap') throw new InvalidArgumentError('give tun or tap.');
+  return text;
+}
+
 function memberName(text: string): string {
   if (!isNameLabel(text)) throw new InvalidArgumentError('give 1 to 63 of a-z, 0-9 and "-", not starting or ending with "-".');
   return text;
@@ -58,6 +63,7 @@ export function addMemberCommand(program: Command): void {
     .option('--name <name>', 'our name in DNS, NAME.NETWORK.meshboi (a-z, 0-9, "-"); default: the host name', memberName)
     .option('--advertise-route <cidr>', 'a LAN prefix we forward for, told to our members; repeat for several', collect)
     .option('--accept-routes', 'route the prefixes our members advertise through the VPN')
+    .option('--mode <mode>', 'tun: IP packets (works with original members); tap: Ethernet frames, a network of our members only', linkMode, 'tun')
     .option('--psk-file <file>', 'file holding the pre-shared key (mode 600; one trailing newline ignored)')
     .option('--psk <psk>', 'the pre-shared key itself (visible in the process list: prefer --psk-file or MESHBOI_PSK)')
     .option('--rolodex-address <host[:port]>', 'a rolodex to register with (required); repeat for several', collect)
@@ -65,7 +71,7 @@ export function addMemberCommand(program: Command): void {
     .option('--tun-name <name>', 'name of the TUN device to create', 'tun')
     .option(
       '--tun-mtu <bytes>',
-      'MTU of the TUN device, at most 16384 (one DTLS record); default 1200, the original\'s, or 1280, the IPv6 minimum, with an IPv6 --vpn-ip',
+      'MTU of the TUN device, at most 16384 (one DTLS record); default 1200, the original\'s, or 1280, the IPv6 minimum, with an IPv6 --vpn-ip or --mode tap',
       integerIn(68, MAX_PLAINTEXT_LENGTH),
     )
     .option('--listen-port <port>', 'UDP port for rolodex and peer traffic; 0 picks a free one', integerIn(0, 65535), 0)

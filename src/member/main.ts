@@ -25,6 +25,7 @@ import { parsePrefix, prefixesOverlap, prefixOfAddress, type IpPrefix } from './
 import { MemberNames, zoneOf } from './names';
 import { isNameLabel, type LinkMode } from './peer-info';
 import { PeerInfoExchange } from './peer-info-exchange';
+import { TapSwitch } from './tap-switch';
 import { parseVpnAddress, type VpnAddress } from './vpn-address';
 
 export type { MemberStatus, PeerStatus } from './status';
@@ -54,7 +55,7 @@ export interface MemberConfig {
   advertiseRoutes?: string[];
   /** Route the prefixes our members advertise through the VPN (--accept-routes). */
   acceptRoutes?: boolean;
-  /** 'tap': Ethernet frames instead of IP packets; our members only. */
+  /** 'tap': the device carries Ethernet frames (tap-switch.ts); a network of our members only. */
   mode?: LinkMode;
 }
 
@@ -132,6 +133,9 @@ export async function startMember(
   const ownPrefixes = [prefixOfAddress(vpn, config.vpnPrefixLength), ...(second ? [prefixOfAddress(second.vpn, second.prefixLength)] : [])];
   const advertised = checkAdvertisedRoutes(config.advertiseRoutes ?? [], ownPrefixes);
   if (config.name != null && !isNameLabel(config.name)) throw new Error(`name "${config.name}" is not a DNS label: use 1 to 63 of a-z, 0-9 and "-", not starting or ending with "-"`);
+  if (config.mode === 'tap' && advertised.length + (config.acceptRoutes ? 1 : 0) > 0) {
+    throw new Error('routes (--advertise-route, --accept-routes) are for TUN networks: a TAP network is one Ethernet segment, so bridge the LAN to the TAP device instead');
+  }
   if (config.psk.length === 0) throw new Error('the PSK is empty: give one with --psk-file, MESHBOI_PSK or --psk (meshboi genpsk makes one)');
   if (config.rolodexes.length === 0) throw new Error('no rolodex given: add --rolodex-address HOST[:PORT]');
   const timings: MemberTimings = { ...DEFAULT_TIMINGS, ...options.timings };
@@ -146,6 +150,7 @@ export async function startMember(
   const name = config.name ?? null;
   const store = new PeerStore(vpn, timings, isListed, { extraVpn: second ? [second.vpn] : [], prefixes: [...ownPrefixes, ...advertised], name });
   const control = new ControlRecords();
+  const frames = config.mode === 'tap' ? new TapSwitch(store, device, clock) : null;
   const outside = new Outside(
     store,
     device,
@@ -155,6 +160,7 @@ export async function startMember(
       slowPath.receive(data, from, established);
     },
     control,
+    frames,
   );
   const attempts = new AttemptManager(
     store,
@@ -210,7 +216,8 @@ export async function startMember(
   if (names) for (const socket of io.dns ?? []) names.serve(socket, log);
 
   outside.attach(transport);
-  inside.attach(device);
+  if (frames) frames.attach(device);
+  else inside.attach(device);
   rolodex.start();
   liveness.start(sessions, attempts);
   if (ours) peerInfo.attach(control, Math.max(1, Math.floor(timings.keepaliveMs / 2)));
@@ -239,7 +246,7 @@ export async function startMember(
         tun: { name: device.name, mtu: device.mtu },
         rolodexes: rolodex.status(now),
         peers: [...store.peers.values()].map((peer) => peerStatus(peer, now, names?.zone ?? null)),
-        drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed, peer_info_malformed: peerInfo.malformed, control_unknown: control.unknown },
+        drops: { ...(frames ? frames.drops : inside.drops), ...slowPath.drops, rolodex_malformed: rolodex.malformed, peer_info_malformed: peerInfo.malformed, control_unknown: control.unknown },
       };
     },
     stop(): Promise<void> {

@@ -53,7 +53,10 @@ export class PeerInfoExchange {
 
   /** A session with one of our members was installed: it starts from nothing, so both sides tell again. */
   established(peer: Peer): void {
-    if (peer.kind !== 'meshboi') return;
+    if (peer.kind !== 'meshboi') {
+      if (this.local.mode === 'tap') this.events.modeMismatch(peer, 'the peer is an original member, which only knows TUN, and we are a TAP one: a network is all TUN or all TAP (--mode)');
+      return;
+    }
     peer.infoAcked = false;
     peer.infoHeard = false;
     this.applied.delete(peer);

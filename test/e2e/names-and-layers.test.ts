@@ -72,3 +72,39 @@ describe('names, dual-stack and subnets across NATs', { skip: E2E_SKIP }, () => 
       await pingsAll(b1, lab.host('lan1').address);
     }));
 });
+
+describe('a TAP network of three members across NATs', { skip: E2E_SKIP }, () => {
+  const tap = ['--mode', 'tap'];
+  const fixture = meshLabFixture(
+    { public: ['rolodex', 'c1'], nats: { home: { kind: 'cone', hosts: ['a1'] }, office: { kind: 'cone', hosts: ['b1'] } } },
+    {
+      rolodexHost: 'rolodex',
+      network: 'lan',
+      members: [
+        { host: 'a1', vpnIp: '192.168.60.1/24', extraArgs: tap },
+        { host: 'b1', vpnIp: '192.168.60.2/24', extraArgs: tap },
+        { host: 'c1', vpnIp: '192.168.60.3/24', extraArgs: tap },
+      ],
+    },
+  );
+
+  test('ARP resolves every member\'s MAC through the tunnels and an IPv4 broadcast reaches both others', () =>
+    fixture.run(async ({ mesh }) => {
+      const [a1, b1, c1] = mesh.members;
+      await waitForFullMesh(mesh.members, 30_000);
+      // Frames flow once each side has the other's peer-info (it says TAP): the first ping may race it.
+      await waitFor('a1 to ping b1 and c1 over the TAP network', 15_000, async () => {
+        const results = await Promise.all([a1.ping('192.168.60.2', 1), a1.ping('192.168.60.3', 1)]);
+        return results.every((result) => result.received === 1) ? true : undefined;
+      });
+      const neighbours = await a1.host.mustExec('ip', ['-4', 'neigh', 'show', 'dev', 'tun']);
+      for (const ip of ['192.168.60.2', '192.168.60.3']) assert.match(neighbours, new RegExp(`${ip.replace(/\./g, '\\.')} lladdr [0-9a-f:]{17} (REACHABLE|STALE|DELAY)`), neighbours);
+
+      for (const member of [b1, c1]) await member.host.mustExec('sysctl', ['-qw', 'net.ipv4.icmp_echo_ignore_broadcasts=0']);
+      const broadcast = await a1.host.exec('ping', ['-b', '-n', '-c', '6', '-i', '0.2', '-w', '5', '192.168.60.255'], { timeoutMs: 15_000 });
+      assert.match(broadcast.stdout, /from 192\.168\.60\.2:/, broadcast.stdout + broadcast.stderr);
+      assert.match(broadcast.stdout, /from 192\.168\.60\.3:/, broadcast.stdout + broadcast.stderr);
+      const status = await a1.status();
+      assert.equal(status.drops.flood_limited ?? 0, 0);
+    }));
+});
