@@ -1,6 +1,6 @@
 // The member's composition root: config -> the given socket, device and clock -> peer stores ->
-// rolodex client, listings, attempts, sessions, slow path, liveness and the packet path; returns
-// the control API.
+// rolodex client, listings, attempts, sessions, slow path, liveness, the packet path (or a TAP
+// member's switch), peer-info, names, handshake counters and probes; returns the control API.
 import { systemClock, type Clock } from '../clock';
 import type { CipherSuiteId } from '../dtls/index';
 import { logger, type Logger } from '../log';
@@ -8,6 +8,7 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
+import { HandshakeWatch } from './handshake-watch';
 import { Inside } from './inside';
 import { Listings, type ListingTimings } from './listings';
 import { Liveness, type LivenessTimings } from './liveness';
@@ -15,10 +16,11 @@ import { Outside } from './outside';
 import type { Peer } from './peer';
 import { PeerSessions } from './peer-sessions';
 import { PeerStore } from './peer-store';
+import { Probes, type ProbeResult } from './probes';
 import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
 import { SlowPath } from './slow-path';
-import { peerStatus, type MemberStatus } from './status';
+import { addSessionCounters, emptySessionCounters, peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
 import { ControlRecords } from './control-record';
 import { parsePrefix, prefixesOverlap, prefixOfAddress, type IpPrefix } from './ip-prefix';
@@ -29,6 +31,7 @@ import { TapSwitch } from './tap-switch';
 import { parseVpnAddress, type VpnAddress } from './vpn-address';
 
 export type { MemberStatus, PeerStatus } from './status';
+export { ProbeError, type ProbeResult } from './probes';
 
 export interface MemberConfig {
   network: string;
@@ -72,6 +75,8 @@ export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessT
   staleAfterMs: number;
   /** Server handshakes in flight at most. */
   maxPending: number;
+  /** How long `meshboi ping` waits for a probe's reply. */
+  probeTimeoutMs: number;
 }
 
 /** The spec's timings where it has them (heartbeat 5 s, client wait 1 s); the rest are ours. */
@@ -91,6 +96,7 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   listingGraceMs: 60_000,
   staleAfterMs: 20_000,
   maxPending: 256,
+  probeTimeoutMs: 2_000,
 };
 
 export interface MemberOptions {
@@ -107,6 +113,8 @@ export interface Member {
   status(): MemberStatus;
   /** Our full DNS name, "alice.home.meshboi"; null when names are off. */
   readonly fullName: string | null;
+  /** One probe through the session of the peer holding `vpnIp` (`meshboi ping`); rejects with a ProbeError. */
+  ping(vpnIp: string): Promise<ProbeResult>;
   /** close_notify to our own peers only (never an original peer), every timer cleared. Idempotent. */
   stop(): Promise<void>;
 }
@@ -170,9 +178,18 @@ export async function startMember(
     timers,
     clock,
     {
-      handshakeComplete: (path, info) => sessions.handshakeComplete(path, info),
-      data: (path, plaintext) => outside.deliver(path, plaintext),
-      closed: (path, reason) => sessions.closed(path, reason),
+      handshakeComplete: (path, info) => {
+        handshakes.completed(path);
+        sessions.handshakeComplete(path, info);
+      },
+      // Probe records of our own peers are told from IP packets by their first byte (probe-codec.ts).
+      data: (path, plaintext) => {
+        if (!probes.receive(path, plaintext)) outside.deliver(path, plaintext);
+      },
+      closed: (path, reason) => {
+        handshakes.closed(path, reason);
+        sessions.closed(path, reason);
+      },
     },
     log,
   );
@@ -214,6 +231,9 @@ export async function startMember(
   const names = typeof zone === 'string' ? null : new MemberNames(zone, name, ownAddresses, store);
   if (typeof zone === 'string' && (io.dns?.length ?? 0) > 0) log.warn(zone);
   if (names) for (const socket of io.dns ?? []) names.serve(socket, log);
+  const handshakes = new HandshakeWatch(clock, log);
+  // Round trips on a LAN take well under a millisecond: the system clock's Date.now() would say 0.
+  const probes = new Probes(store, timers, timings.probeTimeoutMs, options.clock ? () => clock.now() : () => performance.now());
 
   outside.attach(transport);
   if (frames) frames.attach(device);
@@ -237,6 +257,7 @@ export async function startMember(
     status(): MemberStatus {
       const now = clock.now();
       const self = rolodex.outsideAddress();
+      const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer), names?.zone ?? null));
       return {
         network: config.network,
         vpnIp: vpn.text,
@@ -245,15 +266,27 @@ export async function startMember(
         outsideAddress: self ? formatEndpoint(self) : null,
         tun: { name: device.name, mtu: device.mtu },
         rolodexes: rolodex.status(now),
-        peers: [...store.peers.values()].map((peer) => peerStatus(peer, now, names?.zone ?? null)),
-        drops: { ...(frames ? frames.drops : inside.drops), ...slowPath.drops, rolodex_malformed: rolodex.malformed, peer_info_malformed: peerInfo.malformed, control_unknown: control.unknown },
+        peers,
+        drops: {
+          ...(frames ? frames.drops : inside.drops),
+          ...slowPath.drops,
+          rolodex_malformed: rolodex.malformed,
+          peer_info_malformed: peerInfo.malformed,
+          control_unknown: control.unknown,
+        },
+        handshakes: { completed: handshakes.total.completed, failed: { ...handshakes.total.failed } },
+        dtls: peers.reduce((sum, peer) => addSessionCounters(sum, peer.dtls), emptySessionCounters()),
       };
+    },
+    ping(vpnIp: string): Promise<ProbeResult> {
+      return probes.ping(vpnIp);
     },
     stop(): Promise<void> {
       stopping ??= (async () => {
         transport.onMessage(() => {});
         device.onPackets(() => {});
         for (const socket of io.dns ?? []) socket.onMessage(() => {});
+        probes.stop();
         sessions.stop();
         timers.clear();
         log.info('member stopped', { network: config.network });
