@@ -5,6 +5,7 @@ import type { CipherSuiteId } from '../../src/dtls/index';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
 import { startMember, type Member, type MemberConfig, type MemberTimings } from '../../src/member/main';
+import type { IpPrefix } from '../../src/member/ip-prefix';
 import type { PeerStatus } from '../../src/member/status';
 import type { MemoryTransport, Nat } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
@@ -41,6 +42,10 @@ export interface MeshMember {
   config: MemberConfig;
   /** Everything the member logged. */
   logs: LogCapture;
+  /** Its DNS socket when asked for. */
+  dns: MemoryTransport[];
+  /** Each set of accepted routes the member asked its device for, in order. */
+  routes: IpPrefix[][];
 }
 
 export interface MemberOptions {
@@ -61,6 +66,14 @@ export interface MemberOptions {
   /** The network's name; default `testnet`. */
   network?: string;
   timings?: Partial<MemberTimings>;
+  /** A dual-stack member's IPv6 address (/64). */
+  secondVpnIp?: string;
+  name?: string;
+  advertiseRoutes?: string[];
+  acceptRoutes?: boolean;
+  mode?: MemberConfig['mode'];
+  /** Answer DNS on a socket at `${vpnIp}:53` of the in-memory network. */
+  dns?: boolean;
 }
 
 export class Mesh extends Simulation {
@@ -89,10 +102,21 @@ export class Mesh extends Simulation {
       cipherSuites: options.cipherSuites,
       announceMeshboi: options.announceMeshboi,
       blind: options.blind,
+      secondVpn: options.secondVpnIp ? { ip: options.secondVpnIp, prefixLength: 64 } : undefined,
+      name: options.name,
+      advertiseRoutes: options.advertiseRoutes,
+      acceptRoutes: options.acceptRoutes,
+      mode: options.mode,
     };
+    const dns = options.dns ? [this.network.attach(options.vpnIp, 53)] : [];
+    const routes: IpPrefix[][] = [];
     const { log, capture } = capturedLogger();
-    const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock });
-    const entry = { name, member, device, transport, config, logs: capture };
+    const member = await startMember(
+      config,
+      { transport, device, dns, routes: { set: (prefixes) => routes.push([...prefixes]) } },
+      { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock },
+    );
+    const entry = { name, member, device, transport, dns, routes, config, logs: capture };
     this.members.set(name, entry);
     return entry;
   }
@@ -118,6 +142,7 @@ export class Mesh extends Simulation {
     this.members.delete(name);
     await entry.member.stop();
     await entry.transport.close();
+    for (const socket of entry.dns) await socket.close();
     await entry.device.close();
   }
 
