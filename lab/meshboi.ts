@@ -237,6 +237,7 @@ export interface MeshPlan {
   rolodexHost: string;
   /** Members reach the rolodex at its IPv6 address (the topology needs `ipv6: true`). */
   rolodexOverIpv6?: boolean;
+  /** `extraArgs` go to `meshboi member` as they are (a second --vpn-ip, --name, routes). */
   members: Array<{ host: string; vpnIp: string; listenPort?: number; extraArgs?: string[] }>;
   logLevel?: string;
 }

@@ -3,16 +3,19 @@
 // up to 1 s for the peer's first datagram, one
 // handshake per path (outside address, candidates and LAN endpoints; first to complete wins),
 // failed rounds retried with bounded backoff, and the replacement handshake of a restarted peer.
+// What goes toward an endpoint that never answered is bounded (UnansweredBudget).
 import type { Clock } from '../clock';
 import { DtlsSession, type CipherSuiteId, type CloseReason, type HandshakeInfo, type Role } from '../dtls/index';
 import type { Logger } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { Attempt } from './attempt';
+import type { BlindNetwork } from './blind-network';
 import { EndpointMap } from './endpoint-map';
 import { Path, type Peer } from './peer';
 import type { PeerStore } from './peer-store';
 import { retryDelay, type PunchTimings } from './punch-schedule';
 import type { TimerSet } from './timers';
+import { UnansweredBudget } from './unanswered-budget';
 import { HELLO } from './unsealed-datagrams';
 import type { VpnAddress } from './vpn-address';
 
@@ -49,7 +52,12 @@ export interface Credentials {
   vpn: VpnAddress;
   cipherSuites?: readonly CipherSuiteId[];
   announceMeshboi?: boolean;
+  /** A blind network: our server's identity hint is our VPN IP sealed, and a server's hint must open. */
+  blind?: BlindNetwork | null;
 }
+
+/** The identity of a server whose hint did not open: resolveRace refuses it, saying so. */
+const UNSEALED_HINT = 'a hint not sealed for this blind network (is the peer run without --blind?)';
 
 /** What the sessions of our paths report; PeerSessions acts on it. */
 export interface PathEvents {
@@ -62,6 +70,7 @@ export class AttemptManager {
   /** Clients waiting for the first datagram from one of a peer's endpoints. */
   private readonly waiters = new EndpointMap<Peer>();
   private stopped = false;
+  readonly unanswered: UnansweredBudget;
 
   constructor(
     private readonly store: PeerStore,
@@ -79,7 +88,9 @@ export class AttemptManager {
      * member opened it, and leave the stray entry it is meant to avoid.
      */
     private readonly behindNat: () => boolean = () => true,
-  ) {}
+  ) {
+    this.unanswered = new UnansweredBudget(clock);
+  }
 
   /** Where a round tries the peer: its direct endpoints, and relays too until it has a session through one. */
   private endpointsOf(peer: Peer): Endpoint[] {
@@ -153,7 +164,11 @@ export class AttemptManager {
     if (peer.direct) return this.retire(peer);
     if (announce) this.relays.announcePunch(peer);
     const opening = this.timings.openingTtl > 0;
-    if (opening && this.behindNat()) for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address, this.timings.openingTtl);
+    if (opening && this.behindNat()) {
+      for (const endpoint of peer.endpoints()) {
+        if (this.unanswered.take(endpoint.address, HELLO.length, false)) this.transport.send(HELLO, endpoint.port, endpoint.address, this.timings.openingTtl);
+      }
+    }
     if (peer.role === 'server') {
       if (opening) attempt.timer = this.timers.after(this.timings.openingWaitMs, () => this.sendHellos(peer, attempt));
       else this.sendHellos(peer, attempt);
@@ -168,7 +183,9 @@ export class AttemptManager {
   private sendHellos(peer: Peer, attempt: Attempt): void {
     attempt.timer = null;
     if (this.stopped || peer.attempt !== attempt || attempt.state !== 'punching') return;
-    for (const endpoint of this.endpointsOf(peer)) this.transport.send(HELLO, endpoint.port, endpoint.address);
+    for (const endpoint of this.endpointsOf(peer)) {
+      if (this.unanswered.take(endpoint.address, HELLO.length)) this.transport.send(HELLO, endpoint.port, endpoint.address);
+    }
     if (++attempt.unansweredHellos >= HELLOS_BEFORE_HINT) {
       peer.lastError = `no handshake from the peer after ${attempt.unansweredHellos} hellos: ${SYMMETRIC_HINT}, or a firewall drops UDP`;
     }
@@ -340,23 +357,30 @@ export class AttemptManager {
   }
 
   private createPath(remote: Endpoint, role: Role, peer: Peer | null): Path {
-    const { psk, vpn, cipherSuites, announceMeshboi } = this.credentials;
+    const { psk, vpn, cipherSuites, announceMeshboi, blind } = this.credentials;
     const transport = this.transport;
     const events = this.events;
+    const unanswered = this.unanswered;
     const session = new DtlsSession(
       {
         role,
         psk,
-        identity: vpn.text,
+        identity: blind && role === 'server' ? blind.sealHint(vpn.text) : vpn.text,
         cipherSuites,
         announceMeshboi,
-        send: (datagram) => transport.send(datagram, remote.port, remote.address),
+        // A server path answers a ClientHello whose cookie proved its source; a client's flights
+        // are bounded until the peer has sent anything back.
+        send: (datagram) => {
+          if (role === 'client' && path.fed === 0 && !unanswered.take(remote.address, datagram.length)) return;
+          transport.send(datagram, remote.port, remote.address);
+        },
         retransmitInitialMs: this.timings.handshakeRetransmitMs,
         retransmitMaxTries: this.timings.handshakeMaxTries,
         clock: this.clock,
       },
       {
-        onHandshakeComplete: (info) => events.handshakeComplete(path, info),
+        onHandshakeComplete: (info) =>
+          events.handshakeComplete(path, blind && role === 'client' ? { ...info, peerIdentity: blind.openHint(info.peerIdentity) ?? UNSEALED_HINT } : info),
         onData: (plaintext) => events.data(path, plaintext),
         onClose: (reason) => events.closed(path, reason),
       },

@@ -19,7 +19,7 @@ export interface PunchTimings {
 }
 
 /** Failed rounds after which the next ones wait out a quiet period and start on the shared grid. */
-export const QUIET_AFTER_FAILURES = 3;
+export const QUIET_AFTER_FAILURES = 7;
 
 /**
  * Milliseconds from `now` until the round after `failures` failed ones. The first few follow an

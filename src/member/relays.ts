@@ -123,10 +123,10 @@ export class Relays implements DatagramTransport {
     return endpoints;
   }
 
-  /** A relay frame authenticated on `path` of one of our own peers (Outside sends them here). */
-  frame(path: Path, plaintext: Buffer): void {
-    const from = path.peer;
-    if (from === null || from.kind !== 'meshboi') return;
+  /** A relay frame, a control record authenticated from one of our own peers (Outside and ControlRecords send them here). */
+  frame(from: Peer, plaintext: Buffer): void {
+    const path = from.active;
+    if (path === null || from.kind !== 'meshboi') return;
     let frame;
     try {
       frame = decodeRelayFrame(plaintext);
@@ -144,7 +144,7 @@ export class Relays implements DatagramTransport {
         }
         return;
       case 'punch':
-        if (from.active === path && isRelayed(path.remote)) this.events.punch(from);
+        if (from.relayed) this.events.punch(from);
         return;
       case 'ping':
         if (this.options.offer) path.session.send(encodeRelayFrame({ type: 'pong', nonce: frame.nonce }));

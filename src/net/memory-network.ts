@@ -226,9 +226,9 @@ export class MemoryNetwork {
     return nat;
   }
 
-  /** Called by a transport; applies the interceptor and NATs, then queues or schedules delivery. */
-  route(datagram: InFlight): void {
-    const intercepted = this.interceptor({ ...datagram, data: Buffer.from(datagram.data) });
+  /** Called by a transport (or a test injecting a datagram, at the default TTL unless given); applies the interceptor and NATs, then queues or schedules delivery. */
+  route(datagram: Omit<InFlight, 'ttl'> & { ttl?: number }): void {
+    const intercepted = this.interceptor({ ...datagram, ttl: datagram.ttl ?? DEFAULT_TTL, data: Buffer.from(datagram.data) });
     const translated = intercepted && this.translate(intercepted);
     if (!translated) {
       this.dropped++;

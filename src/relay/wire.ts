@@ -1,6 +1,6 @@
 // The relay codec (docs/relays.md): the frames our members exchange with a relay inside their DTLS
-// session with it. Pure: bytes in, a frame or a typed RelayCodecError out. A frame's first byte has
-// version nibble 0, so it never passes for an IPv4 or IPv6 packet in the same session.
+// session with it. Pure: bytes in, a frame or a typed RelayCodecError out. A frame is a control
+// record of the member: its first byte is below 0x10, so it never passes for an IP packet.
 import { isIPv4, isIPv6 } from 'node:net';
 import { Address6 } from 'ip-address';
 import type { Endpoint } from '../net/transport';
@@ -21,7 +21,14 @@ export type RelayFrame =
   | { type: 'pong'; nonce: number }
   | { type: 'punch' };
 
-const TYPE_CODES = { forward: 0x01, deliver: 0x02, offer: 0x03, ping: 0x04, pong: 0x05, punch: 0x06 } as const;
+/**
+ * Control record types of the member (control-record.ts: below 0x10, never an IP packet's first
+ * byte); 0x01 is peer-info's. Whoever receives a frame from us is one of our members.
+ */
+const TYPE_CODES = { forward: 0x08, deliver: 0x09, offer: 0x0a, ping: 0x0b, pong: 0x0c, punch: 0x0d } as const;
+
+/** The first bytes of relay frames, for the member's control record dispatch. */
+export const RELAY_FRAME_TYPES: readonly number[] = Object.values(TYPE_CODES);
 const FAMILY_4 = 4;
 const FAMILY_6 = 6;
 
@@ -30,11 +37,6 @@ export const MAX_HEADER_BYTES = 1 + 1 + 16 + 2;
 
 export class RelayCodecError extends Error {
   override readonly name = 'RelayCodecError';
-}
-
-/** Whether a session's plaintext is a relay frame rather than an IP packet (or an empty keepalive). */
-export function isRelayFrame(plaintext: Uint8Array): boolean {
-  return plaintext.length > 0 && plaintext[0] >> 4 === 0;
 }
 
 export function encodeRelayFrame(frame: RelayFrame): Buffer {

@@ -32,10 +32,10 @@ test('later rounds start on the grid, at least a quiet period away, whatever the
 test('two sides whose rounds failed up to a quiet period apart meet on one grid point, or the earlier one the next', () => {
   // Side A failed at 10 s, side B at 40 s: A comes at 64 s (B's sends ended 24 s before and its
   // round ran at most that long), B at 128 s; A's round at 64 s failed at 64 s + a round, so it comes at 128 s too.
-  const a = 10_000 + retryDelay(5, 10_000, TIMINGS);
-  const b = 40_000 + retryDelay(5, 40_000, TIMINGS);
+  const a = 10_000 + retryDelay(QUIET_AFTER_FAILURES, 10_000, TIMINGS);
+  const b = 40_000 + retryDelay(QUIET_AFTER_FAILURES, 40_000, TIMINGS);
   assert.deepEqual([a, b], [64_000, 128_000]);
-  assert.equal(64_000 + 20_000 + retryDelay(6, 84_000, TIMINGS), b);
+  assert.equal(64_000 + 20_000 + retryDelay(QUIET_AFTER_FAILURES + 1, 84_000, TIMINGS), b);
 });
 
 test('without opening hellos the grid would not help, so the backoff goes on', () => {

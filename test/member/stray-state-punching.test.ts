@@ -52,8 +52,8 @@ test('a member that learns of its peer after the opening wait is knocked early; 
     await mesh.run(150);
     assert.ok(nats[0].strayEntriesNow().length > 0, "bob's datagrams reached alice's NAT before she opened it");
     assert.equal(mesh.peerOf('alice', '192.168.50.2'), undefined);
-    // Three failed rounds, then at most two grid periods (800 ms each) to line up.
-    await mesh.waitEstablished('alice', '192.168.50.2', 4_000);
+    // Six failed rounds, then at most two grid periods (800 ms each) to line up.
+    await mesh.waitEstablished("alice", "192.168.50.2", 6_000);
     await mesh.waitEstablished('bob', '192.168.50.1', 1_000);
     await mesh.ping('alice', 'bob');
     await mesh.ping('bob', 'alice');

@@ -1,7 +1,8 @@
 // The relay codec: every frame round-trips, and malformed bytes give a RelayCodecError that says what was wrong.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeRelayFrame, encodeRelayFrame, isRelayFrame, MAX_HEADER_BYTES, RelayCodecError, type RelayFrame } from '../../src/relay/wire';
+import { isControlRecord } from '../../src/member/control-record';
+import { decodeRelayFrame, encodeRelayFrame, MAX_HEADER_BYTES, RelayCodecError, RELAY_FRAME_TYPES, type RelayFrame } from '../../src/relay/wire';
 
 test('every frame round-trips, with IPv4 and IPv6 member addresses', () => {
   const frames: RelayFrame[] = [
@@ -15,7 +16,7 @@ test('every frame round-trips, with IPv4 and IPv6 member addresses', () => {
   ];
   for (const frame of frames) {
     const bytes = encodeRelayFrame(frame);
-    assert.ok(isRelayFrame(bytes), `${frame.type} is never taken for an IP packet`);
+    assert.ok(isControlRecord(bytes) && RELAY_FRAME_TYPES.includes(bytes[0]), `${frame.type} is a control record, never taken for an IP packet`);
     assert.deepEqual(decodeRelayFrame(bytes), frame);
   }
 });
@@ -28,22 +29,21 @@ test('a forwarded frame costs at most the header on top of its payload', () => {
   }
 });
 
-test('IP packets and keepalives are not relay frames', () => {
-  assert.equal(isRelayFrame(Buffer.from([0x45, 0])), false);
-  assert.equal(isRelayFrame(Buffer.from([0x60, 0])), false);
-  assert.equal(isRelayFrame(Buffer.alloc(0)), false);
+test('relay frames take control record types of their own: peer-info keeps 0x01', () => {
+  assert.ok(!RELAY_FRAME_TYPES.includes(0x01));
+  assert.ok(RELAY_FRAME_TYPES.every((type) => type < 0x10));
 });
 
 test('malformed frames are refused with what was wrong', () => {
   const cases: Array<[Buffer, RegExp]> = [
     [Buffer.alloc(0), /empty/],
     [Buffer.of(0x0f), /unknown relay frame type 0x0f/],
-    [Buffer.of(0x03, 0), /offer frame of 2 bytes/],
-    [Buffer.of(0x04, 0, 0), /ping or pong frame of 3 bytes/],
-    [Buffer.of(0x01), /cut short before its address family/],
-    [Buffer.of(0x01, 5, 1, 2, 3, 4, 0, 1), /unknown address family 5/],
-    [Buffer.of(0x02, 4, 1, 2, 3), /cut short in its address/],
-    [Buffer.of(0x02, 4, 1, 2, 3, 4, 0, 0), /port 0/],
+    [Buffer.of(0x0a, 0), /offer frame of 2 bytes/],
+    [Buffer.of(0x0b, 0, 0), /ping or pong frame of 3 bytes/],
+    [Buffer.of(0x08), /cut short before its address family/],
+    [Buffer.of(0x08, 5, 1, 2, 3, 4, 0, 1), /unknown address family 5/],
+    [Buffer.of(0x09, 4, 1, 2, 3), /cut short in its address/],
+    [Buffer.of(0x09, 4, 1, 2, 3, 4, 0, 0), /port 0/],
   ];
   for (const [bytes, message] of cases) {
     assert.throws(() => decodeRelayFrame(bytes), (error: unknown) => error instanceof RelayCodecError && message.test(error.message), message.source);
