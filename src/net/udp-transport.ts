@@ -1,5 +1,7 @@
 // The real DatagramTransport: one node:dgram socket. Only composition roots create it. On Linux,
-// datagrams sent in one turn of the event loop leave together through sendmmsg(2) (native/udp.cc).
+// datagrams sent in one turn of the event loop leave together through sendmmsg(2), equal-sized runs
+// to one destination as UDP GSO messages, and datagrams arrive in batches through recvmmsg(2) with
+// UDP GRO (native/udp.cc), one call into JavaScript per batch.
 import dgram from 'node:dgram';
 import path from 'node:path';
 import type { DatagramTransport, Endpoint, MessageHandler } from './transport';
@@ -13,11 +15,32 @@ export interface UdpOptions {
   bufferBytes?: number;
   /** Whether to batch sends through sendmmsg(2) when the addon loads; default true. */
   batchSends?: boolean;
+  /** Whether to receive in batches through recvmmsg(2) when the addon loads; default true. */
+  batchReceives?: boolean;
+}
+
+interface NativeReceiver {
+  /** Whether the kernel took UDP_GRO, so super-datagrams arrive and are split natively. */
+  readonly gro: boolean;
+  start(onBatch: (count: number) => void): void;
+  /** A source number's address and port, or null once the numbering started over. */
+  source(number: number): [string, number] | null;
+  readCounters(out: Float64Array): void;
+  close(): void;
 }
 
 interface BatchAddon {
   sockaddr(address: string, port: number, mapIPv4: boolean): Buffer | null;
   sendBatch(fd: number, datagrams: Uint8Array[], sockaddrs: Buffer[], count: number): number;
+  UdpReceiver: new (options: {
+    fd: number;
+    slab: Uint8Array;
+    messageSize: number;
+    offsets: Uint32Array;
+    lengths: Uint32Array;
+    sources: Uint32Array;
+    state: Uint32Array;
+  }) => NativeReceiver;
 }
 
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'meshboi_udp.node');
@@ -35,12 +58,69 @@ function loadBatchAddon(): BatchAddon | null {
   return batchAddon;
 }
 
-/** The socket's file descriptor, or -1; read through dgram's state symbol, as `_handle` is deprecated. */
-function socketFd(socket: dgram.Socket): number {
+interface DgramHandle {
+  fd?: unknown;
+  recvStart?: unknown;
+  recvStop?: unknown;
+}
+
+/** dgram's libuv handle, read through its state symbol, as `_handle` is deprecated. */
+function socketHandle(socket: dgram.Socket): DgramHandle | undefined {
   const symbol = Object.getOwnPropertySymbols(socket).find((candidate) => candidate.description === 'state symbol');
-  const state = symbol === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[symbol];
-  const fd = state?.handle?.fd;
+  return symbol === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: DgramHandle }>)[symbol]?.handle;
+}
+
+/** The socket's file descriptor, or -1. */
+function socketFd(socket: dgram.Socket): number {
+  const fd = socketHandle(socket)?.fd;
   return typeof fd === 'number' ? fd : -1;
+}
+
+/** Datagrams one recvmmsg(2) call takes; each has room for the largest UDP datagram (or GRO batch). */
+const RECEIVE_MESSAGES = 16;
+const RECEIVE_MESSAGE_BYTES = 65536;
+/** Datagrams handed to JavaScript per call at most, once GRO batches are split. */
+const RECEIVE_ENTRIES = 1024;
+/** DTLS application_data: the packet path, whose handlers are done with the bytes when they return. */
+const APPLICATION_DATA = 23;
+
+/** Datagrams received in batches: the slab they sit in and where each one is, reused per batch. */
+class BatchReceiver {
+  readonly slab = Buffer.allocUnsafeSlow(RECEIVE_MESSAGES * RECEIVE_MESSAGE_BYTES);
+  readonly offsets = new Uint32Array(RECEIVE_ENTRIES);
+  readonly lengths = new Uint32Array(RECEIVE_ENTRIES);
+  readonly sources = new Uint32Array(RECEIVE_ENTRIES);
+  /** [generation of the source numbering] */
+  readonly state = new Uint32Array(1);
+  /** One endpoint object per source number of the current generation. */
+  readonly endpoints: Endpoint[] = [];
+  generation = 0;
+  readonly native: NativeReceiver;
+
+  constructor(addon: BatchAddon, fd: number) {
+    this.native = new addon.UdpReceiver({
+      fd,
+      slab: this.slab,
+      messageSize: RECEIVE_MESSAGE_BYTES,
+      offsets: this.offsets,
+      lengths: this.lengths,
+      sources: this.sources,
+      state: this.state,
+    });
+  }
+
+  endpoint(number: number): Endpoint {
+    if (this.state[0] !== this.generation) {
+      this.generation = this.state[0];
+      this.endpoints.length = 0;
+    }
+    let endpoint = this.endpoints[number];
+    if (endpoint === undefined) {
+      const [address, port] = this.native.source(number) ?? ['', 0];
+      endpoint = this.endpoints[number] = { address: unmapIPv4(address), port };
+    }
+    return endpoint;
+  }
 }
 
 /** Destinations whose parsed sockaddr is kept; a mesh has far fewer. */
@@ -69,6 +149,8 @@ export class UdpTransport implements DatagramTransport {
   /** Datagrams sent through sendmmsg, and those the kernel refused there (a full buffer, say). */
   readonly batchCounters = { sent: 0, batches: 0, dropped: 0 };
   private readonly flushQueued = (): void => this.flush();
+  private receiver: BatchReceiver | null = null;
+  private readonly receiveCounterValues = new Float64Array(4);
 
   /**
    * A dual-stack IPv6 socket reports IPv4 senders in plain form but can only send to them in
@@ -98,12 +180,62 @@ export class UdpTransport implements DatagramTransport {
           socket.setRecvBufferSize(options.bufferBytes);
           socket.setSendBufferSize(options.bufferBytes);
         }
-        const addon = options.batchSends === false ? null : loadBatchAddon();
+        const addon = loadBatchAddon();
         const fd = addon === null ? -1 : socketFd(socket);
-        resolve(new UdpTransport(socket, type === 'udp6' && !options.ipv6Only, fd < 0 ? null : addon, fd));
+        const transport = new UdpTransport(socket, type === 'udp6' && !options.ipv6Only, fd < 0 || options.batchSends === false ? null : addon, fd);
+        if (addon !== null && fd >= 0 && options.batchReceives !== false) transport.receiveInBatches(addon, fd);
+        resolve(transport);
       });
     });
   }
+
+  /** Takes reading over from dgram; where its handle cannot stop reading, dgram keeps it. */
+  private receiveInBatches(addon: BatchAddon, fd: number): void {
+    const handle = socketHandle(this.socket);
+    if (typeof handle?.recvStop !== 'function' || typeof handle.recvStart !== 'function') return;
+    (handle.recvStop as () => number).call(handle);
+    try {
+      const receiver = new BatchReceiver(addon, fd);
+      receiver.native.start(this.onBatch);
+      this.receiver = receiver;
+    } catch {
+      (handle.recvStart as () => number).call(handle);
+    }
+  }
+
+  /** Whether datagrams arrive through recvmmsg (false: one dgram message event each). */
+  get batchedReceives(): boolean {
+    return this.receiver !== null;
+  }
+
+  /** Whether the kernel merges equal datagrams of one sender for us (UDP GRO). */
+  get receiveOffload(): boolean {
+    return this.receiver?.native.gro ?? false;
+  }
+
+  /** Datagrams received in batches, recvmmsg calls that brought some, GRO batches split, receive errors. */
+  get receiveCounters(): { datagrams: number; batches: number; groSplits: number; errors: number } {
+    const values = this.receiveCounterValues;
+    this.receiver?.native.readCounters(values);
+    return { datagrams: values[0], batches: values[1], groSplits: values[2], errors: values[3] };
+  }
+
+  /**
+   * Each datagram of a batch is a view into the reused slab, which its handler must be done with
+   * when it returns; microtasks queued by the handlers run before the next batch. Anything but
+   * application data goes to slower code (handshakes, rolodex messages) that may keep it, so it
+   * gets a copy.
+   */
+  private readonly onBatch = (count: number): void => {
+    const receiver = this.receiver;
+    if (receiver === null) return;
+    const { slab, offsets, lengths, sources } = receiver;
+    for (let i = 0; i < count; i++) {
+      const offset = offsets[i];
+      const view = slab.subarray(offset, offset + lengths[i]);
+      this.handler(view[0] === APPLICATION_DATA ? view : Buffer.from(view), receiver.endpoint(sources[i]));
+    }
+  };
 
   /** Whether sends go out through sendmmsg (false: one dgram send each). */
   get batched(): boolean {
@@ -174,6 +306,8 @@ export class UdpTransport implements DatagramTransport {
   async close(): Promise<void> {
     this.flush();
     this.closing = true;
+    this.receiver?.native.close();
+    this.receiver = null;
     if (this.sending > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, CLOSE_DRAIN_MS);
