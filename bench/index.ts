@@ -9,7 +9,7 @@ import { findExecutable, isRoot } from '../lab/tools';
 import { bareLink } from './vpn-bare';
 import { measureRtt, measureTcp, measureUdp, median, shortenReassemblyTimeout, type TcpRun } from './vpn-measure';
 import { measureMemberMemory } from './vpn-memory';
-import { meshboiDefault, meshboiLargest, profileMembers } from './vpn-meshboi';
+import { meshboi1420, meshboiDefault, meshboiLargest, profileMembers } from './vpn-meshboi';
 import { nebula } from './vpn-nebula';
 import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import {
@@ -20,13 +20,16 @@ import { assertTunnelIntact, type HostPair, type Tunnel, type TunnelTool } from 
 import { wireguardGo } from './vpn-wireguard';
 
 const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula, meshboiDefault, meshboiLargest];
+/** Measured only when --tools names them. */
+const NAMED_ONLY_TOOLS: readonly TunnelTool[] = [meshboi1420];
 const MEMORY = 'member-memory';
 /** Host B's ipfrag_time during the run (Linux's default is 30 s); see shortenReassemblyTimeout. */
 const REASSEMBLY_TIMEOUT_SECONDS = 3;
 const RESULTS_FOLDER = path.resolve(__dirname, '..', '..', 'bench', 'results');
 
 const USAGE = `usage: sudo npm run bench -- [options]
-  --tools LIST     comma-separated subset of: ${[...TOOLS.map((tool) => tool.name), MEMORY].join(', ')} (default: all)
+  --tools LIST     comma-separated subset of: ${[...TOOLS.map((tool) => tool.name), MEMORY].join(', ')} (default: all),
+                   or also ${NAMED_ONLY_TOOLS.map((tool) => tool.name).join(', ')}
   --duration S     seconds per TCP and UDP run (default 10)
   --runs N         TCP and UDP runs per tool; the median is reported (default 3)
   --pings N        pings for the RTT median (default 20)
@@ -62,8 +65,8 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const known = [...TOOLS.map((tool) => tool.name), MEMORY];
-  const tools = values.tools ? values.tools.split(',').map((name) => name.trim()).filter(Boolean) : known;
+  const known = [...TOOLS.map((tool) => tool.name), ...NAMED_ONLY_TOOLS.map((tool) => tool.name), MEMORY];
+  const tools = values.tools ? values.tools.split(',').map((name) => name.trim()).filter(Boolean) : [...TOOLS.map((tool) => tool.name), MEMORY];
   const unknown = tools.filter((name) => !known.includes(name));
   if (unknown.length > 0 || tools.length === 0) {
     throw new Error(`--tools ${values.tools ?? ''}: unknown ${unknown.join(', ') || 'empty list'}; choose from ${known.join(', ')}`);
@@ -257,7 +260,7 @@ async function main(): Promise<void> {
     await rm(profileFolder, { recursive: true, force: true });
     await mkdir(profileFolder, { recursive: true });
   }
-  const selected = TOOLS.filter((candidate) => settings.tools.includes(candidate.name));
+  const selected = [...TOOLS, ...NAMED_ONLY_TOOLS].filter((candidate) => settings.tools.includes(candidate.name));
   const tools = selected.length > 0 ? await benchAll(selected, settings) : [];
   const bare = tools.find((result) => result.tool === bareLink.name);
   for (const result of tools) {

@@ -160,3 +160,5 @@ function meshboiTool(variant: Variant): TunnelTool {
 
 export const meshboiDefault = meshboiTool({ name: 'meshboi', mtu: DEFAULT_MTU, rolodexPort: 6264, tunName: 'mbbench0', subnet: '172.30.3' });
 export const meshboiLargest = meshboiTool({ name: 'meshboi-max-mtu', mtu: 'largest', rolodexPort: 6265, tunName: 'mbbench1', subnet: '172.30.4' });
+/** At wireguard-go's default MTU, where an IPv4 outer datagram still fits a 1500-byte link; run only when named. */
+export const meshboi1420 = meshboiTool({ name: 'meshboi-1420', mtu: 1420, rolodexPort: 6266, tunName: 'mbbench2', subnet: '172.30.5' });

@@ -6,6 +6,11 @@ export interface PacketDevice {
   readonly name: string;
   readonly mtu: number;
   /**
+   * Kernel offloads in use ("tso4", "gro", ...) and why any asked for is missing, for status;
+   * absent on devices that have none to offer.
+   */
+  readonly offloads?: { readonly enabled: readonly string[]; readonly problem: string };
+  /**
    * One handler at a time, called with a batch of packets read together. The buffers may be
    * reused by the device once the handler returns: copy anything kept longer.
    */
