@@ -70,7 +70,8 @@ struct Run {
   uint32_t count;
 };
 
-// sendBatch(fd, datagrams: Uint8Array[], sockaddrs: Buffer[], count) -> how many left. A datagram
+// sendBatch(fd, datagrams: Uint8Array[], sockaddrs: Buffer[], count, segment) -> how many left;
+// segment: whether runs may leave as GSO messages. A datagram
 // the kernel refuses (a full socket buffer, an unreachable network) is lost as UDP loses it: the
 // caller counts count - sent as drops; nothing here throws per datagram. Callers pass the same
 // sockaddr Buffer for one destination, so a run is found by comparing pointers.
@@ -93,7 +94,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   alignas(cmsghdr) char controls[kChunk][CMSG_SPACE(sizeof(uint16_t))];
   uint32_t sent = 0;
   uint32_t next = 0;
-  bool gso = !gsoRefused;
+  bool gso = info[4].ToBoolean() && !gsoRefused;
   while (next < count) {
     // Runs: equal sizes to one destination, the last of a run may be shorter.
     uint32_t chunk = 0;

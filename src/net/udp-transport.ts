@@ -17,6 +17,8 @@ export interface UdpOptions {
   batchSends?: boolean;
   /** Whether to receive in batches through recvmmsg(2) when the addon loads; default true. */
   batchReceives?: boolean;
+  /** Whether batched sends may send equal-sized runs to one destination as UDP GSO messages; default true. */
+  segmentSends?: boolean;
 }
 
 interface NativeReceiver {
@@ -31,7 +33,7 @@ interface NativeReceiver {
 
 interface BatchAddon {
   sockaddr(address: string, port: number, mapIPv4: boolean): Buffer | null;
-  sendBatch(fd: number, datagrams: Uint8Array[], sockaddrs: Buffer[], count: number): number;
+  sendBatch(fd: number, datagrams: Uint8Array[], sockaddrs: Buffer[], count: number, segment: boolean): number;
   UdpReceiver: new (options: {
     fd: number;
     slab: Uint8Array;
@@ -161,6 +163,7 @@ export class UdpTransport implements DatagramTransport {
     private readonly mapsIPv4: boolean,
     private readonly addon: BatchAddon | null,
     private readonly fd: number,
+    private readonly segmentSends: boolean,
   ) {
     socket.on('message', (data, rinfo) => {
       this.handler(data, { address: unmapIPv4(rinfo.address), port: rinfo.port });
@@ -182,7 +185,8 @@ export class UdpTransport implements DatagramTransport {
         }
         const addon = loadBatchAddon();
         const fd = addon === null ? -1 : socketFd(socket);
-        const transport = new UdpTransport(socket, type === 'udp6' && !options.ipv6Only, fd < 0 || options.batchSends === false ? null : addon, fd);
+        const sendAddon = fd < 0 || options.batchSends === false ? null : addon;
+        const transport = new UdpTransport(socket, type === 'udp6' && !options.ipv6Only, sendAddon, fd, options.segmentSends ?? true);
         if (addon !== null && fd >= 0 && options.batchReceives !== false) transport.receiveInBatches(addon, fd);
         resolve(transport);
       });
@@ -260,7 +264,7 @@ export class UdpTransport implements DatagramTransport {
     const count = this.queuedCount;
     if (count === 0 || this.addon === null || this.closing) return;
     this.queuedCount = 0;
-    const sent = this.addon.sendBatch(this.fd, this.queued, this.queuedSockaddrs, count);
+    const sent = this.addon.sendBatch(this.fd, this.queued, this.queuedSockaddrs, count, this.segmentSends);
     this.batchCounters.batches++;
     this.batchCounters.sent += sent;
     this.batchCounters.dropped += count - sent;

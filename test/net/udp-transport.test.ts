@@ -177,3 +177,10 @@ test('a received handshake or rolodex datagram is the handler\'s to keep; applic
     // The copies survive later batches; the application data view was overwritten by the next one.
     assert.deepEqual(kept.map((data) => data.equals(Buffer.alloc(64, 22))), [true, true, true, true]);
   }));
+
+test('with segmentation off, equal datagrams still leave in one batch but as single datagrams', () =>
+  withLoopbackPair({ segmentSends: false }, async (sender, receiver) => {
+    assert.deepEqual(await sendBatchInOneTurn(sender, receiver), inOrder(BATCH));
+    assert.deepEqual(sender.batchCounters, { sent: BATCH, batches: 1, dropped: 0 });
+    assert.equal(receiver.receiveCounters.groSplits, 0);
+  }));
