@@ -1,6 +1,7 @@
 // `npm run bench:rolodex`: the real rolodex process under load from separate load-generator
 // processes on loopback. Scenario 1: many members in many small networks, steady heartbeats.
 // Scenario 2: one large network mapped from scratch. Figures print beside targets as ratios.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import dgram from 'node:dgram';
@@ -29,8 +30,6 @@ const HEARTBEAT_MS = 5000;
 const TARGET_CORES = 0.5;
 const TARGET_RSS_MB = 300;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Datagrams the kernel dropped at the UDP socket bound to `port` (its receive buffer was full),

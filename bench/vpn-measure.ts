@@ -1,9 +1,10 @@
 // The measurements, the same for every tunnel: ping RTT, iperf3 TCP throughput with the CPU it
 // took, and iperf3 UDP packets/s received. Each runs from host A to host B's tunnel address.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { LabHost } from '../lab/host';
 import type { LabProcess } from '../lab/process';
-import { assertRunning, lastLines, sleep, type HostPair } from './vpn-tunnel';
+import { assertRunning, lastLines, type HostPair } from './vpn-tunnel';
 
 const IPERF_PORT = 5201;
 /** Linux reports process and machine CPU time in clock ticks of 1/100 s (USER_HZ). */

@@ -1,5 +1,6 @@
 // The contract every benchmarked tunnel implements (bare link, wireguard-go, nebula, meshboi),
 // and the waits they share: the tunnel is up once host A can ping host B through it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LabHost } from '../lab/host';
 import type { LabProcess } from '../lab/process';
 
@@ -27,10 +28,6 @@ export interface TunnelTool {
   /** Brings the tunnel up between the pair; `workDir` is private to this run. Processes it starts
    * with `host.spawn` are stopped by the lab's teardown even when this fails halfway. */
   up(pair: HostPair, workDir: string): Promise<Tunnel>;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The last few non-empty lines of a process's output, to quote in an error. */

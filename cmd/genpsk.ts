@@ -1,6 +1,6 @@
 // `meshboi genpsk`: prints a strong random pre-shared key for `meshboi member --psk-file`.
 import type { Command } from 'commander';
-import { generatePsk } from '../src/member/psk';
+import { generatePsk } from './psk';
 
 export function addGenpskCommand(program: Command): void {
   program

@@ -1,8 +1,8 @@
 // `meshboi member` (alias `client`, the original's name): runs a mesh VPN member until SIGINT/SIGTERM.
 import { Command, InvalidArgumentError, type ParseOptionsResult } from 'commander';
-import { DEFAULT_ROLODEX_PORT } from '../src/member/cli-config';
-import type { MemberCliOptions } from '../src/member/cli-main';
-import { MAX_PLAINTEXT_LENGTH } from '../src/dtls/record/header';
+import { DEFAULT_ROLODEX_PORT } from './member-config';
+import type { MemberCliOptions } from './member-run';
+import { MAX_PLAINTEXT_LENGTH } from '../src/dtls/index';
 
 /**
  * Accepts the original's Go-style single-dash flags (`-network x`, `-vpn-ip=...`) so scripts
@@ -62,7 +62,7 @@ export function addMemberCommand(program: Command): void {
     .addHelpText('after', '\nThe PSK comes from exactly one of --psk-file, the MESHBOI_PSK environment variable or --psk.')
     .action(async (options: MemberCliOptions) => {
       // Loaded on use: the rolodex, status and genpsk commands need none of the member's code.
-      const { runMember } = await import('../src/member/cli-main');
+      const { runMember } = await import('./member-run');
       await runMember(options);
       // Stop has closed everything of ours; exiting now also ends anything a dependency left behind.
       process.exit(0);

@@ -6,6 +6,7 @@ import { UdpTransport } from '../src/net/udp-transport';
 import { formatEndpoint } from '../src/net/transport';
 import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
+import { waitForStopSignal } from './stop-signal';
 
 interface RolodexCommandOptions {
   listenAddress: string;
@@ -19,6 +20,10 @@ interface RolodexCommandOptions {
   sendBudget: number;
   sendBurst: number;
   summaryInterval: number;
+  joinRate: number;
+  joinBurst: number;
+  networkRate: number;
+  networkBurst: number;
 }
 
 function count(name: string, minimum: number): (value: string) => number {
@@ -54,6 +59,10 @@ export function addRolodexCommand(program: Command): void {
     .option('--send-budget <bytes>', 'bytes per second sent to one IPv4 address or IPv6 /64', count('--send-budget', 1), DEFAULT_OPTIONS.budgetBytesPerSecond)
     .option('--send-burst <bytes>', 'bytes one destination may receive in a burst', count('--send-burst', 1200), DEFAULT_OPTIONS.budgetBurstBytes)
     .option('--summary-interval <seconds>', 'log a one-line summary this often', seconds('--summary-interval', true), DEFAULT_OPTIONS.summaryIntervalMs / 1000)
+    .option('--join-rate <n>', 'new members one IPv4 address or IPv6 /64 may register per second', count('--join-rate', 1), DEFAULT_OPTIONS.joinsPerSecond)
+    .option('--join-burst <n>', 'new members one address may register at once', count('--join-burst', 1), DEFAULT_OPTIONS.joinBurst)
+    .option('--network-rate <n>', 'new networks one address may create per second', count('--network-rate', 1), DEFAULT_OPTIONS.networksPerSecond)
+    .option('--network-burst <n>', 'new networks one address may create at once', count('--network-burst', 1), DEFAULT_OPTIONS.networkBurst)
     .action(async (options: RolodexCommandOptions) => {
       await runRolodex(options);
     });
@@ -71,36 +80,33 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     budgetBytesPerSecond: options.sendBudget,
     budgetBurstBytes: options.sendBurst,
     summaryIntervalMs: options.summaryInterval * 1000,
+    joinsPerSecond: options.joinRate,
+    joinBurst: options.joinBurst,
+    networksPerSecond: options.networkRate,
+    networkBurst: options.networkBurst,
   });
   // Signals are caught before the socket opens, so one that comes at any point stops us cleanly.
-  let server: RolodexServer | null = null;
-  let stopRequested: NodeJS.Signals | null = null;
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      stopRequested = signal;
-      if (!server) return resolve();
-      log.info('stopping', { signal, ...server.stats() });
-      void server.stop().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  let transport: UdpTransport;
+  const stopSignal = waitForStopSignal(log);
   try {
-    transport = await UdpTransport.open({ address: options.listenAddress, port: options.listenPort, bufferBytes: 4 * 1024 * 1024 });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
+    let transport: UdpTransport;
+    try {
+      transport = await UdpTransport.open({ address: options.listenAddress, port: options.listenPort, bufferBytes: 4 * 1024 * 1024 });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
+    }
+    if (stopSignal.received) {
+      await transport.close();
+      return;
+    }
+    const server = new RolodexServer(transport, settings);
+    server.start();
+    const bound = transport.localEndpoint();
+    log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
+    const signal = await stopSignal.promise;
+    log.info('stopping', { signal, ...server.stats() });
+    await server.stop();
+  } finally {
+    stopSignal.dispose();
   }
-  if (stopRequested) {
-    await transport.close();
-    return;
-  }
-  server = new RolodexServer(transport, settings);
-  server.start();
-  const bound = transport.localEndpoint();
-  log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
-  await stopped;
 }

@@ -1,5 +1,6 @@
 // Driving the real `meshboi` command line inside lab hosts, as a person would: a rolodex, members
 // with their own PSK file and control socket, `meshboi status`, ping, TCP transfers and iperf3 through the tunnels.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,8 +15,6 @@ export const MESHBOI_CLI = path.join(__dirname, '..', 'cmd', 'meshboi.js');
 const TCP_TRANSFER = path.join(__dirname, 'tcp-transfer.js');
 export const ROLODEX_PORT = 6264;
 export type PeerStatus = MemberStatus['peers'][number];
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined; rejects with `what` and the last reason after `timeoutMs`. */
 export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 250): Promise<T> {

@@ -1,6 +1,7 @@
 // A small UDP tool the lab runs inside namespaces with plain sockets: `echo` answers every datagram
 // with the source address it saw, `ask` learns how NATs map one local port, `count` measures loss,
 // `flood` sends junk. Results are printed as one JSON line.
+import { setTimeout as sleep } from 'node:timers/promises';
 import dgram from 'node:dgram';
 import { randomBytes, randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -30,8 +31,6 @@ function openSocket(port: number): Promise<dgram.Socket> {
     });
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Replies to each datagram with "<address>:<port>" of its sender, until killed. */
 async function echo(port: number): Promise<void> {

@@ -8,6 +8,12 @@ export class Member {
   /** Every member with a smaller seq has been sent to this one. */
   cursor = 0;
   removed = false;
+  /** When the member last echoed a cookie that proved it receives our datagrams at its address. */
+  verifiedAt = Number.NEGATIVE_INFINITY;
+  /** That cookie: echoing it again needs no new check. */
+  verifiedCookie: string | null = null;
+  /** When the member was last sent a cookie. */
+  cookieSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly address: string,
@@ -83,6 +89,9 @@ export class Network {
   reappend(member: Member, entry: RenderedEntry): void {
     const moved = new Member(member.address, member.port, entry, member.budgetKey, member.meshboi, member.lastHeardAt);
     moved.cursor = member.cursor;
+    moved.verifiedAt = member.verifiedAt;
+    moved.verifiedCookie = member.verifiedCookie;
+    moved.cookieSentAt = member.cookieSentAt;
     this.drop(member);
     this.append(moved);
   }

@@ -1,4 +1,4 @@
-// The rolodex's limits and timings: defaults documented in the README, all settable from the CLI.
+// The rolodex's limits and timings: defaults documented in docs/operations.md, all settable from the CLI.
 
 export interface RolodexOptions {
   /** Longest network name accepted, in UTF-8 bytes. */
@@ -21,6 +21,14 @@ export interface RolodexOptions {
   summaryIntervalMs: number;
   /** Least time between two join announcements to one network; grows 0.2 ms per member. */
   joinFlushMs: number;
+  /** New members one source (IPv4 address or IPv6 /64) may register per second, sustained. */
+  joinsPerSecond: number;
+  /** New members one source may register at once: a NAT with this many members behind it joins in one go. */
+  joinBurst: number;
+  /** New networks one source may create per second, sustained. */
+  networksPerSecond: number;
+  /** New networks one source may create at once. */
+  networkBurst: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<RolodexOptions> = {
@@ -34,6 +42,10 @@ export const DEFAULT_OPTIONS: Readonly<RolodexOptions> = {
   budgetBurstBytes: 512 * 1024,
   summaryIntervalMs: 60_000,
   joinFlushMs: 100,
+  joinsPerSecond: 200,
+  joinBurst: 2_000,
+  networksPerSecond: 50,
+  networkBurst: 1_000,
 };
 
 /** Merges `overrides` over the defaults; throws naming the option when a value is unusable. */
@@ -48,6 +60,10 @@ export function resolveOptions(overrides: Partial<RolodexOptions> = {}): Rolodex
     'mapIntervalMs',
     'budgetBytesPerSecond',
     'budgetBurstBytes',
+    'joinsPerSecond',
+    'joinBurst',
+    'networksPerSecond',
+    'networkBurst',
   ];
   for (const key of positive) {
     if (!Number.isFinite(options[key]) || options[key] <= 0) {

@@ -5,12 +5,14 @@
 // per pass), everyone else only the chunk(s) holding the newcomers, and once per map interval
 // every member gets one chunk of a slow rotation, which repairs losses and keeps its NAT
 // mapping open. Networks are spread over a timer wheel so map intervals do not all fall at once.
+import { systemClock, type Clock, type ClockTimer } from '../src/clock';
 import type { DatagramTransport, Endpoint } from '../src/net/transport';
 import { formatEndpoint } from '../src/net/transport';
 import { logger, RateLimitedLog } from '../src/log';
 import {
   decodeHeartbeat,
   encodeChunkDatagram,
+  encodeCookieDatagram,
   encodeGoneDatagram,
   renderEntry,
   type Heartbeat,
@@ -18,9 +20,10 @@ import {
 } from '../src/rolodex-wire';
 import { Member, Network } from './network';
 import { resolveOptions, type RolodexOptions } from './options';
-import { budgetKey, SendBudget } from './send-budget';
+import { ReachabilityCookies } from './reachability-cookies';
+import { budgetKey, TokenBuckets } from './token-buckets';
 
-export type RefusalReason = 'name_too_long' | 'too_many_networks' | 'network_full' | 'rolodex_full';
+export type RefusalReason = 'name_too_long' | 'too_many_networks' | 'network_full' | 'rolodex_full' | 'join_rate' | 'network_rate';
 export type DropReason = RolodexCodecReason | RefusalReason;
 
 export interface RolodexStats {
@@ -35,6 +38,8 @@ export interface RolodexStats {
   bytesOut: number;
   /** Datagrams not sent because their destination's byte budget was spent. */
   throttled: number;
+  /** Cookies echoed back that proved a member receives our datagrams at its address. */
+  verifications: number;
   /** Members still owed part of their network's list (newcomers, or announcements not yet sent). */
   catchingUp: number;
   /** Received datagrams dropped, by reason (malformed input and refused registrations). */
@@ -66,7 +71,10 @@ export class RolodexServer {
   private readonly options: RolodexOptions;
   private readonly log = logger('rolodex');
   private readonly refusals: RateLimitedLog;
-  private readonly budget: SendBudget;
+  private readonly budget: TokenBuckets;
+  private readonly joinRate: TokenBuckets;
+  private readonly networkRate: TokenBuckets;
+  private readonly cookies: ReachabilityCookies;
   private readonly networks = new Map<string, Network>();
   /** Networks with a pending join announcement or members still catching up. */
   private readonly active = new Set<Network>();
@@ -80,8 +88,8 @@ export class RolodexServer {
   private slotDueAt = 0;
   private slotMs = PASS_MS;
   private memberCount = 0;
-  private passTimer: NodeJS.Timeout | null = null;
-  private summaryTimer: NodeJS.Timeout | null = null;
+  private passTimer: ClockTimer | null = null;
+  private summaryTimer: ClockTimer | null = null;
   private immediate: NodeJS.Immediate | null = null;
   /** Catch-up datagrams still allowed in this pass. */
   private catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
@@ -94,13 +102,22 @@ export class RolodexServer {
     datagramsOut: 0,
     bytesOut: 0,
     throttled: 0,
+    verifications: 0,
   };
   private readonly drops: Partial<Record<DropReason, number>> = {};
 
-  constructor(private readonly transport: DatagramTransport, options: Partial<RolodexOptions> = {}) {
+  constructor(
+    private readonly transport: DatagramTransport,
+    options: Partial<RolodexOptions> = {},
+    /** Where time and the pass timers come from; tests step a ManualClock. */
+    private readonly clock: Clock = systemClock,
+  ) {
     this.options = resolveOptions(options);
     this.refusals = new RateLimitedLog(this.log);
-    this.budget = new SendBudget(this.options.budgetBytesPerSecond, this.options.budgetBurstBytes);
+    this.budget = new TokenBuckets(this.options.budgetBytesPerSecond, this.options.budgetBurstBytes);
+    this.joinRate = new TokenBuckets(this.options.joinsPerSecond, this.options.joinBurst);
+    this.networkRate = new TokenBuckets(this.options.networksPerSecond, this.options.networkBurst);
+    this.cookies = new ReachabilityCookies(this.options.forgetAfterMs, this.clock.now());
     const slots = Math.max(1, Math.round(this.options.mapIntervalMs / Math.min(PASS_MS, this.options.mapIntervalMs)));
     this.wheel = Array.from({ length: slots }, () => new Set<Network>());
     this.slotMs = this.options.mapIntervalMs / slots;
@@ -109,17 +126,17 @@ export class RolodexServer {
   start(): void {
     if (this.passTimer) return;
     this.transport.onMessage((data, from) => this.receive(data, from));
-    this.slotDueAt = Date.now() + this.slotMs;
-    this.passTimer = setInterval(() => this.pass(), this.slotMs);
+    this.slotDueAt = this.clock.now() + this.slotMs;
+    this.passTimer = this.clock.setInterval(() => this.pass(), this.slotMs);
     if (this.options.summaryIntervalMs > 0) {
-      this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs);
+      this.summaryTimer = this.clock.setInterval(() => this.logSummary(), this.options.summaryIntervalMs);
     }
   }
 
   /** Stops every timer and closes the transport; nothing is sent afterwards. */
   async stop(): Promise<void> {
-    if (this.passTimer) clearInterval(this.passTimer);
-    if (this.summaryTimer) clearInterval(this.summaryTimer);
+    if (this.passTimer) this.clock.clear(this.passTimer);
+    if (this.summaryTimer) this.clock.clear(this.summaryTimer);
     if (this.immediate) clearImmediate(this.immediate);
     this.passTimer = this.summaryTimer = this.immediate = null;
     this.transport.onMessage(() => {});
@@ -144,7 +161,7 @@ export class RolodexServer {
       return;
     }
     this.counters.heartbeats++;
-    this.heartbeat(decoded.value, from, Date.now());
+    this.heartbeat(decoded.value, from, this.clock.now());
   }
 
   private heartbeat(heartbeat: Heartbeat, from: Endpoint, now: number): void {
@@ -154,6 +171,7 @@ export class RolodexServer {
     if (network && known) {
       known.lastHeardAt = now;
       known.meshboi = heartbeat.meshboi;
+      this.checkCookie(known, heartbeat.cookie, now);
       if (heartbeat.local.length === 0 && known.entry.localJson === '') return;
       const entry = renderEntry(from, heartbeat.local);
       if (entry.localJson !== known.entry.localJson) {
@@ -170,9 +188,19 @@ export class RolodexServer {
       this.drop('rolodex_full', `refused a member: the rolodex holds its limit of ${this.options.maxMembers} members (--max-members)`, from);
       return;
     }
+    // Per-source rates come before any state is made, so a flood of new names costs a lookup each.
+    const source = budgetKey(from.address);
+    if (!this.joinRate.take(source, 1, now)) {
+      this.drop('join_rate', `refused a member: its source registers more than ${this.options.joinsPerSecond} per second (--join-rate)`, from);
+      return;
+    }
     if (!network) {
       if (this.networks.size >= this.options.maxNetworks) {
         this.drop('too_many_networks', `refused a new network: the limit of ${this.options.maxNetworks} networks is reached (--max-networks)`, from);
+        return;
+      }
+      if (!this.networkRate.take(source, 1, now)) {
+        this.drop('network_rate', `refused a new network: its source creates more than ${this.options.networksPerSecond} per second (--network-rate)`, from);
         return;
       }
       // The slot just passed, so the network's first map interval ends a whole interval from now.
@@ -184,10 +212,39 @@ export class RolodexServer {
       this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
       return;
     }
-    network.append(new Member(from.address, from.port, renderEntry(from, heartbeat.local), budgetKey(from.address), heartbeat.meshboi, now));
+    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local), source, heartbeat.meshboi, now);
+    network.append(member);
     this.memberCount++;
     this.counters.joins++;
+    this.checkCookie(member, heartbeat.cookie, now);
+    if (member.meshboi) this.sendCookie(member, now);
     this.announceJoin(network, now);
+  }
+
+  /**
+   * A cookie echoed in a heartbeat: if we issued it for this endpoint, the member reads our
+   * datagrams there, so the per-destination budget need not protect it (see send()).
+   */
+  private checkCookie(member: Member, cookie: string | undefined, now: number): void {
+    if (cookie === undefined || cookie === member.verifiedCookie) return;
+    if (!this.cookies.verify(member.entry.key, cookie, now)) return;
+    member.verifiedAt = now;
+    member.verifiedCookie = cookie;
+    this.counters.verifications++;
+  }
+
+  private isVerified(member: Member, now: number): boolean {
+    return now - member.verifiedAt <= this.options.forgetAfterMs;
+  }
+
+  /**
+   * A fresh cookie for a member of ours whose proof is missing or half way to expiring, at most
+   * every quarter of the forget time, so one that never echoes costs little.
+   */
+  private sendCookie(member: Member, now: number): void {
+    const quarter = this.options.forgetAfterMs / 4;
+    if (now - member.verifiedAt <= 2 * quarter || now - member.cookieSentAt < quarter) return;
+    if (this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry), now)) member.cookieSentAt = now;
   }
 
   private drop(reason: DropReason, message: string, from: Endpoint): void {
@@ -205,7 +262,7 @@ export class RolodexServer {
     this.due.add(network);
     this.immediate ??= setImmediate(() => {
       this.immediate = null;
-      const later = Date.now();
+      const later = this.clock.now();
       for (const network of this.due) this.serve(network, later);
       this.due.clear();
     });
@@ -222,10 +279,10 @@ export class RolodexServer {
    * heartbeat is read, which would only make the next pass later still. Then catch-ups advance.
    */
   private pass(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     this.catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
     for (let served = 0; now >= this.slotDueAt && served < this.wheel.length; served++) {
-      if (served > 0 && Date.now() - now > PASS_BUDGET_MS) break;
+      if (served > 0 && this.clock.now() - now > PASS_BUDGET_MS) break;
       this.endSlot(now);
       this.slotDueAt += this.slotMs;
     }
@@ -242,7 +299,11 @@ export class RolodexServer {
     // A spread network's last phase falls on its own slot, where it would end as a whole.
     for (const network of this.spread) this.endInterval(network, now, (position - network.slot - 1 + 2 * length) % length, length);
     // A destination in use hears from us every interval; only older buckets may go.
-    if (this.wheelPosition === 0) this.budget.prune(now, 2 * this.options.mapIntervalMs);
+    if (this.wheelPosition === 0) {
+      this.budget.prune(now, 2 * this.options.mapIntervalMs);
+      this.joinRate.prune(now, 2 * this.options.mapIntervalMs);
+      this.networkRate.prune(now, 2 * this.options.mapIntervalMs);
+    }
   }
 
   /** Announces the network's joins if their spacing has passed, else advances lagging members. */
@@ -268,11 +329,7 @@ export class RolodexServer {
       this.counters.forgotten += forgotten;
     }
     if (network.members.size === 0) {
-      this.networks.delete(network.name);
-      this.wheel[network.slot].delete(network);
-      this.spread.delete(network);
-      this.active.delete(network);
-      this.due.delete(network);
+      this.removeNetwork(network);
       return;
     }
     const gone = network.goneLists();
@@ -280,12 +337,22 @@ export class RolodexServer {
       if (member.seq % phases !== phase) continue;
       if (member.cursor < network.nextSeq) this.catchUp(network, member, now);
       else this.sendRotation(network, member, now);
-      if (member.meshboi) for (const list of gone) this.send(member, encodeGoneDatagram(list, member.entry), now);
+      if (!member.meshboi) continue;
+      for (const list of gone) this.send(member, encodeGoneDatagram(list, member.entry), now);
+      this.sendCookie(member, now);
     }
     if (phase !== phases - 1) return;
     network.endTick();
     if (network.members.size > SPREAD_ABOVE_MEMBERS) this.spread.add(network);
     else if (network.members.size <= SPREAD_ABOVE_MEMBERS / 2) this.spread.delete(network);
+  }
+
+  private removeNetwork(network: Network): void {
+    this.networks.delete(network.name);
+    this.wheel[network.slot].delete(network);
+    this.spread.delete(network);
+    this.active.delete(network);
+    this.due.delete(network);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -322,8 +389,13 @@ export class RolodexServer {
     this.send(member, encodeChunkDatagram(chunk, member.entry, member.meshboi), now);
   }
 
+  /**
+   * Sends within the destination's byte budget, which bounds what spoofed heartbeats can aim at a
+   * victim. A member that echoed a cookie lately is exempt: it proved it reads our datagrams at
+   * that endpoint, so they are its own maps, and a crowd of ours behind one address is not rationed.
+   */
   private send(member: Member, datagram: Buffer, now: number): boolean {
-    if (!this.budget.take(member.budgetKey, datagram.length, now)) {
+    if (!this.isVerified(member, now) && !this.budget.take(member.budgetKey, datagram.length, now)) {
       this.counters.throttled++;
       return false;
     }
@@ -346,6 +418,7 @@ export class RolodexServer {
       forgotten: stats.forgotten,
       drops,
       throttled: stats.throttled,
+      verifications: stats.verifications,
       catchingUp: stats.catchingUp,
       budgetDestinations: this.budget.size,
     });

@@ -15,12 +15,17 @@ export const MAX_MAP_DATAGRAM_BYTES = 1200;
 export const MAX_LOCAL_ENDPOINTS = 8;
 /** The version of our `Meshboi` extension object. */
 export const EXTENSION_VERSION = 1;
+/** A cookie is URL-safe base64 of at most this many characters. */
+const MAX_COOKIE_CHARS = 64;
+const COOKIE = /^[A-Za-z0-9_-]+$/;
 
 export interface Heartbeat {
   networkName: string;
   local: Endpoint[];
   /** The heartbeat carried our extension, so the sender understands `Meshboi` in maps. */
   meshboi: boolean;
+  /** The latest cookie the member received from this rolodex, echoed to prove it receives there. */
+  cookie?: string;
 }
 
 export interface NetworkMap {
@@ -30,6 +35,8 @@ export interface NetworkMap {
   local: Map<string, Endpoint[]>;
   gone: Endpoint[];
   meshboi: boolean;
+  /** A cookie for the recipient to echo in its heartbeats (see RolodexServer's verification). */
+  cookie?: string;
 }
 
 export type RolodexCodecReason =
@@ -155,20 +162,6 @@ export function addressBytes(address: string): number[] {
   return address.includes(':') ? (parseIPv6Bytes(address) ?? []) : (parseIPv4Bytes(address) ?? []);
 }
 
-/**
- * The spec's role ordering: every IPv4 address before every IPv6 address, then the address
- * bytes, then the port. Negative when a sorts first; the larger endpoint is the DTLS server.
- */
-export function compareEndpoints(a: Endpoint, b: Endpoint): number {
-  const aBytes = addressBytes(a.address);
-  const bBytes = addressBytes(b.address);
-  if (aBytes.length !== bBytes.length) return aBytes.length - bBytes.length;
-  for (let i = 0; i < aBytes.length; i++) {
-    if (aBytes[i] !== bBytes[i]) return aBytes[i] - bBytes[i];
-  }
-  return a.port - b.port;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Decoding.
 
@@ -216,6 +209,16 @@ function parseExtension(message: Record<string, unknown>): Decoded<Record<string
   return { ok: true, value: record };
 }
 
+/** `Meshboi.Cookie`, when present: a short URL-safe base64 string. */
+function parseCookie(extension: Record<string, unknown> | null): Decoded<string | undefined> {
+  const cookie = extension?.Cookie;
+  if (cookie === undefined) return { ok: true, value: undefined };
+  if (typeof cookie !== 'string' || cookie.length > MAX_COOKIE_CHARS || !COOKIE.test(cookie)) {
+    return fail('bad_field', `Meshboi.Cookie must be URL-safe base64 of at most ${MAX_COOKIE_CHARS} characters`);
+  }
+  return { ok: true, value: cookie };
+}
+
 export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
   const parsed = parseObject(bytes, MAX_HEARTBEAT_BYTES, 'heartbeat');
   if (!parsed.ok) return parsed;
@@ -231,13 +234,19 @@ export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
     if (!endpoints.ok) return endpoints;
     local = endpoints.value;
   }
-  return { ok: true, value: { networkName, local, meshboi: extension.value !== null } };
+  const cookie = parseCookie(extension.value);
+  if (!cookie.ok) return cookie;
+  const heartbeat: Heartbeat = { networkName, local, meshboi: extension.value !== null };
+  if (cookie.value !== undefined) heartbeat.cookie = cookie.value;
+  return { ok: true, value: heartbeat };
 }
 
 export function encodeHeartbeat(heartbeat: Heartbeat): Buffer {
   const message: Record<string, unknown> = { NetworkName: heartbeat.networkName };
   if (heartbeat.meshboi) {
-    message.Meshboi = { V: EXTENSION_VERSION, Local: heartbeat.local.map(formatEndpoint) };
+    const extension: Record<string, unknown> = { V: EXTENSION_VERSION, Local: heartbeat.local.map(formatEndpoint) };
+    if (heartbeat.cookie !== undefined) extension.Cookie = heartbeat.cookie;
+    message.Meshboi = extension;
   }
   return Buffer.from(JSON.stringify(message), 'utf8');
 }
@@ -282,10 +291,11 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
       gone = endpoints.value;
     }
   }
-  return {
-    ok: true,
-    value: { addresses: addresses.value, yourIndex: yourIndex as number, local, gone, meshboi: extension.value !== null },
-  };
+  const cookie = parseCookie(extension.value);
+  if (!cookie.ok) return cookie;
+  const map: NetworkMap = { addresses: addresses.value, yourIndex: yourIndex as number, local, gone, meshboi: extension.value !== null };
+  if (cookie.value !== undefined) map.cookie = cookie.value;
+  return { ok: true, value: map };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,6 +306,7 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
 //   {"Addresses":[<recipient>,<chunk entries>],"YourIndex":n
 //     [,"Meshboi":{"V":1,"Local":{<chunk local entries>}}]}           (maps: joins, rotation)
 //   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Gone":[...]}}   (forgotten members)
+//   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"..."}}   (verification)
 
 /** One member's entry, rendered once when it joins. */
 export interface RenderedEntry {
@@ -401,6 +412,11 @@ export function encodeGoneDatagram(goneJson: string, recipient: RenderedEntry): 
   return Buffer.from(`${MAP_OPEN}${recipient.quoted}${MAP_INDEX}0${GONE_OPEN}${goneJson}]}}`, 'latin1');
 }
 
+/** A datagram handing an extension-aware recipient a cookie to echo in its heartbeats. */
+export function encodeCookieDatagram(cookie: string, recipient: RenderedEntry): Buffer {
+  return Buffer.from(`${MAP_OPEN}${recipient.quoted}${MAP_INDEX}0${EXTENSION_OPEN}"Cookie":${JSON.stringify(cookie)}}}`, 'latin1');
+}
+
 /** A whole map in one datagram, with no size limit: the original rolodex's form, for tests and tools. */
 export function encodeMap(map: NetworkMap): Buffer {
   const message: Record<string, unknown> = { Addresses: map.addresses.map(formatEndpoint), YourIndex: map.yourIndex };
@@ -408,6 +424,7 @@ export function encodeMap(map: NetworkMap): Buffer {
     const local = Object.fromEntries([...map.local].map(([key, endpoints]) => [key, endpoints.map(formatEndpoint)]));
     const extension: Record<string, unknown> = { V: EXTENSION_VERSION, Local: local };
     if (map.gone.length > 0) extension.Gone = map.gone.map(formatEndpoint);
+    if (map.cookie !== undefined) extension.Cookie = map.cookie;
     message.Meshboi = extension;
   }
   return Buffer.from(JSON.stringify(message), 'utf8');

@@ -1,11 +1,13 @@
 // The `meshboi status` side of the control surface: one request over the member's Unix socket,
 // with errors that say which member was meant and what to do when it is not there.
 import net from 'node:net';
-import { CliError } from '../member/cli-error';
 import type { MemberStatus } from '../member/status';
 import { decodeResponse, encodeRequest, LineBuffer, MAX_RESPONSE_BYTES, type ControlMethod } from './protocol';
 
-export class ControlClientError extends CliError {}
+/** Said to a person as it is: each one names the member meant and what to do. */
+export class ControlClientError extends Error {
+  override name = 'ControlClientError';
+}
 
 const CONNECT_ADVICE: Record<string, string> = {
   ENOENT: 'no member is running with this control socket; start `meshboi member`, or pick the member with --tun-name or --control-socket',

@@ -1,5 +1,6 @@
 // The contract between the DTLS engine and its callers (the member, tests, benchmarks): a
 // sans-I/O session that takes datagrams in and hands datagrams out, so many sessions share one socket.
+import type { Clock } from '../clock';
 
 /** IANA cipher suite numbers this engine speaks. */
 export const CipherSuiteId = {
@@ -33,6 +34,8 @@ export interface SessionConfig {
   retransmitInitialMs?: number;
   /** Flights sent at most this many times before the handshake fails. Default 6. */
   retransmitMaxTries?: number;
+  /** Where the retransmission timers run; default the system clock (a test may step a ManualClock). */
+  clock?: Clock;
 }
 
 export interface HandshakeInfo {

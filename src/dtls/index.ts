@@ -3,3 +3,5 @@
 export { DtlsSession } from './session';
 export { CookieGate, looksLikeClientHello, type CookieVerdict } from './cookie';
 export * from './api';
+export { cipherSuiteById } from './cipher/suites';
+export { MAX_PLAINTEXT_LENGTH } from './record/header';

@@ -1,6 +1,7 @@
 // One DTLS 1.2 PSK session, client or server, without I/O: datagrams in through handleDatagram,
 // datagrams out through config.send. Receive: record layer -> handshake reassembly -> flights, or
 // application data -> onData. A typed state machine: handshaking -> established -> closed (terminal).
+import { systemClock } from '../clock';
 import { AlertDescription, AlertLevel, alertName, decodeAlert, encodeAlert } from './alert';
 import type { CloseReason, HandshakeInfo, Role, SessionConfig, SessionCounters, SessionEvents, SessionState } from './api';
 import { DEFAULT_CIPHER_SUITE_ORDER } from './cipher/suites';
@@ -66,6 +67,7 @@ export class DtlsSession {
       maxTries: config.retransmitMaxTries ?? 6,
       transmit: (flight) => this.transmit(flight),
       giveUp: (flight, tries) => this.handshakeTimedOut(flight, tries),
+      clock: config.clock ?? systemClock,
     });
   }
 

@@ -2,6 +2,7 @@
 //   TUN (a batch of packets) -> route by destination IPv4/IPv6 address -> the peer's active
 //   session -> seal (one application_data record per packet) -> UDP.
 // Hot path: no logs, promises, closures or JSON per packet; problems become counters.
+import type { Clock } from '../clock';
 import type { PacketDevice } from '../tun/device';
 import type { PeerStore } from './peer-store';
 import type { Peer } from './peer';
@@ -18,7 +19,10 @@ export interface InsideDrops {
 export class Inside {
   readonly drops: InsideDrops = { no_route: 0, malformed: 0 };
 
-  constructor(private readonly store: PeerStore) {}
+  constructor(
+    private readonly store: PeerStore,
+    private readonly clock: Clock,
+  ) {}
 
   /** Reads every batch the device delivers; bound once so no closure is made per batch. */
   attach(device: PacketDevice): void {
@@ -26,7 +30,7 @@ export class Inside {
   }
 
   private readonly sendBatch = (packets: readonly Buffer[]): void => {
-    const now = Date.now();
+    const now = this.clock.now();
     for (let i = 0; i < packets.length; i++) this.send(packets[i], now);
   };
 

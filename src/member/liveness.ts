@@ -1,8 +1,9 @@
 // Keeps NAT mappings and firewall state fresh toward every established peer while idle, closes
 // our own peers that fell silent, and removes peers no rolodex lists any more once they are silent.
 import type { DatagramTransport } from '../net/transport';
-import { EMPTY_RECORD, type Connector } from './connector';
+import type { AttemptManager } from './attempt-manager';
 import type { Peer } from './peer';
+import { EMPTY_RECORD, type PeerSessions } from './peer-sessions';
 import type { PeerStore } from './peer-store';
 import type { TimerSet } from './timers';
 import { ORIGINAL_KEEPALIVE } from './unsealed-datagrams';
@@ -28,8 +29,8 @@ export class Liveness {
     private readonly lastMapAt: () => number | null,
   ) {}
 
-  start(connector: Connector): void {
-    this.timers.every(Math.max(1, Math.floor(this.timings.keepaliveMs / 2)), () => this.tick(connector, Date.now()));
+  start(sessions: PeerSessions, attempts: AttemptManager): void {
+    this.timers.every(Math.max(1, Math.floor(this.timings.keepaliveMs / 2)), () => this.tick(sessions, attempts, this.timers.now()));
   }
 
   /**
@@ -42,19 +43,19 @@ export class Liveness {
     return lastMapAt === null || lastMapAt - peer.lastListedAt <= this.timings.listingGraceMs;
   }
 
-  tick(connector: Connector, now: number): void {
+  tick(sessions: PeerSessions, attempts: AttemptManager, now: number): void {
     for (const peer of [...this.store.peers.values()]) {
       if (!this.isListed(peer) && now - peer.lastAuthenticatedAt > this.timings.removeAfterMs) {
-        connector.closePeer(peer, 'no rolodex lists it and it is silent', { notify: true, repunch: false });
+        sessions.closePeer(peer, 'no rolodex lists it and it is silent', { notify: true, repunch: false });
         continue;
       }
       if (peer.state !== 'established' || peer.active === null) continue;
       if (peer.kind === 'meshboi' && now - peer.lastAuthenticatedAt > this.timings.deadAfterMs) {
-        connector.closePeer(peer, `no authenticated record for ${now - peer.lastAuthenticatedAt} ms`, { notify: true, repunch: true });
+        sessions.closePeer(peer, `no authenticated record for ${now - peer.lastAuthenticatedAt} ms`, { notify: true, repunch: true });
         continue;
       }
       for (const path of peer.standby) {
-        if (now - path.lastAuthenticatedAt > this.timings.deadAfterMs) connector.dropPath(path);
+        if (now - path.lastAuthenticatedAt > this.timings.deadAfterMs) attempts.dropPath(path);
       }
       if (now - peer.lastSentAt >= this.timings.keepaliveMs) this.keepalive(peer, now);
     }

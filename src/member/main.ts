@@ -1,17 +1,23 @@
-// The member's composition root: config -> the given socket and device -> peer stores ->
-// rolodex client, connector, liveness and the packet path; returns the control API.
-import type { CipherSuiteId } from '../dtls/api';
+// The member's composition root: config -> the given socket, device and clock -> peer stores ->
+// rolodex client, listings, attempts, sessions, slow path, liveness and the packet path; returns
+// the control API.
+import { systemClock, type Clock } from '../clock';
+import type { CipherSuiteId } from '../dtls/index';
 import { logger, type Logger } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
-import { Connector, type ConnectorTimings } from './connector';
+import { AttemptManager, type AttemptTimings } from './attempt-manager';
 import { Inside } from './inside';
+import { Listings, type ListingTimings } from './listings';
 import { Liveness, type LivenessTimings } from './liveness';
 import { Outside } from './outside';
 import type { Peer } from './peer';
+import { PeerSessions } from './peer-sessions';
 import { PeerStore } from './peer-store';
+import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
+import { SlowPath } from './slow-path';
 import { peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
 import { parseVpnAddress } from './vpn-address';
@@ -34,10 +40,10 @@ export interface MemberConfig {
   announceMeshboi?: boolean;
 }
 
-export interface MemberTimings extends RolodexTimings, ConnectorTimings, LivenessTimings {
+export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings {
   /**
-   * An established peer of ours silent this long is presumed restarted when another member claims
-   * its VPN IP: two keepalive intervals (a live one sends at least every 1.5 intervals).
+   * An established peer silent this long is presumed restarted when another member claims its
+   * VPN IP: two keepalive intervals (a live one of ours sends at least every 1.5 intervals).
    */
   staleAfterMs: number;
   /** Server handshakes in flight at most. */
@@ -54,6 +60,7 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   handshakeRetransmitMs: 1_000,
   handshakeMaxTries: 5,
   maxPeers: 1_024,
+  peerTrialMs: 10_000,
   keepaliveMs: 10_000,
   deadAfterMs: 45_000,
   removeAfterMs: 60_000,
@@ -67,6 +74,8 @@ export interface MemberOptions {
   timings?: Partial<MemberTimings>;
   /** Where the member logs; default the process-wide logger. */
   log?: Logger;
+  /** Where the member's time and timers come from, its DTLS sessions' included; default the system's. */
+  clock?: Clock;
 }
 
 /** The control API: what `meshboi status` and tests use, never the member's internals. */
@@ -92,25 +101,34 @@ export async function startMember(
   const timings: MemberTimings = { ...DEFAULT_TIMINGS, ...options.timings };
   const log = options.log ?? logger('member');
   const { transport, device } = io;
-  const timers = new TimerSet();
+  const clock = options.clock ?? systemClock;
+  const timers = new TimerSet(clock);
 
   // The parts call each other through closures that run only once everything below exists.
   const isListed = (peer: Peer): boolean => liveness.isListed(peer);
   const store = new PeerStore(vpn, timings, isListed);
-  const outside = new Outside(store, device, (data, from, established) => {
+  const outside = new Outside(store, device, clock, (data, from, established) => {
     if (!established && rolodex.receive(data, from)) return;
-    connector.receive(data, from, established);
+    slowPath.receive(data, from, established);
   });
-  const connector = new Connector(
+  const attempts = new AttemptManager(
     store,
     transport,
     { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi },
     timings,
     timers,
-    (path, plaintext) => outside.deliver(path, plaintext),
-    isListed,
+    clock,
+    {
+      handshakeComplete: (path, info) => sessions.handshakeComplete(path, info),
+      data: (path, plaintext) => outside.deliver(path, plaintext),
+      closed: (path, reason) => sessions.closed(path, reason),
+    },
     log,
   );
+  const sessions = new PeerSessions(store, attempts, clock, isListed, log);
+  const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);
+  const slowPath = new SlowPath(store, transport, attempts, candidates, clock, log);
+  const listings = new Listings(store, attempts, sessions, clock, timings, log);
   const rolodex = new RolodexClient(
     transport,
     config.network,
@@ -118,16 +136,16 @@ export async function startMember(
     config.localEndpoints ?? [],
     timings,
     timers,
-    { onListed: (listing) => connector.listed(listing), onGone: (gone) => connector.gone(gone) },
+    { onListed: (listing) => listings.listed(listing), onGone: (gone) => listings.gone(gone) },
     log.child({ component: 'rolodex-client' }),
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
-  const inside = new Inside(store);
+  const inside = new Inside(store, clock);
 
   outside.attach(transport);
   inside.attach(device);
   rolodex.start();
-  liveness.start(connector);
+  liveness.start(sessions, attempts);
   log.info('member started', {
     network: config.network,
     vpnIp: `${vpn.text}/${config.vpnPrefixLength}`,
@@ -138,7 +156,7 @@ export async function startMember(
   let stopping: Promise<void> | null = null;
   return {
     status(): MemberStatus {
-      const now = Date.now();
+      const now = clock.now();
       const self = rolodex.outsideAddress();
       return {
         network: config.network,
@@ -147,14 +165,14 @@ export async function startMember(
         tun: { name: device.name, mtu: device.mtu },
         rolodexes: rolodex.status(now),
         peers: [...store.peers.values()].map((peer) => peerStatus(peer, now)),
-        drops: { ...inside.drops, ...connector.drops, rolodex_malformed: rolodex.malformed },
+        drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed },
       };
     },
     stop(): Promise<void> {
       stopping ??= (async () => {
         transport.onMessage(() => {});
         device.onPackets(() => {});
-        connector.stop();
+        sessions.stop();
         timers.clear();
         log.info('member stopped', { network: config.network });
       })();

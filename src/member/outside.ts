@@ -4,6 +4,7 @@
 //   check the inner source is the peer's VPN IP -> TUN.
 // Hot path: no logs, promises, closures or JSON per packet; problems become counters. Only a
 // record that authenticated (deliver) may move a peer's active path or liveness clock.
+import type { Clock } from '../clock';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import type { Path } from './peer';
@@ -19,6 +20,7 @@ export class Outside {
   constructor(
     private readonly store: PeerStore,
     private readonly device: PacketDevice,
+    private readonly clock: Clock,
     private readonly slowPath: SlowPath,
   ) {}
 
@@ -46,7 +48,7 @@ export class Outside {
       if (!peer.standby.has(path)) return;
       this.store.roam(peer, path);
     }
-    const now = Date.now();
+    const now = this.clock.now();
     peer.lastAuthenticatedAt = now;
     path.lastAuthenticatedAt = now;
     if (plaintext.length === 0) return;

@@ -31,15 +31,16 @@ export type HandshakeCompleteOutcome =
   | { action: 'add_path'; peer: Peer }
   | { action: 'discard'; reason: string }
   | { action: 'take_over'; holder: Peer; peer: Peer | null; vpn: VpnAddress }
-  | { action: 'conflict'; holder: Peer; vpn: VpnAddress; staleAt: number | null }
+  | { action: 'conflict'; holder: Peer; vpn: VpnAddress; staleAt: number }
   | { action: 'reject'; reason: string };
 
 export interface StoreLimits {
   /** Server handshakes in progress at most; more ClientHellos are ignored (a flood must not grow memory). */
   maxPending: number;
   /**
-   * An established meshboi peer silent this long is presumed restarted when another claims its
-   * VPN IP: about two keepalive intervals, since a live one of ours is never quiet that long.
+   * An established peer silent this long is presumed restarted when another claims its VPN IP:
+   * about two keepalive intervals, which a live one of ours never misses (see resolveRace for
+   * original peers).
    */
   staleAfterMs: number;
 }
@@ -110,12 +111,18 @@ export class PeerStore {
    * - `discard`: the peer was closed meanwhile, or we are the client and another path of this peer
    *   completed first (the first completed path wins, also for the same-NAT local endpoints).
    * - `take_over`: another peer holds the VPN IP but is stale: no longer listed (absent from
-   *   maps, or `Gone`), not established, or one of ours with no authenticated record for
-   *   staleAfterMs (about two keepalive intervals, which a live one of ours never misses): the
-   *   member restarted on a new outside address. Remove the holder. An original holder sends no
-   *   keepalives, so its silence proves nothing: it stays until it is unlisted.
+   *   maps, or `Gone`), not established, or with no authenticated record for staleAfterMs
+   *   (about two keepalive intervals, which a live one of ours never misses): the member
+   *   restarted on a new outside address. Remove the holder. An original holder sends no
+   *   keepalives, so its silence alone proves nothing; but an original member that restarts on
+   *   a new port completes a handshake carrying its VPN IP while its old session stays silent
+   *   for good, and waiting until maps stop listing the old address would cost a minute or more.
+   *   Also when the claimant is an original member, whoever holds the address: it keeps a
+   *   completed session for as long as it runs and never handshakes with us again, so refusing it
+   *   would cut it off until it restarts. An original member binds a new port at every start,
+   *   so its restart always reaches us this way while its old session may still look live.
    * - `conflict`: another live peer holds the VPN IP: two members claim it. Keep the first;
-   *   `staleAt` says when a silent holder of ours turns stale, so a retry then takes over.
+   *   `staleAt` says when the holder turns stale if it stays silent, so a retry then takes over.
    * - `replace`: the peer is established on this same remote: a new handshake after a restart.
    *   The new session replaces the old one.
    * - `add_path`: we are the server and the peer completed another of its paths: keep it as
@@ -134,8 +141,8 @@ export class PeerStore {
     if (peer?.state === 'closed') return { action: 'discard', reason: 'peer closed during the handshake' };
     const holder = this.byVpnIp.get(vpn.text);
     if (holder && holder !== peer) {
-      if (this.isStale(holder, now)) return { action: 'take_over', holder, peer, vpn };
-      return { action: 'conflict', holder, vpn, staleAt: holder.kind === 'meshboi' ? holder.lastAuthenticatedAt + this.limits.staleAfterMs : null };
+      if (this.isStale(holder, now) || path.info?.peerIsMeshboi === false) return { action: 'take_over', holder, peer, vpn };
+      return { action: 'conflict', holder, vpn, staleAt: holder.lastAuthenticatedAt + this.limits.staleAfterMs };
     }
     if (peer?.state === 'established' && peer.active) {
       if (peer.active.remoteKey === path.remoteKey) return { action: 'replace', peer, old: peer.active, vpn };
@@ -159,12 +166,13 @@ export class PeerStore {
 
   private isStale(holder: Peer, now: number): boolean {
     if (holder.state !== 'established' || !this.isListed(holder)) return true;
-    return holder.kind === 'meshboi' && now - holder.lastAuthenticatedAt > this.limits.staleAfterMs;
+    return now - holder.lastAuthenticatedAt > this.limits.staleAfterMs;
   }
 
+  /** Lists a handshake as pending, and as its peer's attempt's (the caller made sure the peer has one). */
   addPending(path: Path): void {
     this.pending.set(path.remote, path);
-    path.peer?.attempts.add(path);
+    path.peer?.attempt?.paths.add(path);
   }
 
   /** Forgets a path everywhere it may be listed; true if it was still known. */
@@ -173,7 +181,7 @@ export class PeerStore {
     this.pending.delete(path.remote, path);
     this.established.delete(path.remote, path);
     if (path.peer) {
-      path.peer.attempts.delete(path);
+      path.peer.attempt?.paths.delete(path);
       path.peer.standby.delete(path);
       if (path.peer.active === path) path.peer.active = null;
     }
@@ -195,7 +203,7 @@ export class PeerStore {
   /** Moves a completed handshake from the pending store to the established one, as the peer's. */
   private establish(peer: Peer, path: Path): void {
     this.pending.delete(path.remote, path);
-    peer.attempts.delete(path);
+    path.peer?.attempt?.paths.delete(path);
     path.peer = peer;
     this.established.set(path.remote, path);
   }
@@ -237,12 +245,6 @@ export class PeerStore {
       if (packet.compare(bucket[i].vpn!.v6, 0, 16, 24, 40) === 0) return bucket[i];
     }
     return undefined;
-  }
-
-  /** Replaces `old` by `peer` under the same outside address, keeping its VPN IP's route pointed at the new one. */
-  succeed(old: Peer, peer: Peer): void {
-    this.peers.set(peer.outsideKey, peer);
-    if (old.vpn && this.byVpnIp.get(old.vpn.text) === old) this.claim(peer, old.vpn);
   }
 
   removePeer(peer: Peer): void {

@@ -1,14 +1,14 @@
-// One peer (a member listed by a rolodex, or one that reached us first) and its paths: a path
-// is one DTLS session with one remote endpoint, pending while it handshakes.
-import type { DtlsSession } from '../dtls/index';
-import type { HandshakeInfo, Role } from '../dtls/api';
-import type { Logger } from '../log';
+// One peer (a member listed by a rolodex, or one that reached us first) for as long as we know
+// it: who it is, where it may be reached, its paths and counters. A path is one DTLS session with
+// one remote endpoint, pending while it handshakes; the current try to connect is its Attempt.
+import type { DtlsSession, HandshakeInfo, Role } from '../dtls/index';
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
-import { PeerStateMachine, type PeerState } from './peer-state';
+import type { Attempt } from './attempt';
 import type { VpnAddress } from './vpn-address';
 
 export type PeerKind = 'meshboi' | 'original' | 'unknown';
+export type PeerState = 'punching' | 'handshaking' | 'established' | 'closed';
 
 /** Per-peer drop reasons; the object's shape is fixed so the packet path increments a known field. */
 export interface PeerDrops {
@@ -29,8 +29,8 @@ export class Path {
   /** Datagrams fed to the session; a pending client path that heard nothing may yield (see resolveRace). */
   fed = 0;
   info: HandshakeInfo | null = null;
-  /** Last authenticated record on this path; a standby path silent too long is dropped. */
-  lastAuthenticatedAt = Date.now();
+  /** Last authenticated record on this path (or its creation); a standby path silent too long is dropped. */
+  lastAuthenticatedAt: number;
 
   constructor(
     readonly remote: Endpoint,
@@ -38,15 +38,18 @@ export class Path {
     readonly session: DtlsSession,
     /** Null for a server handshake from an address no map has told us about yet. */
     public peer: Peer | null,
+    now: number,
   ) {
     this.remoteKey = formatEndpoint(remote);
+    this.lastAuthenticatedAt = now;
   }
 }
 
 export class Peer {
   readonly outsideKey: string;
-  readonly machine: PeerStateMachine;
-  /** The peer's advertised LAN endpoints. */
+  /** When we first heard of the peer: a full table measures an unanswered peer's trial from it. */
+  readonly createdAt: number;
+  /** The advertised LAN endpoints. */
   locals: Endpoint[] = [];
   /**
    * The peer shares our outside IP: it is behind our NAT, so its LAN endpoints may answer. Other
@@ -61,24 +64,19 @@ export class Peer {
   active: Path | null = null;
   /** Other established paths of the same peer (server side of a same-NAT race), kept until silent. */
   readonly standby = new Set<Path>();
-  /** Handshakes in flight for this peer. */
-  readonly attempts = new Set<Path>();
+  /** The current try to connect (or to replace the session of a peer that restarted); null when none runs. */
+  attempt: Attempt | null = null;
+  private closed = false;
 
-  readonly createdAt: number;
+  /** When the active session's handshake completed; null while there is none. */
   handshakeAt: number | null = null;
-  /** Last authenticated record from the peer (or creation): what liveness and removal look at. */
+  /** Last authenticated record from the peer, or the start of its latest attempt: what liveness and removal look at. */
   lastAuthenticatedAt: number;
   lastSentAt = 0;
   /** When a map last named the peer; null for one that reached us before any map did. */
   lastListedAt: number | null = null;
   gone = false;
-  /** Failed rounds since the last success; drives the retry backoff. */
-  failures = 0;
   lastError: string | null = null;
-  /** The one pending timer of this peer: the client's hello wait or the next retry. */
-  timer: NodeJS.Timeout | null = null;
-  /** The endpoints a client waits on for the peer's first datagram before it handshakes; null when not waiting. */
-  waitingAt: Endpoint[] | null = null;
   /**
    * Peer-reflexive endpoints (as in ICE): ports on the peer's outside IP that a `hello` or a
    * ClientHello came from while we were still connecting, which is what a symmetric NAT does
@@ -87,10 +85,6 @@ export class Peer {
   readonly candidates: Endpoint[] = [];
   /** When the last candidate was added: at most one per hello wait, so spoofed ports cannot make us a handshake amplifier. */
   lastCandidateAt = -Infinity;
-  /** Server rounds whose `hello` drew no ClientHello from the peer; reset when one comes. */
-  unansweredHellos = 0;
-  /** When a `hello` from the peer last cut our retry wait short (see Connector.strayHello). */
-  lastTriggeredAt = -Infinity;
 
   packetsIn = 0;
   packetsOut = 0;
@@ -102,26 +96,24 @@ export class Peer {
     readonly outside: Endpoint,
     /** Our role by outside-address ordering (the spec's rule); a yielded race may use the other. */
     readonly role: Role,
-    log: Logger,
     now: number,
   ) {
     this.outsideKey = formatEndpoint(outside);
-    this.machine = new PeerStateMachine(log, this.outsideKey);
     this.createdAt = now;
     this.lastAuthenticatedAt = now;
   }
 
+  /** Established while it has an active path, else what its attempt is doing; closed is terminal. */
   get state(): PeerState {
-    return this.machine.state;
+    if (this.closed) return 'closed';
+    if (this.active !== null) return 'established';
+    return this.attempt?.state === 'handshaking' ? 'handshaking' : 'punching';
   }
 
-  /** Carries the traffic figures over from the peer this one replaces after a reconnect. */
-  inheritCounters(old: Peer): void {
-    this.packetsIn = old.packetsIn;
-    this.packetsOut = old.packetsOut;
-    this.bytesIn = old.bytesIn;
-    this.bytesOut = old.bytesOut;
-    Object.assign(this.drops, old.drops);
+  /** Marks the peer closed for good (its paths and attempt already ended); closing twice is a bug. */
+  close(): void {
+    if (this.closed) throw new Error(`peer ${this.outsideKey} closed twice`);
+    this.closed = true;
   }
 
   /** Every endpoint this peer may be reached at: outside first, then candidates, then its LAN endpoints when behind our NAT. */

@@ -1,11 +1,12 @@
 // Keeps the member registered with every configured rolodex over the member's one socket: a
 // heartbeat with our LAN endpoints every interval, maps in, our outside address from YourIndex,
-// and an outage logged once when a rolodex goes silent and once when it answers again.
+// the rolodex's cookie echoed back (proof that we receive there, so it does not ration us), and an
+// outage logged once when a rolodex goes silent and once when it answers again.
 import type { Logger } from '../log';
 import { RateLimitedLog } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
-import { decodeMap, encodeHeartbeat } from '../rolodex-wire';
+import { decodeMap, encodeHeartbeat, type Heartbeat } from '../rolodex-wire';
 import { EndpointMap } from './endpoint-map';
 import type { TimerSet } from './timers';
 
@@ -40,18 +41,29 @@ class RolodexLink {
   silent = false;
   /** Our outside address as this rolodex sees it. */
   self: Endpoint | null = null;
+  /** The heartbeat for this rolodex, carrying the latest cookie it gave us. */
+  heartbeat: Buffer;
+  private cookie: string | undefined;
 
-  constructor(readonly endpoint: Endpoint) {
+  constructor(readonly endpoint: Endpoint, private readonly template: Heartbeat) {
     this.key = formatEndpoint(endpoint);
+    this.heartbeat = encodeHeartbeat(template);
+  }
+
+  /** Takes a cookie from a map; true when it is new, so echoing it at once proves us sooner. */
+  takeCookie(cookie: string | undefined): boolean {
+    if (cookie === undefined || cookie === this.cookie) return false;
+    this.cookie = cookie;
+    this.heartbeat = encodeHeartbeat({ ...this.template, cookie });
+    return true;
   }
 }
 
 export class RolodexClient {
   private readonly links: RolodexLink[];
   private readonly byEndpoint = new EndpointMap<RolodexLink>();
-  private readonly heartbeat: Buffer;
   private readonly malformedLog: RateLimitedLog;
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   /** The most recent map from any rolodex; null until one answers. */
   lastMapAt: number | null = null;
   /** Datagrams from a rolodex address that were not a valid map. */
@@ -67,9 +79,10 @@ export class RolodexClient {
     private readonly events: RolodexEvents,
     private readonly log: Logger,
   ) {
-    this.links = rolodexes.map((endpoint) => new RolodexLink(endpoint));
+    this.startedAt = timers.now();
+    const template: Heartbeat = { networkName: network, local: [...localEndpoints], meshboi: true };
+    this.links = rolodexes.map((endpoint) => new RolodexLink(endpoint, template));
     for (const link of this.links) this.byEndpoint.set(link.endpoint, link);
-    this.heartbeat = encodeHeartbeat({ networkName: network, local: [...localEndpoints], meshboi: true });
     this.malformedLog = new RateLimitedLog(log);
   }
 
@@ -90,7 +103,7 @@ export class RolodexClient {
       return true;
     }
     const map = decoded.value;
-    const now = Date.now();
+    const now = this.timers.now();
     if (link.silent) this.log.info('rolodex answers', { rolodex: link.key });
     link.silent = false;
     link.lastMapAt = now;
@@ -100,6 +113,7 @@ export class RolodexClient {
       this.log.info('learned our outside address', { rolodex: link.key, outside: formatEndpoint(self) });
     }
     link.self = self;
+    if (link.takeCookie(map.cookie)) this.transport.send(link.heartbeat, link.endpoint.port, link.endpoint.address);
     for (let i = 0; i < map.addresses.length; i++) {
       if (i === map.yourIndex) continue;
       const outside = map.addresses[i];
@@ -127,9 +141,9 @@ export class RolodexClient {
 
   /** Heartbeats every rolodex, and reports each one that has newly gone silent. */
   private beat(): void {
-    const now = Date.now();
+    const now = this.timers.now();
     for (const link of this.links) {
-      this.transport.send(this.heartbeat, link.endpoint.port, link.endpoint.address);
+      this.transport.send(link.heartbeat, link.endpoint.port, link.endpoint.address);
       const quietSince = link.lastMapAt ?? this.startedAt;
       if (!link.silent && now - quietSince > this.timings.silentAfterMs) {
         link.silent = true;

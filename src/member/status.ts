@@ -1,6 +1,6 @@
 // What a running member reports through its control surface (`meshboi status`, tests): the
 // rolodexes, and every peer with its state, role, timings, counters and drops.
-import { cipherSuiteById } from '../dtls/cipher/suites';
+import { cipherSuiteById } from '../dtls/index';
 import { formatEndpoint } from '../net/transport';
 import type { Peer } from './peer';
 import type { RolodexLinkStatus } from './rolodex-client';

@@ -1,11 +1,18 @@
-// Every timer the member starts goes through one TimerSet, so stop() can clear them all and
-// tests can assert that none is left behind.
+// Every timer the member starts goes through one TimerSet on the member's clock, so stop() can
+// clear them all and tests can assert that none is left behind.
+import type { Clock, ClockTimer } from '../clock';
 
 export class TimerSet {
-  private readonly live = new Set<NodeJS.Timeout>();
+  private readonly live = new Set<ClockTimer>();
 
-  after(ms: number, run: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
+  constructor(readonly clock: Clock) {}
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  after(ms: number, run: () => void): ClockTimer {
+    const timer = this.clock.setTimeout(() => {
       this.live.delete(timer);
       run();
     }, ms);
@@ -13,20 +20,20 @@ export class TimerSet {
     return timer;
   }
 
-  every(ms: number, run: () => void): NodeJS.Timeout {
-    const timer = setInterval(run, ms);
+  every(ms: number, run: () => void): ClockTimer {
+    const timer = this.clock.setInterval(run, ms);
     this.live.add(timer);
     return timer;
   }
 
-  cancel(timer: NodeJS.Timeout | null): void {
+  cancel(timer: ClockTimer | null): void {
     if (!timer) return;
-    clearTimeout(timer);
+    this.clock.clear(timer);
     this.live.delete(timer);
   }
 
   clear(): void {
-    for (const timer of this.live) clearTimeout(timer);
+    for (const timer of this.live) this.clock.clear(timer);
     this.live.clear();
   }
 

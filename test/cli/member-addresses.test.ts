@@ -11,11 +11,11 @@ import {
   parseVpnIp,
   resolveRolodexes,
   type LookupAll,
-} from '../../src/member/cli-config';
+} from '../../cmd/member-config';
 
 test('an IPv4 --vpn-ip with prefix gives the address, prefix and CIDR', () => {
   const vpn = parseVpnIp('192.168.50.1/24');
-  assert.deepEqual([vpn.address, vpn.prefixLength, vpn.family, vpn.cidr], ['192.168.50.1', 24, 4, '192.168.50.1/24']);
+  assert.deepEqual([vpn.text, vpn.prefixLength, vpn.family, vpn.cidr], ['192.168.50.1', 24, 4, '192.168.50.1/24']);
   assert.equal(vpn.contains('192.168.50.200'), true);
   assert.equal(vpn.contains('192.168.51.1'), false);
   assert.equal(vpn.contains('fd00::1'), false);
@@ -23,7 +23,7 @@ test('an IPv4 --vpn-ip with prefix gives the address, prefix and CIDR', () => {
 
 test('an IPv6 --vpn-ip is accepted and written in canonical form', () => {
   const vpn = parseVpnIp('FD00:6d62:0::0001/64');
-  assert.deepEqual([vpn.address, vpn.prefixLength, vpn.family, vpn.cidr], ['fd00:6d62::1', 64, 6, 'fd00:6d62::1/64']);
+  assert.deepEqual([vpn.text, vpn.prefixLength, vpn.family, vpn.cidr], ['fd00:6d62::1', 64, 6, 'fd00:6d62::1/64']);
   assert.equal(vpn.contains('fd00:6d62::99'), true);
   assert.equal(vpn.contains('192.168.50.1'), false);
 });

@@ -1,7 +1,7 @@
 // Start-up privilege checks and --user/--group lookup, without needing root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAP_NET_ADMIN, checkStartupPrivileges, hasCapability, lookupIdentity } from '../../src/member/privileges';
+import { CAP_NET_ADMIN, checkStartupPrivileges, hasCapability, lookupIdentity } from '../../cmd/privileges';
 
 const statusWith = (capEff: string) => `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n`;
 const ROOT = statusWith('000001ffffffffff');

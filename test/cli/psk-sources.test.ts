@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { estimatePskBits, generatePsk, MIN_PSK_BITS, pskWeakness, resolvePsk, PskError } from '../../src/member/psk';
+import { estimatePskBits, generatePsk, MIN_PSK_BITS, pskWeakness, resolvePsk, PskError } from '../../cmd/psk';
 
 const STRONG = 'Zq3v-8XkP_2mTnR7wYb4LcJ1hD6sFgA0';
 

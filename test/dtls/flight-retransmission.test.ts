@@ -1,12 +1,14 @@
 // Flight retransmission (RFC 6347 4.2.4): the timer doubles from 1 s, gives up after the configured
 // tries with a clear error, and a peer repeating its flight makes us re-send ours.
+import { systemClock } from '../../src/clock';
 import { strict as assert } from 'node:assert';
 import { mock, test } from 'node:test';
 import { DtlsSession } from '../../src/dtls/index';
 import { FlightSender, type Flight } from '../../src/dtls/flights/flight';
 import { decodeHandshakeFragments } from '../../src/dtls/handshake/header';
 import { splitRecords } from '../../src/dtls/record/header';
-import { activeHandles, assertNoLeaks, eventually, sleep } from '../member/harness';
+import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
+import { sleep } from '../support/wait';
 import { EventRecorder, SessionPair } from './session-pair';
 
 test('an unanswered ClientHello is re-sent after 1, 2, 4, 8 and 16 s, then the handshake fails with a timeout', (t) => {
@@ -144,6 +146,7 @@ function recordingSender(maxTries: number): { sender: FlightSender; sent: number
     maxTries,
     transmit: (flight) => sent.push(flight.number),
     giveUp: (_flight, tries) => gaveUp.push(tries),
+    clock: systemClock,
   });
   return { sender, sent, gaveUp };
 }

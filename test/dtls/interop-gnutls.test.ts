@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CipherSuiteId } from '../../src/dtls/api';
-import { activeHandles, eventually } from '../member/harness';
-import { assertNoLeaksOnceSettled, listeningPeer, LOOPBACK, OurPeer, PeerProcess, PSK, requireBinary } from './interop-peers';
+import { CipherSuiteId } from '../../src/dtls/index';
+import { eventually } from '../member/harness';
+import { listeningPeer, LOOPBACK, PeerProcess, PSK, requireBinary, withOurClient, withOurServer, type ListeningServer } from './interop-peers';
 import { CLIENT_IDENTITY, SERVER_IDENTITY } from './session-pair';
 
 const BASE = 'NONE:+VERS-DTLS1.2:+AEAD:+COMP-NULL:+SIGN-ALL:+CURVE-ALL';
@@ -26,7 +26,7 @@ function pskFile(): { path: string; remove: () => void } {
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-async function startServer(priority: string): Promise<{ server: PeerProcess; port: number; remove: () => void }> {
+async function startServer(priority: string): Promise<ListeningServer> {
   const file = pskFile();
   const { peer, port } = await listeningPeer(
     (port) => new PeerProcess('gnutls-serv', ['--udp', '--echo', '-p', String(port), '--pskpasswd', file.path, '--pskhint', SERVER_IDENTITY, '--priority', priority]),
@@ -34,7 +34,7 @@ async function startServer(priority: string): Promise<{ server: PeerProcess; por
     /listening on IPv6 :: port \d+\.\.\.\S/,
     /listening on IPv4 \S+ port \d+\.\.\.bind\(\) failed/,
   );
-  return { server: peer, port, remove: file.remove };
+  return { peer, port, remove: file.remove };
 }
 
 function startClient(port: number, priority: string): PeerProcess {
@@ -44,33 +44,20 @@ function startClient(port: number, priority: string): PeerProcess {
 for (const [name, priority, id] of SUITES) {
   test(`our client with gnutls-serv --udp, ${name}: handshake with Extended Master Secret, data echoed back`, async (t) => {
     if (!requireBinary(t, 'gnutls-serv', ['--version'])) return;
-    const before = activeHandles();
-    const { server, port, remove } = await startServer(priority);
-    const ours = await OurPeer.open('client', [id]);
-    try {
-      ours.connect(port);
+    await withOurClient([id], () => startServer(priority), async (ours, server) => {
       await ours.established(server);
       // Our engine finishes only with EMS (it refuses a ServerHello without it, as the test below shows).
       assert.deepEqual(ours.session!.info, { peerIdentity: SERVER_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
       ours.session!.send(Buffer.from('from meshboi'));
       await server.waitFor(/Processing \d+ bytes command: from meshboi/, 'our data');
       await ours.received('from meshboi');
-    } finally {
-      ours.session?.close();
-      await server.stop();
-      await ours.close();
-      remove();
-    }
-    await assertNoLeaksOnceSettled(before);
+      ours.session!.close();
+    });
   });
 
   test(`our server with gnutls-cli --udp, ${name}: cookie exchange, Extended Master Secret, data both ways`, async (t) => {
     if (!requireBinary(t, 'gnutls-cli', ['--version'])) return;
-    const before = activeHandles();
-    const ours = await OurPeer.open('server', [id]);
-    ours.serve();
-    const client = startClient(ours.port, priority);
-    try {
+    await withOurServer([id], (port) => startClient(port, priority), async (ours, client) => {
       await ours.established(client);
       assert.deepEqual(ours.session!.info, { peerIdentity: CLIENT_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
       await eventually('gnutls-cli reports its handshake', () => /Handshake was completed/.test(client.output) || !client.isRunning);
@@ -87,11 +74,7 @@ for (const [name, priority, id] of SUITES) {
       await ours.received('from gnutls');
       ours.session!.send(Buffer.from('from meshboi\n'));
       await client.waitFor(/from meshboi/, 'our data');
-    } finally {
-      await client.stop();
-      await ours.close();
-    }
-    await assertNoLeaksOnceSettled(before);
+    });
   });
 }
 
@@ -99,32 +82,15 @@ const NO_EMS = `${BASE}:+AES-128-CCM-8:+PSK:%NO_SESSION_HASH`;
 
 test('a gnutls server without Extended Master Secret is refused by our client with a clear error', async (t) => {
   if (!requireBinary(t, 'gnutls-serv', ['--version'])) return;
-  const before = activeHandles();
-  const { server, port, remove } = await startServer(NO_EMS);
-  const ours = await OurPeer.open('client', [CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8]);
-  try {
-    ours.connect(port);
+  await withOurClient([CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8], () => startServer(NO_EMS), async (ours, server) => {
     await assert.rejects(ours.established(server), /did not agree to Extended Master Secret \(RFC 7627\), which we require/);
-  } finally {
-    await server.stop();
-    await ours.close();
-    remove();
-  }
-  await assertNoLeaksOnceSettled(before);
+  });
 });
 
 test('a gnutls client without Extended Master Secret is refused by our server with a clear error', async (t) => {
   if (!requireBinary(t, 'gnutls-cli', ['--version'])) return;
-  const before = activeHandles();
-  const ours = await OurPeer.open('server', [CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8]);
-  ours.serve();
-  const client = startClient(ours.port, NO_EMS);
-  try {
+  await withOurServer([CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8], (port) => startClient(port, NO_EMS), async (ours, client) => {
     await assert.rejects(ours.established(client), /does not offer Extended Master Secret \(RFC 7627\), which we require/);
     assert.equal(ours.events.closes[0]!.kind, 'alert');
-  } finally {
-    await client.stop();
-    await ours.close();
-  }
-  await assertNoLeaksOnceSettled(before);
+  });
 });

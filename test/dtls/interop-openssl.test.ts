@@ -3,9 +3,9 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { CipherSuiteId } from '../../src/dtls/api';
-import { activeHandles, eventually } from '../member/harness';
-import { assertNoLeaksOnceSettled, listeningPeer, LOOPBACK, OurPeer, PeerProcess, PSK, requireBinary } from './interop-peers';
+import { CipherSuiteId } from '../../src/dtls/index';
+import { eventually } from '../member/harness';
+import { listeningPeer, LOOPBACK, PeerProcess, PSK, requireBinary, withOurClient, withOurServer, type ListeningServer } from './interop-peers';
 import { CLIENT_IDENTITY, SERVER_IDENTITY } from './session-pair';
 
 const SUITES: Array<[string, CipherSuiteId]> = [
@@ -23,23 +23,27 @@ function serverSessionText(output: string): string {
   return decoded.stdout.toString();
 }
 
+/** `openssl s_server -dtls1_2` on a free port with `options` after the PSK ones. */
+function startServer(options: string[]): Promise<ListeningServer> {
+  return listeningPeer(
+    (port) => new PeerProcess('openssl', ['s_server', '-dtls1_2', '-accept', `${LOOPBACK}:${port}`, '-nocert', ...options]),
+    /ACCEPT/,
+    /Address already in use/,
+  );
+}
+
+function startClient(port: number, psk: Buffer, opensslName: string): PeerProcess {
+  return new PeerProcess('openssl', [
+    's_client', '-dtls1_2', '-connect', `${LOOPBACK}:${port}`,
+    '-psk', psk.toString('hex'), '-psk_identity', CLIENT_IDENTITY, '-cipher', opensslName,
+  ]);
+}
+
 for (const [opensslName, id] of SUITES) {
   test(`our client with openssl s_server, ${opensslName}: handshake with Extended Master Secret, data both ways`, async (t) => {
     if (!requireBinary(t, 'openssl', ['version'])) return;
-    const before = activeHandles();
-    const { peer: server, port } = await listeningPeer(
-      (port) =>
-        new PeerProcess('openssl', [
-          's_server', '-dtls1_2', '-accept', `${LOOPBACK}:${port}`, '-nocert',
-          '-psk', PSK.toString('hex'), '-psk_hint', SERVER_IDENTITY, '-psk_identity', CLIENT_IDENTITY,
-          '-cipher', opensslName,
-        ]),
-      /ACCEPT/,
-      /Address already in use/,
-    );
-    const ours = await OurPeer.open('client', [id]);
-    try {
-      ours.connect(port);
+    const serverOptions = ['-psk', PSK.toString('hex'), '-psk_hint', SERVER_IDENTITY, '-psk_identity', CLIENT_IDENTITY, '-cipher', opensslName];
+    await withOurClient([id], () => startServer(serverOptions), async (ours, server) => {
       await ours.established(server);
       assert.deepEqual(ours.session!.info, { peerIdentity: SERVER_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
       ours.session!.send(Buffer.from('from meshboi\n'));
@@ -52,23 +56,12 @@ for (const [opensslName, id] of SUITES) {
       assert.match(session, new RegExp(`PSK identity: ${CLIENT_IDENTITY.replace(/\./g, '\\.')}`));
       ours.session!.close();
       await server.waitFor(/DONE|shutting down/i, 'our close_notify');
-    } finally {
-      await server.stop();
-      await ours.close();
-    }
-    await assertNoLeaksOnceSettled(before);
+    });
   });
 
   test(`our server with openssl s_client -dtls1_2, ${opensslName}: cookie exchange, Extended Master Secret, data both ways`, async (t) => {
     if (!requireBinary(t, 'openssl', ['version'])) return;
-    const before = activeHandles();
-    const ours = await OurPeer.open('server', [id]);
-    ours.serve();
-    const client = new PeerProcess('openssl', [
-      's_client', '-dtls1_2', '-connect', `${LOOPBACK}:${ours.port}`,
-      '-psk', PSK.toString('hex'), '-psk_identity', CLIENT_IDENTITY, '-cipher', opensslName,
-    ]);
-    try {
+    await withOurServer([id], (port) => startClient(port, PSK, opensslName), async (ours, client) => {
       await ours.established(client);
       assert.deepEqual(ours.session!.info, { peerIdentity: CLIENT_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
       // OpenSSL drops a ServerHello whose record number repeats the HelloVerifyRequest's as a replay;
@@ -84,54 +77,29 @@ for (const [opensslName, id] of SUITES) {
       await eventually('close_notify from s_client', () => ours.events.closes.length > 0);
       assert.deepEqual(ours.events.closes, [{ kind: 'close_notify' }]);
       await client.waitForExit();
-    } finally {
-      await client.stop();
-      await ours.close();
-    }
-    await assertNoLeaksOnceSettled(before);
+    });
   });
 }
 
 test('openssl s_client with another PSK: our server says the PSKs differ and OpenSSL reports our bad_record_mac', async (t) => {
   if (!requireBinary(t, 'openssl', ['version'])) return;
-  const before = activeHandles();
-  const ours = await OurPeer.open('server', [CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8]);
-  ours.serve();
-  const client = new PeerProcess('openssl', [
-    's_client', '-dtls1_2', '-connect', `${LOOPBACK}:${ours.port}`,
-    '-psk', Buffer.from('another password').toString('hex'), '-psk_identity', CLIENT_IDENTITY, '-cipher', 'PSK-AES128-CCM8',
-  ]);
-  try {
+  const otherPsk = Buffer.from('another password');
+  await withOurServer([CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8], (port) => startClient(port, otherPsk, 'PSK-AES128-CCM8'), async (ours, client) => {
     await eventually('our server gives up', () => ours.events.closes.length > 0);
     assert.deepEqual(ours.events.closes, [
       { kind: 'alert', description: 20, message: "handshake failed: the peer's Finished did not verify — the PSKs differ" },
     ]);
     await client.waitFor(/alert bad record mac/, 'the alert we sent');
-  } finally {
-    await client.stop();
-    await ours.close();
-  }
-  await assertNoLeaksOnceSettled(before);
+  });
 });
 
 test('openssl s_server with a 256-byte MTU fragments its flight across records and our client reassembles it', async (t) => {
   if (!requireBinary(t, 'openssl', ['version'])) return;
-  const before = activeHandles();
   // OpenSSL's longest identity hint (128 bytes) makes ServerKeyExchange too big to share a 256-byte
   // datagram with the ServerHello, so OpenSSL splits it into fragments.
   const longHint = '192.168.50.2/'.padEnd(128, 'x');
-  const { peer: server, port } = await listeningPeer(
-    (port) =>
-      new PeerProcess('openssl', [
-        's_server', '-dtls1_2', '-accept', `${LOOPBACK}:${port}`, '-nocert', '-mtu', '256',
-        '-psk', PSK.toString('hex'), '-psk_hint', longHint, '-cipher', 'ECDHE-PSK-CHACHA20-POLY1305',
-      ]),
-    /ACCEPT/,
-    /Address already in use/,
-  );
-  const ours = await OurPeer.open('client', [CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256]);
-  try {
-    ours.connect(port);
+  const serverOptions = ['-mtu', '256', '-psk', PSK.toString('hex'), '-psk_hint', longHint, '-cipher', 'ECDHE-PSK-CHACHA20-POLY1305'];
+  await withOurClient([CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256], () => startServer(serverOptions), async (ours, server) => {
     await ours.established(server);
     assert.equal(ours.session!.info!.peerIdentity, longHint);
     // HelloVerifyRequest, ServerHello, ServerKeyExchange, ServerHelloDone, ChangeCipherSpec and
@@ -139,9 +107,5 @@ test('openssl s_server with a 256-byte MTU fragments its flight across records a
     assert.ok(ours.session!.counters.recordsIn >= 7, `records in: ${ours.session!.counters.recordsIn}`);
     ours.session!.send(Buffer.from('from meshboi\n'));
     await server.waitFor(/from meshboi/, 'our data');
-  } finally {
-    await server.stop();
-    await ours.close();
-  }
-  await assertNoLeaksOnceSettled(before);
+  });
 });

@@ -2,11 +2,11 @@
 // 127.0.0.1, and our side as a DtlsSession on a real UDP socket, server behind a CookieGate.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { TestContext } from 'node:test';
-import type { CipherSuiteId, Role } from '../../src/dtls/api';
-import { CookieGate, DtlsSession } from '../../src/dtls/index';
+import { CookieGate, DtlsSession, type CipherSuiteId, type Role } from '../../src/dtls/index';
 import { formatEndpoint } from '../../src/net/transport';
 import { UdpTransport } from '../../src/net/udp-transport';
-import { assertNoLeaks, eventually, sleep } from '../member/harness';
+import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
+import { sleep } from '../support/wait';
 import { CLIENT_IDENTITY, EventRecorder, SERVER_IDENTITY } from './session-pair';
 
 export const PSK = Buffer.from('interop test password');
@@ -173,4 +173,53 @@ export class OurPeer {
       this.events,
     );
   }
+}
+
+/** A listening peer process, and what to remove once it is stopped (a PSK file). */
+export interface ListeningServer {
+  peer: PeerProcess;
+  port: number;
+  remove?: () => void;
+}
+
+/**
+ * Our client against a server process: starts both, connects, runs `body`, then stops both (also
+ * when `body` fails) and checks that the test left no socket, timer or process behind.
+ */
+export async function withOurClient(
+  suites: readonly CipherSuiteId[],
+  startServer: () => Promise<ListeningServer>,
+  body: (ours: OurPeer, server: PeerProcess) => Promise<void>,
+): Promise<void> {
+  const before = activeHandles();
+  const { peer: server, port, remove } = await startServer();
+  const ours = await OurPeer.open('client', suites);
+  try {
+    ours.connect(port);
+    await body(ours, server);
+  } finally {
+    await server.stop();
+    await ours.close();
+    remove?.();
+  }
+  await assertNoLeaksOnceSettled(before);
+}
+
+/** Our server against a client process started on our port; otherwise as withOurClient. */
+export async function withOurServer(
+  suites: readonly CipherSuiteId[],
+  startClient: (port: number) => PeerProcess,
+  body: (ours: OurPeer, client: PeerProcess) => Promise<void>,
+): Promise<void> {
+  const before = activeHandles();
+  const ours = await OurPeer.open('server', suites);
+  ours.serve();
+  const client = startClient(ours.port);
+  try {
+    await body(ours, client);
+  } finally {
+    await client.stop();
+    await ours.close();
+  }
+  await assertNoLeaksOnceSettled(before);
 }

@@ -4,7 +4,8 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { CipherSuiteId } from '../../src/dtls/api';
 import { DtlsSession } from '../../src/dtls/index';
-import { activeHandles, assertNoLeaks, eventually, sleep } from '../member/harness';
+import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
+import { sleep } from '../support/wait';
 import { EventRecorder, SessionPair } from './session-pair';
 
 function lcg(seed: number): () => number {

@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import type { InFlight } from '../../src/net/memory-network';
-import { activeHandles, assertNoLeaks, eventually, sleep } from '../member/harness';
+import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
+import { sleep } from '../support/wait';
 import { SessionPair } from './session-pair';
 
 /** A small seeded generator (mulberry32) so each run sees the same losses. */

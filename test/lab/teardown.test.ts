@@ -9,6 +9,7 @@ import { cleanupLeftovers } from '../../lab/cleanup';
 import { Lab } from '../../lab/lab';
 import { runFolder } from '../../lab/names';
 import { mustRun, skipUnlessRoot } from '../../lab/tools';
+import { eventually } from '../support/wait';
 
 const skip = skipUnlessRoot('builds network namespaces');
 const LAB_MODULE = path.join(__dirname, '../../lab/lab.js');
@@ -28,14 +29,6 @@ async function namespacesOf(runId: string): Promise<string[]> {
     .split('\n')
     .map((line) => line.split(' ')[0])
     .filter((name) => name.startsWith(`${runId}-`));
-}
-
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 interface ChildLab {
@@ -73,7 +66,7 @@ test('teardown kills every process by pid and leaves no namespace, interface, nf
   const direct = lab.host('p').spawn('sleep', ['600']);
   // The backgrounded sleep is a grandchild the lab never saw: teardown finds it through `ip netns pids`.
   const shell = lab.host('h').spawn('sh', ['-c', 'sleep 600 & echo $!; wait']);
-  await waitUntil(() => /^\d+\n/.test(shell.output()), 'the shell printed its child pid');
+  await eventually('the shell printed its child pid', () => /^\d+\n/.test(shell.output()));
   const grandchild = Number(shell.output().trim());
   assert.equal((await namespacesOf(lab.runId)).length, 4);
   assert.ok(existsSync(lab.folder));
@@ -81,7 +74,7 @@ test('teardown kills every process by pid and leaves no namespace, interface, nf
   await lab.teardown();
 
   assert.deepEqual(await namespacesOf(lab.runId), []);
-  await waitUntil(() => !alive(direct.pid) && !alive(shell.pid) && !alive(grandchild), 'every process is gone');
+  await eventually('every process is gone', () => !alive(direct.pid) && !alive(shell.pid) && !alive(grandchild));
   assert.equal(existsSync(lab.folder), false);
   const rootLinks = await mustRun('ip', ['-o', 'link', 'show']);
   assert.doesNotMatch(rootLinks, /^\d+: (internet|lan|port\d+)[@:]/m, 'the lab creates links only inside its namespaces');
@@ -96,7 +89,7 @@ test('Ctrl-C on a process that owns a lab tears the lab down before it exits', {
   process.kill(child.pid, 'SIGINT');
   assert.equal(await child.exited, 130);
   assert.deepEqual(await namespacesOf(child.runId), []);
-  await waitUntil(() => child.pids.every((pid) => !alive(pid)), 'the lab processes are gone');
+  await eventually('the lab processes are gone', () => child.pids.every((pid) => !alive(pid)));
   assert.equal(existsSync(runFolder(child.runId)), false);
 });
 
@@ -114,7 +107,7 @@ test('after a crash, cleanup removes the run leftovers by prefix and keeps the l
     assert.deepEqual(await namespacesOf(crashed.runId), []);
     assert.equal(result.removedNamespaces.length, 4);
     assert.ok(result.removedFolders.includes(crashed.runId));
-    await waitUntil(() => crashed.pids.every((pid) => !alive(pid)), 'the crashed run processes are gone');
+    await eventually('the crashed run processes are gone', () => crashed.pids.every((pid) => !alive(pid)));
     assert.deepEqual((await namespacesOf(live.runId)).sort(), live.namespaces().sort(), 'the live lab is untouched');
     assert.ok(result.keptNamespaces.includes(live.host('p').namespace));
   } finally {

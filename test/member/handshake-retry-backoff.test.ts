@@ -2,7 +2,6 @@
 // the peer shows as failed with the reason meanwhile, and the first round that gets through wins.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually } from './harness';
 import { withMesh } from './mesh';
 
 test('failed handshakes are retried with bounded exponential backoff until the path opens', async () => {
@@ -15,7 +14,7 @@ test('failed handshakes are retried with bounded exponential backoff until the p
     const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', timings });
     const retries = (): number[] => alice.logs.lines.filter((l) => l.message === 'handshake round failed; retrying').map((l) => Number(l.retryInMs));
-    await eventually('five failed rounds', () => retries().length >= 5, 8000);
+    await mesh.until('five failed rounds', () => retries().length >= 5, 8000);
     const bob = alice.member.status().peers[0];
     assert.equal(bob.state, 'failed');
     assert.match(bob.lastError ?? '', /timed out/);

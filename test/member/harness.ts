@@ -19,7 +19,7 @@ export function capturedLogger(): { log: winston.Logger; capture: LogCapture } {
   return { log: winston.createLogger({ level: 'debug', transports: [capture] }), capture };
 }
 
-export { eventually, sleep } from '../support/wait';
+export { eventually } from '../support/wait';
 
 /** Counts of active handles by type (Timeout, UDPWRAP, ...), to compare before and after a test. */
 export function activeHandles(): Map<string, number> {

@@ -2,7 +2,6 @@
 // bounded number of peers, each probed with backoff, and no harm to its real sessions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep } from './harness';
 import { withMesh } from './mesh';
 
 test('a rolodex listing a flood of made-up members fills at most maxPeers and real peers still connect', async () => {
@@ -16,10 +15,27 @@ test('a rolodex listing a flood of made-up members fills at most maxPeers and re
     const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { maxPeers: 10 } });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
     await mesh.waitEstablished('alice', '192.168.50.2');
-    await sleep(300);
+    await mesh.run(300);
     assert.equal(alice.member.status().peers.length, 10);
     assert.equal(alice.logs.count('ignoring a listed member: too many peers'), 1, 'the refusal is logged once, not per map');
     await mesh.ping('alice', 'bob');
     await mesh.ping('bob', 'alice');
+  });
+});
+
+test('invented listings ahead of the real ones take turns in a full table, so a real peer still connects', async () => {
+  await withMesh(async (mesh) => {
+    const fakes = Array.from({ length: 400 }, (_, i) => `198.18.${i >> 8}.${i & 255}:9999`);
+    mesh.network.interceptor = (d) => {
+      if (d.from.address !== '198.51.100.1' || d.to.address !== '192.0.2.10') return d;
+      const map = JSON.parse(d.data.toString()) as { Addresses: string[]; YourIndex: number };
+      return { ...d, data: Buffer.from(JSON.stringify({ ...map, Addresses: [...fakes, ...map.Addresses], YourIndex: map.YourIndex + fakes.length })) };
+    };
+    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { maxPeers: 100 } });
+    await mesh.run(400);
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    await mesh.waitEstablished('alice', '192.168.50.2', 15_000);
+    assert.ok(alice.member.status().peers.length <= 100);
+    await mesh.ping('alice', 'bob');
   });
 });

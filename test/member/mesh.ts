@@ -1,22 +1,20 @@
-// A test mesh: the real rolodex server and real members (real DTLS) on the in-memory network,
-// with ChannelDevice TUNs, short timings, and helpers to build and read IP packets.
-import type { CipherSuiteId } from '../../src/dtls/api';
+// A test mesh: the real rolodex server and real members (real DTLS) on the in-memory network and
+// one simulated clock (see Simulation), with ChannelDevice TUNs, short timings, and helpers to
+// build and read IP packets.
+import type { CipherSuiteId } from '../../src/dtls/index';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
 import { startMember, type Member, type MemberConfig, type MemberTimings } from '../../src/member/main';
 import type { PeerStatus } from '../../src/member/status';
-import { MemoryNetwork, type MemoryTransport, type Nat } from '../../src/net/memory-network';
+import type { MemoryTransport, Nat } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
 import { ChannelDevice } from '../../src/tun/channel-device';
-import { activeHandles, assertNoLeaks, capturedLogger, eventually, type LogCapture } from './harness';
+import { activeHandles, assertNoLeaks, capturedLogger, type LogCapture } from './harness';
+import { Simulation } from './simulation';
 
 export const FAST_ROLODEX: Partial<RolodexOptions> = { mapIntervalMs: 40, forgetAfterMs: 600, joinFlushMs: 0, summaryIntervalMs: 0 };
 
-/**
- * Timings scaled down so a test sees retries, outages and removals within a second or two.
- * The liveness ones stay long enough that a loaded machine (tests run in parallel) does not
- * starve the event loop into declaring a live peer dead.
- */
+/** Timings scaled down so a test sees retries, outages and removals within a second or two of simulated time. */
 export const FAST_TIMINGS = {
   heartbeatMs: 40,
   silentAfterMs: 400,
@@ -30,6 +28,7 @@ export const FAST_TIMINGS = {
   removeAfterMs: 800,
   listingGraceMs: 400,
   staleAfterMs: 500,
+  peerTrialMs: 300,
 } satisfies Partial<MemberTimings>;
 
 export const PSK = Buffer.from('correct horse battery staple');
@@ -60,14 +59,13 @@ export interface MemberOptions {
   timings?: Partial<MemberTimings>;
 }
 
-export class Mesh {
-  readonly network = new MemoryNetwork();
+export class Mesh extends Simulation {
   readonly rolodexes: RolodexServer[] = [];
   readonly rolodexEndpoints: Endpoint[] = [];
   readonly members = new Map<string, MeshMember>();
 
   addRolodex(address = '198.51.100.1', options: Partial<RolodexOptions> = FAST_ROLODEX): RolodexServer {
-    const server = new RolodexServer(this.network.attach(address, 6264), options);
+    const server = new RolodexServer(this.network.attach(address, 6264), options, this.clock);
     server.start();
     this.rolodexes.push(server);
     this.rolodexEndpoints.push({ address, port: 6264 });
@@ -88,7 +86,7 @@ export class Mesh {
       announceMeshboi: options.announceMeshboi,
     };
     const { log, capture } = capturedLogger();
-    const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log });
+    const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock });
     const entry = { name, member, device, transport, config, logs: capture };
     this.members.set(name, entry);
     return entry;
@@ -123,7 +121,7 @@ export class Mesh {
   }
 
   async waitEstablished(name: string, vpnIp: string, timeoutMs = 5000): Promise<PeerStatus> {
-    await eventually(`${name} established with ${vpnIp}`, () => this.peerOf(name, vpnIp) !== undefined, timeoutMs);
+    await this.until(`${name} established with ${vpnIp}`, () => this.peerOf(name, vpnIp) !== undefined, timeoutMs);
     return this.peerOf(name, vpnIp)!;
   }
 
@@ -135,7 +133,7 @@ export class Mesh {
     const packet = ipPacket(source.config.vpnIp, target.config.vpnIp, `${from}->${to}`);
     source.device.inject(packet);
     try {
-      await target.device.waitForWritten(written + 1, timeoutMs);
+      await this.until(`${to}'s TUN receives a packet`, () => target.device.written.length > written, timeoutMs);
     } catch (error) {
       const views = [source, target].map((m) => `${m.name}: ${JSON.stringify(m.member.status().peers)}\n${describeLogs(m.logs)}`).join('\n');
       throw new Error(`${from} -> ${to}: ${(error as Error).message}\n${views}`);
@@ -147,6 +145,7 @@ export class Mesh {
   async close(): Promise<void> {
     for (const name of [...this.members.keys()]) await this.stopMember(name);
     for (const server of this.rolodexes) await server.stop();
+    await this.settle();
   }
 }
 
@@ -164,6 +163,7 @@ export async function withMesh(body: (mesh: Mesh) => Promise<void>): Promise<voi
   } finally {
     await mesh.close();
   }
+  mesh.assertNoTimersLeft();
   await assertNoLeaks(before);
 }
 

@@ -4,9 +4,8 @@
 // and such a peer is not declared dead for not sending keepalives itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CipherSuiteId } from '../../src/dtls/api';
+import { CipherSuiteId } from '../../src/dtls/index';
 import { HELLO, ORIGINAL_KEEPALIVE } from '../../src/member/unsealed-datagrams';
-import { sleep } from './harness';
 import { FAST_TIMINGS, ipPacket, withMesh } from './mesh';
 
 const ALERT = 21;
@@ -57,7 +56,7 @@ test('an original peer never receives close_notify, an alert or an empty record,
     };
 
     // Idle for twice the dead-peer interval: only keepalive records pion discards, and the session survives.
-    await sleep(2 * FAST_TIMINGS.deadAfterMs);
+    await mesh.run(2 * FAST_TIMINGS.deadAfterMs);
     assert.ok(wire.length >= 4, 'keepalives flowed both ways');
     assert.ok(wire.every((d) => d.bytes.equals(ORIGINAL_KEEPALIVE)), 'idle traffic is the discarded keepalive record, never an (empty) application record');
     assert.ok(mesh.peerOf('alice', '192.168.50.2'), 'an original peer is not declared dead for sending no keepalives');
@@ -69,7 +68,7 @@ test('an original peer never receives close_notify, an alert or an empty record,
     // A packet whose record would not fit pion's 8,192-byte read buffer is dropped and counted.
     const alice = mesh.get('alice');
     alice.device.inject(ipPacket('192.168.50.1', '192.168.50.2', 'x'.repeat(8200)));
-    await sleep(50);
+    await mesh.run(50);
     assert.equal(mesh.peerOf('alice', '192.168.50.2')?.drops.too_large_for_peer, 1);
     assert.ok(wire.every((d) => d.bytes.length <= 8192 && pionSplits(d.bytes)), 'every datagram alice sent splits into records pion can read');
 

@@ -2,7 +2,6 @@
 // route or too short to be IP are counted, and IPv6 destinations are routed like IPv4 ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually } from './harness';
 import { ipPacket, withMesh } from './mesh';
 
 test('a packet whose inner source is not the sending peer\'s VPN IP is dropped and counted', async () => {
@@ -10,7 +9,7 @@ test('a packet whose inner source is not the sending peer\'s VPN IP is dropped a
     const [alice, bob] = await mesh.addPair();
     // Bob's kernel routes a packet claiming carol's address to alice through bob's tunnel.
     bob.device.inject(ipPacket('192.168.50.3', '192.168.50.1', 'forged'));
-    await eventually('alice counts the spoofed packet', () => mesh.peerOf('alice', '192.168.50.2')?.drops.spoofed_source === 1);
+    await mesh.until('alice counts the spoofed packet', () => mesh.peerOf('alice', '192.168.50.2')?.drops.spoofed_source === 1);
     assert.equal(alice.device.written.length, 0, 'nothing reached alice\'s TUN');
     await mesh.ping('bob', 'alice');
     assert.equal(alice.device.written.length, 1);

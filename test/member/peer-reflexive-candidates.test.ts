@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Endpoint } from '../../src/net/transport';
-import { eventually, sleep } from './harness';
 import { withMesh } from './mesh';
 
 const HANDSHAKE = 22;
@@ -68,7 +67,7 @@ test('pairs that still cannot connect (symmetric with symmetric or a port-restri
         .peers.map((peer) => `${peer.outsideAddress} ${peer.state} ${peer.lastError}`);
     const clientHint = /no answer to our ClientHello.* If it is, its NAT or ours may be symmetric/;
     const serverHint = /no handshake from the peer after \d+ hellos: its NAT or ours may be symmetric/;
-    await eventually(
+    await mesh.until(
       'every member explains both of its peers',
       () => ['cone', 'sym1', 'sym2'].every((name) => explained(name).length === 2 && explained(name).every((line) => clientHint.test(line) || serverHint.test(line))),
       8000,
@@ -126,15 +125,15 @@ test('hellos from many spoofed ports of a peer we are connecting to start at mos
     };
     const pub = await mesh.addMember('pub', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { helloWaitMs: 1000 } });
     const sym = await mesh.addMember('sym', { vpnIp: '192.168.50.3', address: '10.0.3.2', nat });
-    await eventually('pub knows sym from a map', () => pub.member.status().peers.length === 1);
+    await mesh.until('pub knows sym from a map', () => pub.member.status().peers.length === 1);
     symOutside = nat.publicEndpointOf(sym.transport.localEndpoint(), mesh.rolodexEndpoints[0]);
     const pubEndpoint = pub.transport.localEndpoint();
     for (let i = 0; i < 40; i++) {
       spoofedPorts.add(i);
       forger.send(Buffer.from('hello'), pubEndpoint.port, pubEndpoint.address);
-      await sleep(5);
+      await mesh.run(5);
     }
-    await sleep(100);
+    await mesh.run(100);
     assert.equal(candidatePorts.size, 1, `handshakes went to ${candidatePorts.size} spoofed ports`);
     assert.ok(pub.member.status().drops.unknown_source >= 35, 'the rest were dropped and counted');
     await forger.close();
@@ -155,7 +154,7 @@ test('hellos from other ports of an established peer touch nothing', async () =>
     const aliceEndpoint = alice.transport.localEndpoint();
     for (let i = 0; i < 20; i++) {
       forger.send(Buffer.from('hello'), aliceEndpoint.port, aliceEndpoint.address);
-      await sleep(10);
+      await mesh.run(10);
     }
     assert.equal(handshakesToForged, 0);
     assert.equal(alice.logs.count('peer established'), 1);

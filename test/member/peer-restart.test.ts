@@ -2,7 +2,6 @@
 // and its old session replaced, whichever role it has, well before dead-peer detection would act.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, sleep } from './harness';
 import { Mesh, type MeshMember, withMesh } from './mesh';
 
 /** Stops a member without a word on the wire, as a crash or kill -9 would. */
@@ -32,7 +31,7 @@ for (const [bobAddress, bobRole] of [
 
       await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress, port: 7000 });
       await mesh.waitEstablished('bob', '192.168.50.1');
-      await eventually('alice re-handshakes with the new bob', () => mesh.get('alice').logs.count('peer reconnected on the same address') === 1);
+      await mesh.until('alice re-handshakes with the new bob', () => mesh.get('alice').logs.count('peer reconnected on the same address') === 1);
       await mesh.ping('alice', 'bob');
       await mesh.ping('bob', 'alice');
       const peers = mesh.get('alice').member.status().peers;
@@ -52,7 +51,7 @@ test('a peer restarting on the same outside address as server is reconnected onc
     await crash(mesh, bob);
 
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', port: 7000, timings: patient });
-    await eventually('alice re-handshakes with the new bob', () => mesh.get('alice').logs.count('peer reconnected on the same address') === 1, 3000);
+    await mesh.until('alice re-handshakes with the new bob', () => mesh.get('alice').logs.count('peer reconnected on the same address') === 1, 3000);
     await mesh.ping('alice', 'bob');
     await mesh.ping('bob', 'alice');
   });
@@ -68,10 +67,10 @@ test('a peer restarting on a new outside address takes over its VPN IP and the o
     await crash(mesh, bob);
 
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', port: 7001 });
-    await eventually('alice reaches bob at his new address', () => mesh.peerOf('alice', '192.168.50.2')?.outsideAddress === '192.0.2.20:7001');
+    await mesh.until('alice reaches bob at his new address', () => mesh.peerOf('alice', '192.168.50.2')?.outsideAddress === '192.0.2.20:7001');
     await mesh.ping('alice', 'bob');
     await mesh.ping('bob', 'alice');
-    await eventually('the old entry is gone', () => mesh.get('alice').member.status().peers.every((p) => p.outsideAddress !== '192.0.2.20:7000'));
+    await mesh.until('the old entry is gone', () => mesh.get('alice').member.status().peers.every((p) => p.outsideAddress !== '192.0.2.20:7000'));
     const established = mesh.get('alice').member.status().peers.filter((p) => p.vpnIp === '192.168.50.2' && p.state === 'established');
     assert.equal(established.length, 1, 'one session for the VPN IP, at the new address');
   });
@@ -91,7 +90,7 @@ for (const [bobAddress, bobRole] of [
       await crash(mesh, bob);
 
       await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: bobAddress, port: 7001, timings: patient });
-      await eventually('alice reaches bob at his new address', () => mesh.peerOf('alice', '192.168.50.2')?.outsideAddress === `${bobAddress}:7001`, 3000);
+      await mesh.until('alice reaches bob at his new address', () => mesh.peerOf('alice', '192.168.50.2')?.outsideAddress === `${bobAddress}:7001`, 3000);
       await mesh.waitEstablished('bob', '192.168.50.1', 3000);
       await mesh.ping('alice', 'bob');
       await mesh.ping('bob', 'alice');
@@ -108,7 +107,7 @@ test('a forged hello from the address of a live peer does not make us handshake 
     const aliceEndpoint = alice.transport.localEndpoint();
     for (let i = 0; i < 20; i++) {
       forger.send(Buffer.from('hello'), aliceEndpoint.port, aliceEndpoint.address);
-      await sleep(10);
+      await mesh.run(10);
     }
     assert.equal(alice.logs.count('peer reconnected on the same address'), 0);
     assert.equal(alice.logs.count('peer established'), 1);

@@ -3,8 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DtlsSession } from '../../src/dtls/index';
-import type { Role } from '../../src/dtls/api';
+import type { Role } from '../../src/dtls/index';
+import { Attempt } from '../../src/member/attempt';
 import { Path, Peer } from '../../src/member/peer';
+import { IllegalTransition } from '../../src/member/state-machine';
 import { PeerStore } from '../../src/member/peer-store';
 import { parseVpnAddress, type VpnAddress } from '../../src/member/vpn-address';
 import type { Endpoint } from '../../src/net/transport';
@@ -27,11 +29,11 @@ function fixture(): { store: PeerStore; unlisted: Set<Peer>; sessions: DtlsSessi
 function path(f: { sessions: DtlsSession[] }, remote: string, role: Role, peer: Peer | null): Path {
   const session = new DtlsSession({ role, psk: Buffer.from('k'), identity: '192.168.50.1', send: () => {} }, { onHandshakeComplete() {}, onData() {}, onClose() {} });
   f.sessions.push(session);
-  return new Path(ep(remote), role, session, peer);
+  return new Path(ep(remote), role, session, peer, NOW);
 }
 
 function listedPeer(store: PeerStore, outside: string, role: Role = 'client'): Peer {
-  const peer = new Peer(ep(outside), role, log, NOW);
+  const peer = new Peer(ep(outside), role, NOW);
   store.peers.set(peer.outsideKey, peer);
   return peer;
 }
@@ -39,8 +41,6 @@ function listedPeer(store: PeerStore, outside: string, role: Role = 'client'): P
 function establish(f: ReturnType<typeof fixture>, peer: Peer, remote: string, ip: string, kind: 'meshboi' | 'original' = 'meshboi'): Path {
   const established = path(f, remote, peer.role, peer);
   f.store.activate(peer, established, vpn(ip));
-  peer.machine.transition('handshaking');
-  peer.machine.transition('established');
   peer.kind = kind;
   peer.lastAuthenticatedAt = NOW;
   return established;
@@ -127,11 +127,15 @@ test('a VPN IP claimed by a second live peer is a conflict; held by a stale peer
   assert.equal(refused.action === 'conflict' && refused.staleAt, NOW + 1000, 'says when the silent holder turns stale, so the retry comes then');
   assert.equal(ask(NOW + 1500), 'take_over', 'one of ours silent beyond staleAfterMs: it restarted elsewhere');
   first.kind = 'original';
-  assert.equal(ask(NOW + 1500), 'conflict', 'an original peer sends no keepalives, so silence proves nothing');
-  const keptOriginal = f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, NOW + 1500);
-  assert.equal(keptOriginal.action === 'conflict' && keptOriginal.staleAt, null, 'an original holder never turns stale by silence');
+  assert.equal(ask(NOW + 500), 'conflict', 'an original holder heard from recently keeps its VPN IP');
+  const keptOriginal = f.store.resolveRace({ kind: 'handshake_complete', path: claim, identity: '192.168.50.2' }, NOW + 500);
+  assert.equal(keptOriginal.action === 'conflict' && keptOriginal.staleAt, NOW + 1000, 'and turns stale by the same silence as ours');
+  assert.equal(ask(NOW + 1500), 'take_over', 'an original restarted on a new port: its old session stays silent for good');
+  claim.info = { peerIdentity: '192.168.50.2', cipherSuite: 0xc0a8, extendedMasterSecret: true, peerIsMeshboi: false };
+  assert.equal(ask(NOW + 500), 'take_over', 'an original claimant is never refused: it would keep its session and never handshake again');
+  claim.info = null;
   f.unlisted.add(first);
-  assert.equal(ask(NOW + 1500), 'take_over', 'no rolodex lists the holder any more');
+  assert.equal(ask(NOW + 500), 'take_over', 'no rolodex lists the holder any more: stale even if heard from recently');
   done(f);
 });
 
@@ -157,7 +161,7 @@ test('a handshake completing for a peer closed meanwhile is discarded', () => {
   const f = fixture();
   const bob = listedPeer(f.store, '203.0.113.2:5000');
   const late = path(f, '203.0.113.2:5000', 'client', bob);
-  bob.machine.transition('closed');
+  bob.close();
   assert.deepEqual(f.store.resolveRace({ kind: 'handshake_complete', path: late, identity: '192.168.50.2' }, NOW), {
     action: 'discard',
     reason: 'peer closed during the handshake',
@@ -165,17 +169,36 @@ test('a handshake completing for a peer closed meanwhile is discarded', () => {
   done(f);
 });
 
-test('the peer state machine moves only along its edges, closed is terminal, and every request is logged', () => {
+test('the attempt state machine moves only along its edges, throws on any other move, and logs every move', () => {
   const { log: machineLog, capture } = capturedLogger();
-  const peer = new Peer(ep('203.0.113.2:5000'), 'client', machineLog, NOW);
-  assert.equal(peer.machine.transition('established'), 'punching', 'cannot skip the handshake');
-  assert.equal(peer.machine.transition('handshaking'), 'handshaking');
-  assert.equal(peer.machine.transition('punching'), 'punching', 'a failed round goes back to punching');
-  peer.machine.transition('handshaking');
-  assert.equal(peer.machine.transition('established'), 'established');
-  assert.equal(peer.machine.transition('punching'), 'established', 'an established peer only closes');
-  assert.equal(peer.machine.transition('closed'), 'closed');
-  assert.equal(peer.machine.transition('handshaking'), 'closed', 'closed is terminal');
-  assert.equal(capture.count('peer 203.0.113.2:5000: was punching, asked established, now punching'), 1);
-  assert.equal(capture.lines.length, 8);
+  const attempt = new Attempt(machineLog, '203.0.113.2:5000', 'punching', 0);
+  assert.throws(() => attempt.transition('established'), IllegalTransition, 'cannot skip the handshake');
+  assert.equal(attempt.state, 'punching', 'a refused move changes nothing');
+  attempt.transition('handshaking');
+  attempt.transition('punching');
+  assert.equal(attempt.state, 'punching', 'a failed round goes back to punching');
+  attempt.transition('handshaking');
+  attempt.transition('established');
+  assert.equal(attempt.finished, true);
+  assert.throws(() => attempt.transition('punching'), IllegalTransition, 'an established attempt is over');
+  assert.throws(() => attempt.transition('abandoned'), IllegalTransition, 'and cannot be abandoned after the fact');
+  const abandoned = new Attempt(machineLog, '203.0.113.3:5000', 'handshaking', 0);
+  abandoned.transition('abandoned');
+  assert.throws(() => abandoned.transition('handshaking'), IllegalTransition, 'abandoned is terminal');
+  assert.equal(capture.count('attempt 203.0.113.2:5000: was punching, now handshaking'), 2);
+  assert.equal(capture.lines.length, 5);
+});
+
+test('a peer is established while it has an active path, else what its attempt does; closing twice is a bug', () => {
+  const f = fixture();
+  const bob = listedPeer(f.store, '203.0.113.2:5000');
+  assert.equal(bob.state, 'punching');
+  bob.attempt = new Attempt(log, bob.outsideKey, 'handshaking', 0);
+  assert.equal(bob.state, 'handshaking');
+  establish(f, bob, '203.0.113.2:5000', '192.168.50.2');
+  assert.equal(bob.state, 'established', 'a replacement attempt beside the session does not hide it');
+  bob.close();
+  assert.equal(bob.state, 'closed');
+  assert.throws(() => bob.close(), /closed twice/);
+  done(f);
 });

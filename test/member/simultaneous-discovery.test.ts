@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InFlight } from '../../src/net/memory-network';
-import { eventually, sleep } from './harness';
 import { withMesh } from './mesh';
 
 const ROLODEX = '198.51.100.1';
@@ -18,8 +17,8 @@ test('a ClientHello that beats the map is accepted, and the later map adds no se
     await mesh.waitEstablished('bob', '192.168.50.1');
     assert.equal(bob.member.status().outsideAddress, null, 'bob accepted alice before any map reached him');
     holdBobsMaps = false;
-    await eventually('bob gets his map', () => bob.member.status().outsideAddress !== null);
-    await sleep(100);
+    await mesh.until('bob gets his map', () => bob.member.status().outsideAddress !== null);
+    await mesh.run(100);
     const peers = bob.member.status().peers;
     assert.equal(peers.length, 1, 'the map names the peer bob already has');
     assert.equal(peers[0].state, 'established');
@@ -44,7 +43,7 @@ test('two members that both believe they are the client still connect', async ()
     mesh.network.interceptor = lieAboutOwnAddress('192.0.2.20');
     await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10' });
     const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
-    await eventually('bob believes he is the client', () => bob.member.status().peers[0]?.role === 'client');
+    await mesh.until('bob believes he is the client', () => bob.member.status().peers[0]?.role === 'client');
     assert.equal(mesh.get('alice').member.status().peers[0]?.role, 'client');
     await mesh.waitEstablished('alice', '192.168.50.2', 8000);
     await mesh.waitEstablished('bob', '192.168.50.1', 8000);
@@ -64,39 +63,30 @@ test('stepped packet by packet: a ClientHello that meets our own unanswered one 
   await withMesh(async (mesh) => {
     const { network } = mesh;
     network.interceptor = lieAboutOwnAddress('192.0.2.20');
-    network.manual = true;
     const members = new Set(['192.0.2.10', '192.0.2.20']);
-    const between = (d: InFlight): boolean => members.has(d.from.address) && members.has(d.to.address);
     // Rolodex traffic flows on its own; what the two members send each other waits for the test.
-    let automatic = (d: InFlight): boolean => !between(d);
-    const pump = setInterval(() => network.step(Infinity, (d) => automatic(d)), 2);
-    const waitQueued = (what: string, which: (d: InFlight) => boolean): Promise<void> => eventually(what, () => network.queued.some(which));
-    try {
-      // No retransmissions while the test holds the datagrams.
-      const timings = { handshakeRetransmitMs: 2000 };
-      await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings });
-      const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', timings });
-      await waitQueued('alice sends a ClientHello', (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
-      await waitQueued('bob sends a ClientHello', (d) => isMessage(d, '192.0.2.20', CLIENT_HELLO));
+    mesh.held = (d) => members.has(d.from.address) && members.has(d.to.address);
+    const waitQueued = (what: string, which: (d: InFlight) => boolean): Promise<void> => mesh.until(what, () => network.queued.some(which));
+    // No retransmissions while the test holds the datagrams.
+    const timings = { handshakeRetransmitMs: 2000 };
+    await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings });
+    const bob = await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20', timings });
+    await waitQueued('alice sends a ClientHello', (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+    await waitQueued('bob sends a ClientHello', (d) => isMessage(d, '192.0.2.20', CLIENT_HELLO));
 
-      network.step(1, (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
-      await waitQueued('bob asks alice for a cookie', (d) => isMessage(d, '192.0.2.20', HELLO_VERIFY_REQUEST));
-      network.step(1, (d) => isMessage(d, '192.0.2.20', HELLO_VERIFY_REQUEST));
-      await waitQueued('alice repeats her ClientHello with the cookie', (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
-      assert.equal(network.discard((d) => isMessage(d, '192.0.2.20', CLIENT_HELLO)), 1, 'bob\'s own ClientHello is lost');
-      network.step(1, (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
-      assert.equal(bob.logs.count('both sides started as client; answering theirs'), 1, 'bob heard nothing on his own handshake, so he yields');
+    network.step(1, (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+    await waitQueued('bob asks alice for a cookie', (d) => isMessage(d, '192.0.2.20', HELLO_VERIFY_REQUEST));
+    network.step(1, (d) => isMessage(d, '192.0.2.20', HELLO_VERIFY_REQUEST));
+    await waitQueued('alice repeats her ClientHello with the cookie', (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+    assert.equal(network.discard((d) => isMessage(d, '192.0.2.20', CLIENT_HELLO)), 1, 'bob\'s own ClientHello is lost');
+    network.step(1, (d) => isMessage(d, '192.0.2.10', CLIENT_HELLO));
+    assert.equal(bob.logs.count('both sides started as client; answering theirs'), 1, 'bob heard nothing on his own handshake, so he yields');
 
-      automatic = () => true;
-      await mesh.waitEstablished('alice', '192.168.50.2');
-      await mesh.waitEstablished('bob', '192.168.50.1');
-      assert.equal(mesh.peerOf('bob', '192.168.50.1')!.role, 'server');
-      assert.equal(mesh.peerOf('alice', '192.168.50.2')!.role, 'client');
-      await mesh.ping('bob', 'alice');
-    } finally {
-      clearInterval(pump);
-      network.manual = false;
-      network.step(Infinity);
-    }
+    mesh.held = () => false;
+    await mesh.waitEstablished('alice', '192.168.50.2');
+    await mesh.waitEstablished('bob', '192.168.50.1');
+    assert.equal(mesh.peerOf('bob', '192.168.50.1')!.role, 'server');
+    assert.equal(mesh.peerOf('alice', '192.168.50.2')!.role, 'client');
+    await mesh.ping('bob', 'alice');
   });
 });

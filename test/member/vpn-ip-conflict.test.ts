@@ -2,14 +2,13 @@
 // for that address keep going to the first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep } from './harness';
 import { withMesh } from './mesh';
 
 test('when two members claim one VPN IP the first keeps it and the conflict is logged once', async () => {
   await withMesh(async (mesh) => {
     const [alice, bob] = await mesh.addPair();
     const eve = await mesh.addMember('eve', { vpnIp: '192.168.50.2', address: '192.0.2.30' });
-    await sleep(800);
+    await mesh.run(800);
     const claimants = alice.member.status().peers.filter((p) => p.vpnIp === '192.168.50.2' && p.state === 'established');
     assert.equal(claimants.length, 1);
     assert.equal(claimants[0].outsideAddress, `192.0.2.20:${bob.transport.localEndpoint().port}`, 'bob, the first, keeps the address');

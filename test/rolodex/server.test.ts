@@ -1,5 +1,6 @@
 // The rolodex server in-process over the in-memory network: splitting, linear traffic, loss
-// repair by rotation, Gone, limits, the per-destination byte budget.
+// repair by rotation, Gone, limits, the per-destination byte budget, cookies that exempt members
+// of ours from it, and per-source rates of new members and networks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryNetwork, type MemoryTransport } from '../../src/net/memory-network';
@@ -7,7 +8,7 @@ import { formatEndpoint, type Endpoint } from '../../src/net/transport';
 import { decodeMap, encodeHeartbeat, MAX_MAP_DATAGRAM_BYTES, type NetworkMap } from '../../src/rolodex-wire';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
-import { budgetKey, SendBudget } from '../../rolodex/send-budget';
+import { budgetKey, TokenBuckets } from '../../rolodex/token-buckets';
 import { eventually, sleep } from '../support/wait';
 
 const ROLODEX: Endpoint = { address: '192.0.2.1', port: 6264 };
@@ -19,6 +20,9 @@ class TestMember {
   readonly sizes: number[] = [];
   readonly known = new Set<string>();
   readonly gone = new Set<string>();
+  /** The latest cookie received; echoed in heartbeats when `echo` is set, as our members do. */
+  cookie: string | undefined;
+  echo = false;
 
   constructor(readonly transport: MemoryTransport, private readonly extended = false, private readonly local: Endpoint[] = []) {
     transport.onMessage((data) => {
@@ -26,6 +30,7 @@ class TestMember {
       const decoded = decodeMap(data);
       assert.ok(decoded.ok, `the rolodex sent an invalid map: ${data.toString()}`);
       this.maps.push(decoded.value);
+      this.cookie = decoded.value.cookie ?? this.cookie;
       for (const endpoint of decoded.value.addresses) this.known.add(formatEndpoint(endpoint));
       for (const endpoint of decoded.value.gone) this.gone.add(formatEndpoint(endpoint));
     });
@@ -36,7 +41,8 @@ class TestMember {
   }
 
   heartbeat(networkName = 'net', local = this.local): void {
-    this.transport.send(encodeHeartbeat({ networkName, local, meshboi: this.extended }), ROLODEX.port, ROLODEX.address);
+    const cookie = this.echo ? this.cookie : undefined;
+    this.transport.send(encodeHeartbeat({ networkName, local, meshboi: this.extended, ...(cookie === undefined ? {} : { cookie }) }), ROLODEX.port, ROLODEX.address);
   }
 }
 
@@ -276,8 +282,65 @@ test('spoofed heartbeats from one address draw no more than the byte budget to i
   });
 });
 
+test('members of ours that echo their cookie are not rationed by the budget of the address they share', async () => {
+  const burst = 6000;
+  await withRolodex({ budgetBytesPerSecond: 1200, budgetBurstBytes: burst, mapIntervalMs: 100 }, async (network, server) => {
+    // 120 members behind one address: the whole list is about 3 KB per member, far over the budget.
+    const crowd = Array.from({ length: 120 }, (_, i) => new TestMember(network.attach('198.51.100.50', 20_000 + i), true));
+    for (const member of crowd) member.heartbeat();
+    await sleep(500);
+    assert.ok(crowd.filter((member) => member.known.size === crowd.length).length < crowd.length / 2, 'without proof the budget rations them');
+    await eventually('every member to get a cookie', () => crowd.every((member) => member.cookie !== undefined), 5_000);
+    for (const member of crowd) {
+      member.echo = true;
+      member.heartbeat();
+    }
+    await eventually('everyone to know everyone', () => crowd.every((member) => member.known.size === crowd.length), 5_000);
+    assert.equal(server.stats().verifications, crowd.length);
+  });
+});
+
+test('a cookie proves nothing for another endpoint, and a forged one is ignored', async () => {
+  await withRolodex({ budgetBytesPerSecond: 1200, budgetBurstBytes: 2400, mapIntervalMs: 100 }, async (network, server) => {
+    const real = new TestMember(network.attach('198.51.100.60', 1), true);
+    real.heartbeat();
+    await eventually('a cookie', () => real.cookie !== undefined);
+    const thief = new TestMember(network.attach('198.51.100.61', 1), true);
+    thief.cookie = real.cookie;
+    thief.echo = true;
+    thief.heartbeat();
+    const forger = new TestMember(network.attach('198.51.100.62', 1), true);
+    forger.cookie = Buffer.alloc(12, 7).toString('base64url');
+    forger.echo = true;
+    forger.heartbeat();
+    await sleep(300);
+    assert.equal(server.stats().verifications, 0);
+    real.echo = true;
+    real.heartbeat();
+    await eventually('the real member verified', () => server.stats().verifications === 1);
+  });
+});
+
+test('one source registers new members and networks at a bounded rate, others are unaffected', async () => {
+  const rates = { joinsPerSecond: 1, joinBurst: 20, networksPerSecond: 1, networkBurst: 5 };
+  await withRolodex(rates, async (network, server) => {
+    const nameFlooder = Array.from({ length: 10 }, (_, i) => new TestMember(network.attach('203.0.113.77', 30_000 + i)));
+    nameFlooder.forEach((member, i) => member.heartbeat(`name-${i}`));
+    const joinFlooder = Array.from({ length: 40 }, (_, i) => new TestMember(network.attach('203.0.113.78', 30_000 + i)));
+    joinFlooder.forEach((member) => member.heartbeat('shared'));
+    await sleep(200);
+    const stats = server.stats();
+    assert.equal(stats.networks, 5 + 1, 'the burst of new networks from the first source, one from the second');
+    assert.equal(stats.members, 5 + 20, 'the second source fills its join burst');
+    assert.deepEqual(stats.drops, { network_rate: 5, join_rate: 20 });
+    const bystander = new TestMember(network.attach('198.51.100.70', 1));
+    bystander.heartbeat('shared');
+    await eventually('another source still joins', () => bystander.maps.length > 0);
+  });
+});
+
 test('the send budget refills at its rate up to its burst, and an IPv6 /64 shares one budget', () => {
-  const budget = new SendBudget(1000, 3000);
+  const budget = new TokenBuckets(1000, 3000);
   assert.ok(budget.take('a', 3000, 0));
   assert.ok(!budget.take('a', 1, 0));
   assert.ok(budget.take('b', 1200, 0), 'another destination has its own budget');

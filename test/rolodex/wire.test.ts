@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  compareEndpoints,
   decodeHeartbeat,
   decodeMap,
   encodeChunkDatagram,
+  encodeCookieDatagram,
   encodeGoneDatagram,
   encodeHeartbeat,
   encodeMap,
@@ -19,6 +19,7 @@ import {
   type Endpoint,
   type RolodexCodecReason,
 } from '../../src/rolodex-wire';
+import { compareEndpoints } from '../../src/member/role-order';
 
 // From shared/vectors/original-meshboi-session.json: what an original member and rolodex sent.
 const ORIGINAL_HEARTBEAT = Buffer.from('7b224e6574776f726b4e616d65223a22746573746e6574776f726b227d', 'hex');
@@ -55,6 +56,20 @@ test('our heartbeat extension round-trips its LAN endpoints', () => {
   const heartbeat = { networkName: 'net', local: [{ address: '10.1.0.5', port: 41234 }, { address: 'fd00::5', port: 41234 }], meshboi: true };
   const bytes = encodeHeartbeat(heartbeat);
   assert.equal(bytes.toString(), '{"NetworkName":"net","Meshboi":{"V":1,"Local":["10.1.0.5:41234","[fd00::5]:41234"]}}');
+  assert.deepEqual(decodeHeartbeat(bytes), { ok: true, value: heartbeat });
+});
+
+test('a cookie travels in our map extension and back in our heartbeats', () => {
+  const recipient = renderEntry({ address: '198.51.100.7', port: 4000 }, []);
+  const datagram = encodeCookieDatagram('AAECAwQFBgcICQoL', recipient);
+  assert.equal(datagram.toString(), '{"Addresses":["198.51.100.7:4000"],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"AAECAwQFBgcICQoL"}}');
+  const map = decodeMap(datagram);
+  assert.ok(map.ok);
+  assert.equal(map.value.cookie, 'AAECAwQFBgcICQoL');
+  assert.deepEqual(map.value.addresses, [{ address: '198.51.100.7', port: 4000 }]);
+  const heartbeat = { networkName: 'net', local: [], meshboi: true, cookie: 'AAECAwQFBgcICQoL' };
+  const bytes = encodeHeartbeat(heartbeat);
+  assert.equal(bytes.toString(), '{"NetworkName":"net","Meshboi":{"V":1,"Local":[],"Cookie":"AAECAwQFBgcICQoL"}}');
   assert.deepEqual(decodeHeartbeat(bytes), { ok: true, value: heartbeat });
 });
 
@@ -98,6 +113,9 @@ const MALFORMED_HEARTBEATS: Array<[string, Buffer, RolodexCodecReason]> = [
   ['a Meshboi with V 0', text('{"NetworkName":"n","Meshboi":{"V":0}}'), 'bad_field'],
   ['a Meshboi with a fractional V', text('{"NetworkName":"n","Meshboi":{"V":1.5}}'), 'bad_field'],
   ['a Local that is not an array', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":"10.0.0.1:1"}}'), 'bad_field'],
+  ['a numeric Cookie', text('{"NetworkName":"n","Meshboi":{"V":1,"Cookie":5}}'), 'bad_field'],
+  ['a Cookie that is not base64url', text('{"NetworkName":"n","Meshboi":{"V":1,"Cookie":"a b"}}'), 'bad_field'],
+  ['a Cookie over 64 characters', text(`{"NetworkName":"n","Meshboi":{"V":1,"Cookie":"${'a'.repeat(65)}"}}`), 'bad_field'],
   ['a Local entry that is not a string', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":[7]}}'), 'bad_address'],
   ['a Local entry without a port', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":["10.0.0.1"]}}'), 'bad_address'],
   [

@@ -1,4 +1,5 @@
-// Polling helpers shared by the in-process tests: wait for a condition with a deadline, or just wait.
+// Polling helpers shared by the in-process tests that run on real time: wait for a condition
+// with a deadline, or just wait.
 
 /** Polls `condition` every few milliseconds; throws with `what` if it does not hold in time. */
 export async function eventually(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -9,6 +10,4 @@ export async function eventually(what: string, condition: () => boolean, timeout
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { setTimeout as sleep } from 'node:timers/promises';

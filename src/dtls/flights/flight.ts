@@ -4,6 +4,7 @@
 //   PREPARING -> SENDING -> WAITING -- timer expires, or the peer repeats its flight --> SENDING
 //                                   -- the peer's next flight arrives --> PREPARING (our next one) or FINISHED
 //   FINISHED: our last flight; re-sent only when the peer repeats the flight it answers.
+import type { Clock, ClockTimer } from '../../clock';
 import { ContentType } from '../record/header';
 import type { RecordLayer } from '../record/record-layer';
 import { encodeHandshakeFragment, HANDSHAKE_HEADER_LENGTH } from '../handshake/header';
@@ -65,6 +66,8 @@ export interface RetransmitOptions {
   transmit(flight: Flight): void;
   /** Called once when a flight went unanswered `maxTries` times; the timer is stopped. */
   giveUp(flight: Flight, tries: number): void;
+  /** Where the retransmission timer runs. */
+  clock: Clock;
 }
 
 /** RFC 6347 4.2.4.1: the timer doubles per retransmission up to 60 s. */
@@ -80,7 +83,7 @@ export class FlightSender {
   private flight: Flight | null = null;
   private tries = 0;
   private timeoutMs: number;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ClockTimer | null = null;
   private lastRepeatAnswer = 0;
   retransmits = 0;
 
@@ -105,7 +108,7 @@ export class FlightSender {
    * The peer sent again a flight we already have: ours was probably lost. Such re-sends neither
    * count toward maxTries nor restart the timer, which bounds how long we wait in all.
    */
-  peerRepeated(now: number = Date.now()): void {
+  peerRepeated(now: number = this.options.clock.now()): void {
     if (!this.flight || this.flightState === 'preparing') return;
     if (now - this.lastRepeatAnswer < Math.min(REPEAT_GAP_MS, this.options.initialMs)) return;
     this.lastRepeatAnswer = now;
@@ -136,7 +139,7 @@ export class FlightSender {
       return;
     }
     this.flightState = 'waiting';
-    this.timer ??= setTimeout(() => this.expired(), this.timeoutMs);
+    this.timer ??= this.options.clock.setTimeout(() => this.expired(), this.timeoutMs);
   }
 
   private expired(): void {
@@ -155,7 +158,7 @@ export class FlightSender {
   }
 
   private stopTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.options.clock.clear(this.timer);
     this.timer = null;
   }
 }

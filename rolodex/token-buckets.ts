@@ -1,5 +1,5 @@
-// The anti-amplification budget: a token bucket of bytes per destination (an IPv4 address or an
-// IPv6 /64), so spoofed heartbeats cannot aim more than a fixed byte rate at any victim.
+// Token buckets keyed by address (an IPv4 address or an IPv6 /64): the anti-amplification budget
+// of bytes sent to each destination, and the rates of joins and new networks from each source.
 import { addressBytes } from '../src/rolodex-wire';
 
 interface Bucket {
@@ -7,23 +7,23 @@ interface Bucket {
   refilledAt: number;
 }
 
-export class SendBudget {
+export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly bytesPerSecond: number, private readonly burstBytes: number) {}
+  constructor(private readonly perSecond: number, private readonly burst: number) {}
 
-  /** Takes `bytes` from the destination's bucket; false (and nothing taken) when it lacks them. */
-  take(destination: string, bytes: number, now: number): boolean {
-    let bucket = this.buckets.get(destination);
+  /** Takes `amount` from the key's bucket; false (and nothing taken) when it lacks that much. */
+  take(key: string, amount: number, now: number): boolean {
+    let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { tokens: this.burstBytes, refilledAt: now };
-      this.buckets.set(destination, bucket);
+      bucket = { tokens: this.burst, refilledAt: now };
+      this.buckets.set(key, bucket);
     } else if (now > bucket.refilledAt) {
-      bucket.tokens = Math.min(this.burstBytes, bucket.tokens + ((now - bucket.refilledAt) * this.bytesPerSecond) / 1000);
+      bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.refilledAt) * this.perSecond) / 1000);
       bucket.refilledAt = now;
     }
-    if (bucket.tokens < bytes) return false;
-    bucket.tokens -= bytes;
+    if (bucket.tokens < amount) return false;
+    bucket.tokens -= amount;
     return true;
   }
 
@@ -32,11 +32,9 @@ export class SendBudget {
    * same). Buckets in steady use are kept, so the map does not churn garbage every turn.
    */
   prune(now: number, idleMs: number): void {
-    for (const [destination, bucket] of this.buckets) {
+    for (const [key, bucket] of this.buckets) {
       if (now - bucket.refilledAt < idleMs) continue;
-      if (bucket.tokens + ((now - bucket.refilledAt) * this.bytesPerSecond) / 1000 >= this.burstBytes) {
-        this.buckets.delete(destination);
-      }
+      if (bucket.tokens + ((now - bucket.refilledAt) * this.perSecond) / 1000 >= this.burst) this.buckets.delete(key);
     }
   }
 

@@ -1,15 +1,16 @@
 // The `meshboi member` process: checks the command line, opens the TUN device, the UDP socket and
 // the control socket, starts the member, drops root, and on SIGINT/SIGTERM takes it all down.
-import { defaultControlSocketPath } from '../control/protocol';
-import { ControlServer } from '../control/server';
-import { logger } from '../log';
-import { UdpTransport } from '../net/udp-transport';
-import { openTun, TunError, type TunDevice, type TunErrorCode } from '../tun/linux';
+import { defaultControlSocketPath } from '../src/control/protocol';
+import { ControlServer } from '../src/control/server';
+import { logger } from '../src/log';
+import { UdpTransport } from '../src/net/udp-transport';
+import { openTun, TunError, type TunDevice, type TunErrorCode } from '../src/tun/linux';
 import { CliError } from './cli-error';
-import { bindAddressFor, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './cli-config';
-import { startMember, type Member } from './main';
+import { bindAddressFor, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './member-config';
+import { startMember, type Member } from '../src/member/main';
 import { checkStartupPrivileges, dropPrivileges, lookupIdentity } from './privileges';
 import { PSK_ENV_VARIABLE, resolvePsk } from './psk';
+import { waitForStopSignal } from './stop-signal';
 
 const log = logger('member');
 
@@ -37,7 +38,7 @@ export interface MemberCliOptions {
 
 /** Runs a member until SIGINT or SIGTERM; rejects with an actionable message if it cannot start. */
 export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const stopSignal = waitForStopSignal();
+  const stopSignal = waitForStopSignal(log);
   const cleanups: Array<() => Promise<void>> = [];
   try {
     const { psk, warnings } = resolvePsk({ pskFile: options.pskFile, env: env[PSK_ENV_VARIABLE], arg: options.psk });
@@ -67,7 +68,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     const port = transport.localEndpoint().port;
     const localEndpoints = computeLocalEndpoints(port, { family: bindAddress === '::' ? 6 : 4, vpn });
     const started = await startMember(
-      { network: options.network, psk, vpnIp: vpn.address, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints },
+      { network: options.network, psk, vpnIp: vpn.text, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints },
       { transport, device },
     );
     member = started;
@@ -101,39 +102,6 @@ async function runCleanups(cleanups: Array<() => Promise<void>>): Promise<void> 
       log.warn('error while shutting down', { error: (error as Error).message });
     }
   }
-}
-
-interface StopSignal {
-  promise: Promise<NodeJS.Signals>;
-  dispose(): void;
-}
-
-/** The first SIGINT/SIGTERM asks for an orderly stop; a second one gives up waiting for it. */
-function waitForStopSignal(): StopSignal {
-  let received: NodeJS.Signals | null = null;
-  let resolveSignal: (signal: NodeJS.Signals) => void = () => {};
-  const promise = new Promise<NodeJS.Signals>((resolve) => {
-    resolveSignal = resolve;
-  });
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (received) {
-      log.warn(`${signal} again while stopping; exiting now`);
-      process.exit(1);
-    }
-    received = signal;
-    resolveSignal(signal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    promise,
-    dispose() {
-      if (!received) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    },
-  };
 }
 
 /** Which of our options to look at when the TUN device refuses, beside the addon's own advice. */

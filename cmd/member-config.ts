@@ -3,20 +3,18 @@
 import dns from 'node:dns';
 import os from 'node:os';
 import { Address4, Address6 } from 'ip-address';
-import type { Endpoint } from '../net/transport';
+import type { Endpoint } from '../src/net/transport';
+import { parseVpnAddress, type VpnAddress } from '../src/member/vpn-address';
+import { MAX_LOCAL_ENDPOINTS } from '../src/rolodex-wire';
 import { CliError } from './cli-error';
 
 export const DEFAULT_ROLODEX_PORT = 6264;
-/** Keeps the heartbeat extension small on hosts with many interfaces (containers, bridges). */
-export const MAX_LOCAL_ENDPOINTS = 8;
 
 export class CliConfigError extends CliError {}
 
-export interface VpnAddress {
-  /** Canonical text, e.g. "192.168.50.1" or "fd00::1": also the DTLS identity. */
-  address: string;
+/** --vpn-ip: the member's VPN address, and the subnet its TUN device routes into the VPN. */
+export interface VpnInterface extends VpnAddress {
   prefixLength: number;
-  family: 4 | 6;
   /** "192.168.50.1/24", as the TUN device is configured. */
   cidr: string;
   /** True when `ip` lies in the VPN subnet (so it is not a LAN address worth advertising). */
@@ -26,7 +24,7 @@ export interface VpnAddress {
 const VPN_IP_EXAMPLE = 'give an address with its prefix length, e.g. --vpn-ip 192.168.50.1/24 or --vpn-ip fd00:6d62::1/64';
 
 /** Parses --vpn-ip: an IPv4 or IPv6 host address with a prefix length that leaves room for peers. */
-export function parseVpnIp(text: string): VpnAddress {
+export function parseVpnIp(text: string): VpnInterface {
   const trimmed = text.trim();
   const bad = (why: string) => new CliConfigError(`bad --vpn-ip "${text}": ${why}; ${VPN_IP_EXAMPLE}`);
   if (!trimmed.includes('/')) throw bad('the prefix length is missing');
@@ -48,9 +46,8 @@ export function parseVpnIp(text: string): VpnAddress {
   if (parsed.startAddress().correctForm() === address) throw bad(`${address} is the network address of that subnet, not a host`);
   if (family === 4 && parsed.endAddress().correctForm() === address) throw bad(`${address} is the broadcast address of that subnet, not a host`);
   return {
-    address,
+    ...parseVpnAddress(address)!,
     prefixLength,
-    family,
     cidr: `${address}/${prefixLength}`,
     contains: (ip: string) => parseHost(ip)?.isHostInSubnet(parsed) ?? false,
   };
@@ -183,7 +180,7 @@ export function bindAddressFor(rolodexes: readonly Endpoint[]): '0.0.0.0' | '::'
  */
 export function computeLocalEndpoints(
   port: number,
-  options: { family: 4 | 6; vpn: VpnAddress; interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]> },
+  options: { family: 4 | 6; vpn: VpnInterface; interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]> },
 ): Endpoint[] {
   const interfaces = options.interfaces ?? os.networkInterfaces();
   const endpoints: Endpoint[] = [];
