@@ -34,6 +34,8 @@ constexpr size_t kMaxGsoBytes = 65507;
 // segment over the path MTU (EINVAL) again and again, stops GSO for every later batch.
 uint32_t gsoFailures = 0;
 bool gsoRefused = false;
+// The errno of the send that stopped GSO, for the caller's log and status.
+int gsoRefusedErrno = 0;
 constexpr uint32_t kGsoFailureLimit = 16;
 
 // sockaddr(address, port, mapIPv4) -> Buffer holding a sockaddr_in/sockaddr_in6, or null when the
@@ -70,8 +72,9 @@ struct Run {
   uint32_t count;
 };
 
-// sendBatch(fd, datagrams: Uint8Array[], sockaddrs: Buffer[], count, segment) -> how many left;
-// segment: whether runs may leave as GSO messages. A datagram
+// sendBatch(fd, datagrams: Uint8Array[], sockaddrs: Buffer[], count, segment, gsoState) -> how
+// many left; segment: whether runs may leave as GSO messages; gsoState (an Int32Array of one) gets
+// the errno that stopped GSO for the process, 0 while it works. A datagram
 // the kernel refuses (a full socket buffer, an unreachable network) is lost as UDP loses it: the
 // caller counts count - sent as drops; nothing here throws per datagram. Callers pass the same
 // sockaddr Buffer for one destination, so a run is found by comparing pointers.
@@ -141,7 +144,10 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
         // A refused GSO message goes again as single datagrams, with the rest of the batch.
         if (runs[done].count > 1) {
           gso = false;
-          if (errno == EIO || ++gsoFailures >= kGsoFailureLimit) gsoRefused = true;
+          if (errno == EIO || ++gsoFailures >= kGsoFailureLimit) {
+            gsoRefused = true;
+            gsoRefusedErrno = errno;
+          }
           next = runs[done].first;
           retry = true;
           break;
@@ -155,6 +161,10 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     }
     if (retry) continue;
     next = at;
+  }
+  if (gsoRefused && info[5].IsTypedArray()) {
+    Napi::Int32Array state = info[5].As<Napi::Int32Array>();
+    if (state.ElementLength() > 0) state[0] = gsoRefusedErrno;
   }
   return Napi::Number::New(env, sent);
 }

@@ -23,6 +23,7 @@ export function renderStatus(status: MemberStatus): string {
     `network ${status.network}  vpn-ip ${status.vpnIp}  outside ${status.outsideAddress ?? 'unknown (no map yet)'}  ` +
       `tun ${status.tun.name} (mtu ${status.tun.mtu})`,
   );
+  lines.push(`offloads: ${formatOffloads('tun', status.offloads.tun)}; ${formatOffloads('udp', status.offloads.udp)}`);
   lines.push(`drops not charged to a peer: ${formatDrops(status.drops)}`);
   lines.push('');
   lines.push(`rolodexes (${status.rolodexes.length}):`);
@@ -42,6 +43,13 @@ export function renderStatus(status: MemberStatus): string {
     lines.push(...table(PEER_COLUMNS.map(([header]) => header), peers.map((peer) => PEER_COLUMNS.map(([, cell]) => cell(peer)))));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** "tun csum tso4 (missing: why)", or "tun none". */
+function formatOffloads(what: string, offloads: MemberStatus['offloads']['tun']): string {
+  if (offloads === null) return `${what} none`;
+  const enabled = offloads.enabled.length > 0 ? offloads.enabled.join(' ') : 'none';
+  return `${what} ${enabled}${offloads.problem ? ` (missing: ${offloads.problem})` : ''}`;
 }
 
 /** Left-aligned columns two spaces apart, indented; the last column is not padded. */

@@ -163,6 +163,7 @@ export async function startMember(
         vpnIp: vpn.text,
         outsideAddress: self ? formatEndpoint(self) : null,
         tun: { name: device.name, mtu: device.mtu },
+        offloads: { tun: device.offloads ?? null, udp: transport.offloads ?? null },
         rolodexes: rolodex.status(now),
         peers: [...store.peers.values()].map((peer) => peerStatus(peer, now)),
         drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed },

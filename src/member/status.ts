@@ -1,7 +1,7 @@
 // What a running member reports through its control surface (`meshboi status`, tests): the
 // rolodexes, and every peer with its state, role, timings, counters and drops.
 import { cipherSuiteById } from '../dtls/index';
-import { formatEndpoint } from '../net/transport';
+import { formatEndpoint, type Offloads } from '../net/transport';
 import type { Peer } from './peer';
 import type { RolodexLinkStatus } from './rolodex-client';
 
@@ -31,6 +31,8 @@ export interface MemberStatus {
   vpnIp: string;
   outsideAddress: string | null;
   tun: { name: string; mtu: number };
+  /** Kernel offloads of the TUN device and the UDP socket; null where the device or socket has none to offer. */
+  offloads: { tun: Offloads | null; udp: Offloads | null };
   rolodexes: RolodexLinkStatus[];
   peers: PeerStatus[];
   /** Drops no single peer can be charged with (no route, unknown sources, bad ClientHellos, bad maps). */

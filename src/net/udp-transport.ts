@@ -4,7 +4,9 @@
 // UDP GRO (native/udp.cc), one call into JavaScript per batch.
 import dgram from 'node:dgram';
 import path from 'node:path';
-import type { DatagramTransport, Endpoint, MessageHandler } from './transport';
+import { getSystemErrorName } from 'node:util';
+import { logger } from '../log';
+import type { DatagramTransport, Endpoint, MessageHandler, Offloads } from './transport';
 
 export interface UdpOptions {
   /** Bind address; '::' listens on IPv6 and, unless ipv6Only, IPv4-mapped addresses too. */
@@ -33,7 +35,8 @@ interface NativeReceiver {
 
 interface BatchAddon {
   sockaddr(address: string, port: number, mapIPv4: boolean): Buffer | null;
-  sendBatch(fd: number, datagrams: Uint8Array[], sockaddrs: Buffer[], count: number, segment: boolean): number;
+  /** `gsoState[0]` gets the errno that stopped GSO for the process; it stays 0 while GSO works. */
+  sendBatch(fd: number, datagrams: Uint8Array[], sockaddrs: Buffer[], count: number, segment: boolean, gsoState: Int32Array): number;
   UdpReceiver: new (options: {
     fd: number;
     slab: Uint8Array;
@@ -46,6 +49,7 @@ interface BatchAddon {
 }
 
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'meshboi_udp.node');
+const log = logger('udp');
 /** undefined: not tried yet; null: not built or not loadable, so sends go through dgram. */
 let batchAddon: BatchAddon | null | undefined;
 
@@ -153,6 +157,9 @@ export class UdpTransport implements DatagramTransport {
   private readonly flushQueued = (): void => this.flush();
   private receiver: BatchReceiver | null = null;
   private readonly receiveCounterValues = new Float64Array(4);
+  /** [errno that stopped UDP GSO], set by the addon; logged once. */
+  private readonly gsoState = new Int32Array(1);
+  private gsoRefusalLogged = false;
 
   /**
    * A dual-stack IPv6 socket reports IPv4 senders in plain form but can only send to them in
@@ -188,6 +195,8 @@ export class UdpTransport implements DatagramTransport {
         const sendAddon = fd < 0 || options.batchSends === false ? null : addon;
         const transport = new UdpTransport(socket, type === 'udp6' && !options.ipv6Only, sendAddon, fd, options.segmentSends ?? true);
         if (addon !== null && fd >= 0 && options.batchReceives !== false) transport.receiveInBatches(addon, fd);
+        const { enabled, problem } = transport.offloads;
+        if (problem !== '') log.warn('UDP offloads are partly or wholly unavailable; datagrams still flow without them', { enabled: enabled.join(' ') || 'none', reason: problem });
         resolve(transport);
       });
     });
@@ -241,6 +250,23 @@ export class UdpTransport implements DatagramTransport {
     }
   };
 
+  /**
+   * What the kernel does for us: batched sends and receives, GSO, GRO; and why any of them that
+   * was not turned off by an option is missing.
+   */
+  get offloads(): Offloads {
+    const enabled: string[] = [];
+    const problems: string[] = [];
+    if (this.addon !== null) enabled.push('sendmmsg');
+    if (this.addon !== null && this.segmentSends && this.gsoState[0] === 0) enabled.push('gso');
+    if (this.receiver !== null) enabled.push('recvmmsg');
+    if (this.receiveOffload) enabled.push('gro');
+    if (loadBatchAddon() === null) problems.push(`the UDP addon does not load (${ADDON_PATH}): one system call per datagram; run \`npm install\``);
+    if (this.gsoState[0] !== 0) problems.push(gsoProblem(this.gsoState[0]));
+    if (this.receiver !== null && !this.receiveOffload) problems.push('the kernel refused UDP_GRO (Linux 5.0 has it): each datagram is received whole');
+    return { enabled, problem: problems.join('; ') };
+  }
+
   /** Whether sends go out through sendmmsg (false: one dgram send each). */
   get batched(): boolean {
     return this.addon !== null;
@@ -264,10 +290,14 @@ export class UdpTransport implements DatagramTransport {
     const count = this.queuedCount;
     if (count === 0 || this.addon === null || this.closing) return;
     this.queuedCount = 0;
-    const sent = this.addon.sendBatch(this.fd, this.queued, this.queuedSockaddrs, count, this.segmentSends);
+    const sent = this.addon.sendBatch(this.fd, this.queued, this.queuedSockaddrs, count, this.segmentSends, this.gsoState);
     this.batchCounters.batches++;
     this.batchCounters.sent += sent;
     this.batchCounters.dropped += count - sent;
+    if (this.gsoState[0] !== 0 && !this.gsoRefusalLogged) {
+      this.gsoRefusalLogged = true;
+      log.warn('UDP GSO stopped; equal-sized datagrams now leave one message each', { reason: gsoProblem(this.gsoState[0]) });
+    }
     // Drops the references so sent buffers can be collected; the arrays keep their slots.
     this.queued.fill(EMPTY, 0, count);
   }
@@ -326,6 +356,12 @@ export class UdpTransport implements DatagramTransport {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function gsoProblem(errno: number): string {
+  const name = getSystemErrorName(-errno);
+  const why = name === 'EIO' ? "the outgoing device lacks checksum offload" : 'the kernel refused segmented sends again and again';
+  return `UDP GSO is off (${name}: ${why}): each datagram leaves as its own message`;
+}
 
 /** A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d; peers and maps use the plain form. */
 export function unmapIPv4(address: string): string {

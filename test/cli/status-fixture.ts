@@ -6,6 +6,10 @@ export const STATUS_FIXTURE: MemberStatus = {
   vpnIp: '192.168.50.1',
   outsideAddress: '203.0.113.7:41234',
   tun: { name: 'tun0', mtu: 1200 },
+  offloads: {
+    tun: { enabled: ['csum', 'tso4', 'tso6', 'gro'], problem: 'the kernel refused USO (Linux 6.2 has it)' },
+    udp: { enabled: ['sendmmsg', 'gso', 'recvmmsg', 'gro'], problem: '' },
+  },
   drops: { no_route: 3, unknown_source: 0, bad_client_hello: 1 },
   rolodexes: [
     { address: '198.51.100.2:6264', lastMapAgoMs: 3_200, reachable: true },

@@ -184,3 +184,15 @@ test('with segmentation off, equal datagrams still leave in one batch but as sin
     assert.deepEqual(sender.batchCounters, { sent: BATCH, batches: 1, dropped: 0 });
     assert.equal(receiver.receiveCounters.groSplits, 0);
   }));
+
+test('offloads say what the socket uses, and options that turn batching off are no problem to report', async () => {
+  await withLoopbackPair({}, async (sender) => {
+    assert.deepEqual(sender.offloads, { enabled: ['sendmmsg', 'gso', 'recvmmsg', 'gro'], problem: '' });
+  });
+  await withLoopbackPair({ batchSends: false, batchReceives: false }, async (sender) => {
+    assert.deepEqual(sender.offloads, { enabled: [], problem: '' });
+  });
+  await withLoopbackPair({ segmentSends: false }, async (sender) => {
+    assert.deepEqual(sender.offloads.enabled, ['sendmmsg', 'recvmmsg', 'gro']);
+  });
+});
