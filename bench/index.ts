@@ -123,7 +123,7 @@ async function ensureInstalled(needs: TunnelTool['needs']): Promise<void> {
 function emptyResult(tool: string): ToolResult {
   return {
     tool, status: 'ok', tcp_mbps_runs: [], tcp_mbps_median: null, udp_pps_runs: [], udp_pps: null, rtt_ms: null,
-    tcp_retransmits: null, rtt_cold_ms: null, rtt_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
+    tcp_retransmits: null, rtt_cold_ms: null, rtt_added_ms: null, rtt_cold_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
   };
 }
 
@@ -265,17 +265,21 @@ async function main(): Promise<void> {
   const bare = tools.find((result) => result.tool === bareLink.name);
   for (const result of tools) {
     if (result.rtt_ms !== null && bare?.rtt_ms != null) result.rtt_added_ms = round(result.rtt_ms - bare.rtt_ms, 4);
+    if (result.rtt_cold_ms !== null && bare?.rtt_cold_ms != null) result.rtt_cold_added_ms = round(result.rtt_cold_ms - bare.rtt_cold_ms, 4);
   }
   const memory: MemoryResult | null = settings.tools.includes(MEMORY) ? await measureMemberMemory(memoryPeers, say) : null;
   const report: Report = { machine, settings, tools, member_memory: memory, targets: judgeTargets(tools, memory) };
   await mkdir(out, { recursive: true });
   // A profiled run's figures carry the profiler's overhead, so it leaves latest.* as they were.
-  const written = profile ? 'profile.md' : 'latest.json and latest.md';
+  // Each run also keeps a dated copy of its table, so history.md can point at the run it reads.
+  const dated = `${machine.date.slice(0, 16).replace(/[T:]/g, '-')}.md`;
+  const written = profile ? 'profile.md' : `latest.json, latest.md and ${dated}`;
   if (profile) {
     await writeProfiles(profiled, profileFolder, out, tools);
   } else {
     await writeFile(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(path.join(out, 'latest.md'), renderMarkdown(report));
+    await writeFile(path.join(out, dated), renderMarkdown(report));
   }
   const table = tools.length > 0 ? `${renderTable(tools)}\n\n` : '';
   const failures = [...tools, ...(memory ? [{ tool: MEMORY, reason: memory.reason }] : [])]
