@@ -123,7 +123,7 @@ async function ensureInstalled(needs: TunnelTool['needs']): Promise<void> {
 function emptyResult(tool: string): ToolResult {
   return {
     tool, status: 'ok', tcp_mbps_runs: [], tcp_mbps_median: null, udp_pps_runs: [], udp_pps: null, rtt_ms: null,
-    tcp_retransmits: null, rtt_cold_ms: null, rtt_added_ms: null, rtt_cold_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
+    tcp_retransmits: null, rtt_cold_ms: null, rtt_added_ms: null, rtt_cold_added_ms: null, rtt_loaded_ms: null, rtt_loaded_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
   };
 }
 
@@ -189,7 +189,7 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
         const run = await measureTcp(pair, tunnel.serverAddress, settings.tcp_seconds, tunnel.daemons);
         tcpRuns.push(run);
         say(`${tool.name}: TCP run ${index}: ${run.mbps.toFixed(0)} Mbit/s, CPU ${run.cpuPct.toFixed(0)}% ` +
-          `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits`);
+          `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits, RTT under load ${run.loadedRttMs} ms`);
       });
     }
     // The RTT figure is taken warm, after the TCP runs, so a JIT-compiled data path (ours) is
@@ -218,6 +218,7 @@ function summarise({ result, tcpRuns, errors }: Contender): ToolResult {
     result.tunnel_cpu_pct = medianOf((run) => run.tunnelCpuPct, 1);
     result.machine_cpu_pct = medianOf((run) => run.machineCpuPct, 1);
     result.cpu_pct_per_gbps = medianOf((run) => run.cpuPct / (run.mbps / 1000), 2);
+    result.rtt_loaded_ms = medianOf((run) => run.loadedRttMs, 4);
   }
   if (result.udp_pps_runs.length > 0) result.udp_pps = Math.round(median(result.udp_pps_runs));
   if (errors.length > 0) {
@@ -266,6 +267,7 @@ async function main(): Promise<void> {
   for (const result of tools) {
     if (result.rtt_ms !== null && bare?.rtt_ms != null) result.rtt_added_ms = round(result.rtt_ms - bare.rtt_ms, 4);
     if (result.rtt_cold_ms !== null && bare?.rtt_cold_ms != null) result.rtt_cold_added_ms = round(result.rtt_cold_ms - bare.rtt_cold_ms, 4);
+    if (result.rtt_loaded_ms !== null && bare?.rtt_loaded_ms != null) result.rtt_loaded_added_ms = round(result.rtt_loaded_ms - bare.rtt_loaded_ms, 4);
   }
   const memory: MemoryResult | null = settings.tools.includes(MEMORY) ? await measureMemberMemory(memoryPeers, say) : null;
   const report: Report = { machine, settings, tools, member_memory: memory, targets: judgeTargets(tools, memory) };

@@ -18,6 +18,10 @@ export interface ToolResult {
   udp_pps: number | null;
   /** Median ping RTT after the TCP runs (steady state). */
   rtt_ms: number | null;
+  /** Median over the TCP runs of the median ping RTT during each run. */
+  rtt_loaded_ms: number | null;
+  /** rtt_loaded_ms minus the bare link's, in the same run. */
+  rtt_loaded_added_ms: number | null;
   /** Median ping RTT before any traffic crossed the tunnel. */
   rtt_cold_ms: number | null;
   /** RTT minus the bare link's RTT in the same run. */
@@ -100,7 +104,7 @@ function readOptional(file: string): string {
   }
 }
 
-type Metric = 'tcp_mbps_median' | 'udp_pps' | 'rtt_added_ms' | 'rtt_cold_added_ms' | 'cpu_pct_per_gbps';
+type Metric = 'tcp_mbps_median' | 'udp_pps' | 'rtt_added_ms' | 'rtt_cold_added_ms' | 'rtt_loaded_added_ms' | 'cpu_pct_per_gbps';
 
 function ratio(result: ToolResult, reference: ToolResult | undefined, metric: Metric): number | null {
   const value = result[metric];
@@ -173,7 +177,7 @@ export function renderTable(tools: readonly ToolResult[]): string {
   ];
   const header = [
     'tool', 'MTU', 'TCP Mbit/s', 'vs neb', 'vs wg', 'UDP pps', 'vs neb', 'vs wg', 'RTT ms',
-    'added RTT ms', 'vs neb', 'vs wg', 'cold added RTT ms', 'vs neb', 'vs wg', 'CPU %', 'CPU %/Gbit/s', 'vs neb', 'vs wg',
+    'added RTT ms', 'vs neb', 'vs wg', 'cold added RTT ms', 'vs neb', 'vs wg', 'loaded added RTT ms', 'vs neb', 'vs wg', 'CPU %', 'CPU %/Gbit/s', 'vs neb', 'vs wg',
   ];
   const rows = tools.map((result) =>
     result.tcp_mbps_median === null && result.udp_pps === null && result.rtt_ms === null
@@ -186,6 +190,7 @@ export function renderTable(tools: readonly ToolResult[]): string {
           figure(result.rtt_ms, 3),
           ...columns('rtt_added_ms', 3, result),
           ...columns('rtt_cold_added_ms', 3, result),
+          ...columns('rtt_loaded_added_ms', 3, result),
           figure(result.cpu_pct, 0),
           ...columns('cpu_pct_per_gbps', 1, result),
         ],
@@ -212,7 +217,7 @@ export function renderMarkdown(report: Report): string {
     `Two lab hosts (network namespaces) on the lab's internet segment, a veth pair from each into one bridge. TCP: one iperf3 stream for ${settings.tcp_seconds} s, median of ${settings.runs}. ` +
       `UDP: iperf3 -u -b 0 -l ${settings.udp_payload_bytes} (as fast as iperf3 sends) for ${settings.tcp_seconds} s, datagrams received per second, median of ${settings.runs}; ` +
       'a datagram above a tunnel\'s MTU crosses as IP fragments, so host B\'s ipfrag_time is 3 s and each run first waits for the half-built datagrams the previous flood left to expire. ' +
-      `RTT: median of ${settings.pings} pings 0.2 s apart, taken after the TCP runs (warm), and the same before any traffic crossed the tunnel (cold); added RTT is over the bare link's in this run. ` +
+      `RTT: median of ${settings.pings} pings 0.2 s apart, taken after the TCP runs (warm), the same before any traffic crossed the tunnel (cold), and pings 0.2 s apart during each TCP run from its first second on (loaded, the median of the runs' medians); added RTT is over the bare link's in this run. ` +
       'CPU: during the TCP runs, CPU time of both iperf3 ends (their own report), the tunnel\'s processes (/proc/<pid>/stat) and the ' +
       'machine\'s interrupt and softirq time (/proc/stat: the network stack\'s work, charged to no process), in percent of one core; ' +
       'CPU %/Gbit/s divides that by the throughput. The machine\'s total busy time is in latest.json as machine_cpu_pct.',

@@ -92,6 +92,14 @@ const IFNAMSIZ = 16;
 const BATCH_SLOTS = 64;
 /** Packets queued for one write call at most; a longer turn writes as it goes. */
 const WRITE_QUEUE_LIMIT = 1024;
+/**
+ * With TSO each packet the kernel queues for us can be a 64 KiB super-packet, and the TUN queue
+ * counts packets, not bytes: 500 of them (the default) held tens of milliseconds of a TCP stream in
+ * front of every other packet. Super-packets of at most 16 KiB and 16 of them bound it to 256 KiB,
+ * a few milliseconds; TCP sees the loss sooner instead of filling the queue.
+ */
+const OFFLOAD_QUEUE_PACKETS = 16;
+const OFFLOAD_SUPER_PACKET_BYTES = 16_384;
 /** An Ethernet header and one VLAN tag, which a TAP frame carries on top of the MTU. */
 const LINK_HEADER_ROOM = 18;
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'meshboi_tun.node');
@@ -175,7 +183,18 @@ export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
     await device.close();
     throw error;
   }
+  if (device.offloads.enabled.some((offload) => offload.startsWith('tso'))) await boundQueue(device.name, options.netns);
   return device;
+}
+
+/** See OFFLOAD_QUEUE_PACKETS; a kernel or `ip` that refuses leaves the device working, only slower to answer under load. */
+async function boundQueue(name: string, netns: string | undefined): Promise<void> {
+  const args = ['link', 'set', 'dev', name, 'txqueuelen', String(OFFLOAD_QUEUE_PACKETS), 'gso_max_size', String(OFFLOAD_SUPER_PACKET_BYTES)];
+  try {
+    await runIp(netns, args);
+  } catch (error) {
+    log.warn('cannot bound the TUN queue; under load it may add tens of milliseconds of latency', { device: name, reason: (error as Error).message });
+  }
 }
 
 /** A TUN or TAP device from openTun. Reads arrive in batches on libuv readiness, never polled. */

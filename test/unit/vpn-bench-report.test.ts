@@ -9,7 +9,7 @@ import { judgeTargets, renderTable, type MemoryResult, type ToolResult } from '.
 function tool(name: string, figures: Partial<ToolResult>): ToolResult {
   return {
     tool: name, status: 'ok', tcp_mbps_runs: [], tcp_mbps_median: null, tcp_retransmits: null, udp_pps_runs: [], udp_pps: null,
-    rtt_ms: null, rtt_cold_ms: null, rtt_added_ms: null, rtt_cold_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null,
+    rtt_ms: null, rtt_cold_ms: null, rtt_added_ms: null, rtt_cold_added_ms: null, rtt_loaded_ms: null, rtt_loaded_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null,
     cpu_pct_per_gbps: null, ...figures,
   };
 }
