@@ -189,7 +189,7 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
         const run = await measureTcp(pair, tunnel.serverAddress, settings.tcp_seconds, tunnel.daemons);
         tcpRuns.push(run);
         say(`${tool.name}: TCP run ${index}: ${run.mbps.toFixed(0)} Mbit/s, CPU ${run.cpuPct.toFixed(0)}% ` +
-          `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits, RTT under load ${run.loadedRttMs} ms`);
+          `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits, RTT under load ${run.loadedRttMs.toFixed(2)} ms`);
       });
     }
     // The RTT figure is taken warm, after the TCP runs, so a JIT-compiled data path (ours) is
