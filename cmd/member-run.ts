@@ -1,8 +1,11 @@
-// The `meshboi member` process: checks the command line, opens the TUN device, the UDP socket and
-// the control socket, starts the member, drops root, and on SIGINT/SIGTERM takes it all down.
+// The `meshboi member` process: checks the command line, opens the TUN device, the UDP socket, the
+// control socket and the metrics endpoint, starts the member, drops root, and on SIGINT/SIGTERM
+// takes it all down.
 import { defaultControlSocketPath } from '../src/control/protocol';
 import { ControlServer } from '../src/control/server';
 import { logger } from '../src/log';
+import { MetricsExporter, type MetricsAddress } from '../src/metrics/exporter';
+import { memberMetrics } from '../src/metrics/member';
 import { UdpTransport } from '../src/net/udp-transport';
 import { openTun, TunError, type TunDevice, type TunErrorCode } from '../src/tun/linux';
 import { CliError } from './cli-error';
@@ -34,6 +37,7 @@ export interface MemberCliOptions {
   controlSocket?: string;
   user?: string;
   group?: string;
+  metricsAddress?: MetricsAddress;
 }
 
 /** Runs a member until SIGINT or SIGTERM; rejects with an actionable message if it cannot start. */
@@ -50,13 +54,21 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     checkStartupPrivileges({ tunName: options.tunName, dropsPrivileges: identity !== null });
 
     let member: Member | null = null;
+    const running = (): Member => {
+      if (!member) throw new Error('the member is still starting; ask again in a moment');
+      return member;
+    };
     const control = await ControlServer.listen(options.controlSocket ?? defaultControlSocketPath(options.tunName), {
-      status() {
-        if (!member) throw new Error('the member is still starting; ask again in a moment');
-        return member.status();
-      },
+      status: () => running().status(),
+      ping: async (vpnIp) => running().ping(vpnIp),
     });
     cleanups.push(() => control.close());
+
+    if (options.metricsAddress) {
+      const metrics = await MetricsExporter.listen(options.metricsAddress, memberMetrics(() => running().status()));
+      cleanups.push(() => metrics.close());
+      log.info('serving metrics', { url: metrics.url });
+    }
 
     const device = await openTunWithAdvice(options.tunName, mtu, vpn.cidr);
     cleanups.push(() => device.close());

@@ -1,7 +1,9 @@
 // `meshboi member` (alias `client`, the original's name): runs a mesh VPN member until SIGINT/SIGTERM.
 import { Command, InvalidArgumentError, type ParseOptionsResult } from 'commander';
+import { acceptConfigFile } from './config-file';
 import { DEFAULT_ROLODEX_PORT } from './member-config';
 import type { MemberCliOptions } from './member-run';
+import { metricsAddressOption } from './metrics-address';
 import { MAX_PLAINTEXT_LENGTH } from '../src/dtls/index';
 
 /**
@@ -59,6 +61,7 @@ export function addMemberCommand(program: Command): void {
     .option('--control-socket <path>', 'Unix socket for `meshboi status` (default /run/meshboi/<tun-name>.sock)')
     .option('--user <user>', 'drop root to this user once the TUN device and sockets are open')
     .option('--group <group>', 'with --user: the group to run as (default: the user\'s primary group)')
+    .addOption(metricsAddressOption())
     .addHelpText('after', '\nThe PSK comes from exactly one of --psk-file, the MESHBOI_PSK environment variable or --psk.')
     .action(async (options: MemberCliOptions) => {
       // Loaded on use: the rolodex, status and genpsk commands need none of the member's code.
@@ -67,6 +70,7 @@ export function addMemberCommand(program: Command): void {
       // Stop has closed everything of ours; exiting now also ends anything a dependency left behind.
       process.exit(0);
     });
+  acceptConfigFile(command, { repeatable: ['rolodex-address'] });
   command.copyInheritedSettings(program);
   program.addCommand(command);
 }

@@ -2,6 +2,7 @@
 // The `meshboi` executable: builds the program and hands it the process arguments.
 import { addGenpskCommand } from './genpsk';
 import { addMemberCommand } from './member';
+import { addPingCommand } from './ping';
 import { createProgram } from './program';
 import { addRolodexCommand } from './rolodex';
 import { addStatusCommand } from './status';
@@ -10,6 +11,7 @@ const program = createProgram();
 addRolodexCommand(program);
 addMemberCommand(program);
 addStatusCommand(program);
+addPingCommand(program);
 addGenpskCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

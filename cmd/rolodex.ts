@@ -6,6 +6,10 @@ import { UdpTransport } from '../src/net/udp-transport';
 import { formatEndpoint } from '../src/net/transport';
 import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
+import { MetricsExporter, type MetricsAddress } from '../src/metrics/exporter';
+import { rolodexMetrics } from '../src/metrics/rolodex';
+import { acceptConfigFile } from './config-file';
+import { metricsAddressOption } from './metrics-address';
 import { waitForStopSignal } from './stop-signal';
 
 interface RolodexCommandOptions {
@@ -24,6 +28,7 @@ interface RolodexCommandOptions {
   joinBurst: number;
   networkRate: number;
   networkBurst: number;
+  metricsAddress?: MetricsAddress;
 }
 
 function count(name: string, minimum: number): (value: string) => number {
@@ -45,7 +50,7 @@ function seconds(name: string, allowZero: boolean): (value: string) => number {
 }
 
 export function addRolodexCommand(program: Command): void {
-  program
+  const command = program
     .command('rolodex')
     .description('run the rendezvous server that tells members of a network where the others are')
     .option('--listen-address <address>', 'address to listen on; "::" listens on IPv6 and IPv4', '0.0.0.0')
@@ -63,9 +68,11 @@ export function addRolodexCommand(program: Command): void {
     .option('--join-burst <n>', 'new members one address may register at once', count('--join-burst', 1), DEFAULT_OPTIONS.joinBurst)
     .option('--network-rate <n>', 'new networks one address may create per second', count('--network-rate', 1), DEFAULT_OPTIONS.networksPerSecond)
     .option('--network-burst <n>', 'new networks one address may create at once', count('--network-burst', 1), DEFAULT_OPTIONS.networkBurst)
+    .addOption(metricsAddressOption())
     .action(async (options: RolodexCommandOptions) => {
       await runRolodex(options);
     });
+  acceptConfigFile(command);
 }
 
 async function runRolodex(options: RolodexCommandOptions): Promise<void> {
@@ -95,17 +102,26 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`cannot listen on ${options.listenAddress} port ${options.listenPort} (${reason}); pick another --listen-address or --listen-port`);
     }
+    const server = new RolodexServer(transport, settings);
+    let metrics: MetricsExporter | null = null;
+    if (options.metricsAddress) {
+      try {
+        metrics = await MetricsExporter.listen(options.metricsAddress, rolodexMetrics(() => server.stats()));
+      } catch (error) {
+        await transport.close();
+        throw error;
+      }
+    }
     if (stopSignal.received) {
-      await transport.close();
+      await Promise.all([transport.close(), metrics?.close()]);
       return;
     }
-    const server = new RolodexServer(transport, settings);
     server.start();
     const bound = transport.localEndpoint();
-    log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings });
+    log.info('listening', { address: formatEndpoint(bound), port: bound.port, ...settings, ...(metrics ? { metrics: metrics.url } : {}) });
     const signal = await stopSignal.promise;
     log.info('stopping', { signal, ...server.stats() });
-    await server.stop();
+    await Promise.all([server.stop(), metrics?.close()]);
   } finally {
     stopSignal.dispose();
   }

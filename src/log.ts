@@ -46,10 +46,16 @@ export function logger(component: string): Logger {
 export class RateLimitedLog {
   private readonly last = new Map<string, { at: number; suppressed: number }>();
 
-  constructor(private readonly log: Logger, private readonly intervalMs = 10_000, private readonly maxKeys = 1024) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs = 10_000,
+    private readonly maxKeys = 1024,
+    /** Where time comes from: a member passes its clock, so simulated time decides what repeats. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   warn(key: string, message: string, fields: Record<string, unknown> = {}): void {
-    const now = Date.now();
+    const now = this.now();
     const entry = this.last.get(key);
     if (entry && now - entry.at < this.intervalMs) {
       entry.suppressed++;

@@ -1,12 +1,21 @@
-// The `meshboi status` side of the control surface: one request over the member's Unix socket,
-// with errors that say which member was meant and what to do when it is not there.
+// The `meshboi status` and `meshboi ping` side of the control surface: one request over the
+// member's Unix socket, with errors that say which member was meant and what to do when it is not there.
 import net from 'node:net';
+import type { ProbeResult } from '../member/probes';
 import type { MemberStatus } from '../member/status';
-import { decodeResponse, encodeRequest, LineBuffer, MAX_RESPONSE_BYTES, type ControlMethod } from './protocol';
+import { decodeResponse, encodeRequest, LineBuffer, MAX_RESPONSE_BYTES, type ControlRequest } from './protocol';
 
 /** Said to a person as it is: each one names the member meant and what to do. */
 export class ControlClientError extends Error {
   override name = 'ControlClientError';
+
+  constructor(
+    message: string,
+    /** Set when the member answered with a refusal: its own message, and its code if it gave one. */
+    readonly refusal: { error: string; code?: string } | null = null,
+  ) {
+    super(message);
+  }
 }
 
 const CONNECT_ADVICE: Record<string, string> = {
@@ -17,7 +26,7 @@ const CONNECT_ADVICE: Record<string, string> = {
 };
 
 /** Sends one request and resolves with the member's result; rejects with ControlClientError. */
-export function request(socketPath: string, method: ControlMethod, timeoutMs = 5_000): Promise<unknown> {
+export function request(socketPath: string, message: ControlRequest, timeoutMs = 5_000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     const lines = new LineBuffer(MAX_RESPONSE_BYTES);
@@ -30,7 +39,7 @@ export function request(socketPath: string, method: ControlMethod, timeoutMs = 5
       else resolve(result);
     };
     socket.setTimeout(timeoutMs, () => settle(new ControlClientError(`the member on ${socketPath} did not answer within ${timeoutMs} ms`)));
-    socket.once('connect', () => socket.write(encodeRequest({ method })));
+    socket.once('connect', () => socket.write(encodeRequest(message)));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       const advice = CONNECT_ADVICE[error.code ?? ''] ?? error.message;
       settle(new ControlClientError(`cannot talk to the member on ${socketPath}: ${advice}`));
@@ -42,12 +51,20 @@ export function request(socketPath: string, method: ControlMethod, timeoutMs = 5
       if (complete.length === 0) return;
       const response = decodeResponse(complete[0]);
       if (!response.ok) return settle(new ControlClientError(`unreadable answer from ${socketPath}: ${response.error}`));
-      if (!response.value.ok) return settle(new ControlClientError(`the member on ${socketPath} refused: ${response.value.error}`));
+      if (!response.value.ok) {
+        const { error, code } = response.value;
+        return settle(new ControlClientError(`the member on ${socketPath} refused: ${error}`, code === undefined ? { error } : { error, code }));
+      }
       settle(null, response.value.result);
     });
   });
 }
 
 export async function requestStatus(socketPath: string, timeoutMs?: number): Promise<MemberStatus> {
-  return (await request(socketPath, 'status', timeoutMs)) as MemberStatus;
+  return (await request(socketPath, { method: 'status' }, timeoutMs)) as MemberStatus;
+}
+
+/** One probe; the member's refusal (unknown peer, not established, original peer, timeout) rejects with its message. */
+export async function requestPing(socketPath: string, vpnIp: string, timeoutMs?: number): Promise<ProbeResult> {
+  return (await request(socketPath, { method: 'ping', vpnIp }, timeoutMs)) as ProbeResult;
 }

@@ -1,5 +1,6 @@
-// The control protocol between a running member and `meshboi status`: one JSON request per line,
-// one JSON response per line, over a root-only Unix socket. Pure codecs; the sockets live beside.
+// The control protocol between a running member and `meshboi status` or `meshboi ping`: one JSON
+// request per line, one JSON response per line, over a root-only Unix socket. Pure codecs; the
+// sockets live beside.
 import path from 'node:path';
 
 export const DEFAULT_CONTROL_DIRECTORY = '/run/meshboi';
@@ -8,14 +9,14 @@ export const MAX_REQUEST_BYTES = 4096;
 /** A status of thousands of peers stays far below this; a longer answer means a broken peer. */
 export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-export const CONTROL_METHODS = ['status'] as const;
+export const CONTROL_METHODS = ['status', 'ping'] as const;
 export type ControlMethod = (typeof CONTROL_METHODS)[number];
 
-export interface ControlRequest {
-  method: ControlMethod;
-}
+/** `status`: the MemberStatus. `ping`: one probe to the peer holding `vpnIp`, answered with its ProbeResult. */
+export type ControlRequest = { method: 'status' } | { method: 'ping'; vpnIp: string };
 
-export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
+/** `code` names a refusal a caller may act on (a ProbeError's code); the error is for people. */
+export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string; code?: string };
 
 export type DecodedControl<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -35,7 +36,11 @@ export function decodeRequest(line: string): DecodedControl<ControlRequest> {
   if (typeof method !== 'string' || !(CONTROL_METHODS as readonly string[]).includes(method)) {
     return { ok: false, error: `unknown method ${JSON.stringify(method)}; known: ${CONTROL_METHODS.join(', ')}` };
   }
-  return { ok: true, value: { method: method as ControlMethod } };
+  if (method === 'ping') {
+    if (typeof value.vpnIp !== 'string') return { ok: false, error: 'a ping request needs "vpnIp", the VPN IP of the peer to probe' };
+    return { ok: true, value: { method, vpnIp: value.vpnIp } };
+  }
+  return { ok: true, value: { method: 'status' } };
 }
 
 export function encodeResponse(response: ControlResponse): Buffer {
@@ -46,7 +51,9 @@ export function decodeResponse(line: string): DecodedControl<ControlResponse> {
   const value = parseObject(line);
   if (!value) return { ok: false, error: 'the answer is not a JSON object' };
   if (value.ok === true && 'result' in value) return { ok: true, value: { ok: true, result: value.result } };
-  if (value.ok === false && typeof value.error === 'string') return { ok: true, value: { ok: false, error: value.error } };
+  if (value.ok === false && typeof value.error === 'string') {
+    return { ok: true, value: typeof value.code === 'string' ? { ok: false, error: value.error, code: value.code } : { ok: false, error: value.error } };
+  }
   return { ok: false, error: 'the answer has neither a result nor an error' };
 }
 

@@ -1,9 +1,10 @@
-// The member's side of the control surface: a Unix socket, root-only, that answers `status`
-// requests from `meshboi status` and the tests without reaching into the member's internals.
+// The member's side of the control surface: a Unix socket, root-only, that answers `status` and
+// `ping` requests from the CLI and the tests without reaching into the member's internals.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { logger } from '../log';
+import { ProbeError, type ProbeResult } from '../member/probes';
 import type { MemberStatus } from '../member/status';
 import { decodeRequest, encodeResponse, LineBuffer, MAX_REQUEST_BYTES, type ControlResponse } from './protocol';
 
@@ -17,6 +18,8 @@ const PROBE_TIMEOUT_MS = 1_000;
 export interface ControlHandlers {
   /** May throw (e.g. while the member is starting); the client receives the message. */
   status(): MemberStatus;
+  /** One probe; rejects with a message for the person who asked (unknown peer, timeout...). */
+  ping(vpnIp: string): Promise<ProbeResult>;
 }
 
 export class ControlError extends Error {
@@ -110,22 +113,32 @@ export class ControlServer {
     socket.on('close', () => this.connections.delete(socket));
     socket.on('error', () => socket.destroy());
     const lines = new LineBuffer(MAX_REQUEST_BYTES);
+    // Answers leave in the order the requests came, though a ping's takes a round trip.
+    let answered = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
       const complete = lines.push(chunk);
       if (complete === null) {
         socket.end(encodeResponse({ ok: false, error: `request longer than ${MAX_REQUEST_BYTES} bytes` }));
         return;
       }
-      for (const line of complete) socket.write(encodeResponse(this.answer(line)));
+      for (const line of complete) {
+        const answer = this.answer(line);
+        answered = answered.then(async () => {
+          const response = await answer;
+          if (!socket.destroyed) socket.write(encodeResponse(response));
+        });
+      }
     });
   }
 
-  private answer(line: string): ControlResponse {
+  private async answer(line: string): Promise<ControlResponse> {
     const request = decodeRequest(line);
     if (!request.ok) return { ok: false, error: request.error };
     try {
-      return { ok: true, result: this.handlers.status() };
+      const result = request.value.method === 'ping' ? await this.handlers.ping(request.value.vpnIp) : this.handlers.status();
+      return { ok: true, result };
     } catch (error) {
+      if (error instanceof ProbeError) return { ok: false, error: error.message, code: error.code };
       return { ok: false, error: (error as Error).message };
     }
   }

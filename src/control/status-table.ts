@@ -1,4 +1,6 @@
 // Renders a MemberStatus for people: a summary, the rolodexes, and one table row per peer.
+import type { SessionCounters } from '../dtls/index';
+import type { HandshakeCounts } from '../member/handshake-watch';
 import type { MemberStatus } from '../member/status';
 
 type Peer = MemberStatus['peers'][number];
@@ -14,6 +16,8 @@ const PEER_COLUMNS: Array<[header: string, cell: (peer: Peer) => string]> = [
   ['PACKETS IN/OUT', (peer) => `${peer.packetsIn}/${peer.packetsOut}`],
   ['BYTES IN/OUT', (peer) => `${formatBytes(peer.bytesIn)}/${formatBytes(peer.bytesOut)}`],
   ['DROPS', (peer) => formatDrops(peer.drops)],
+  ['DTLS DROPS', (peer) => formatDrops(dtlsDrops(peer.dtls))],
+  ['HANDSHAKES', (peer) => formatHandshakes(peer.handshakes)],
   ['LAST ERROR', (peer) => peer.lastError ?? '-'],
 ];
 
@@ -25,6 +29,11 @@ export function renderStatus(status: MemberStatus): string {
   );
   lines.push(`offloads: ${formatOffloads('tun', status.offloads.tun)}; ${formatOffloads('udp', status.offloads.udp)}`);
   lines.push(`drops not charged to a peer: ${formatDrops(status.drops)}`);
+  lines.push(
+    `DTLS records of current sessions: ${status.dtls.recordsIn} in, ${status.dtls.recordsOut} out, ` +
+      `dropped ${formatDrops(dtlsDrops(status.dtls))}, ${status.dtls.retransmits} flights retransmitted`,
+  );
+  lines.push(`handshakes: ${formatHandshakes(status.handshakes)}`);
   lines.push('');
   lines.push(`rolodexes (${status.rolodexes.length}):`);
   lines.push(
@@ -68,6 +77,17 @@ function comparePeers(a: Peer, b: Peer): number {
     return a.vpnIp.localeCompare(b.vpnIp, 'en', { numeric: true });
   }
   return a.outsideAddress.localeCompare(b.outsideAddress, 'en', { numeric: true });
+}
+
+/** The records a session dropped, by why: failed authentication (forged, or another key), replays, malformed or wrong epoch. */
+function dtlsDrops(counters: SessionCounters): Record<string, number> {
+  return { auth: counters.droppedAuth, replay: counters.droppedReplay, malformed: counters.droppedMalformed };
+}
+
+/** "3 ok, psk_mismatch=2,timeout=1"; "0 ok" when nothing failed. */
+export function formatHandshakes(counts: HandshakeCounts): string {
+  const failed = formatDrops(counts.failed);
+  return failed === '-' ? `${counts.completed} ok` : `${counts.completed} ok, failed ${failed}`;
 }
 
 /** "never", "850ms ago", "42s ago", "5m03s ago", "2h05m ago", "3d04h ago". */

@@ -51,7 +51,8 @@ export interface HandshakeInfo {
 export type CloseReason =
   | { kind: 'close_notify' }
   | { kind: 'alert'; description: number; message: string }
-  | { kind: 'handshake_timeout'; message: string }
+  /** `flight`: the one that went unanswered (5, our Finished, is what a peer with another PSK leaves unanswered). */
+  | { kind: 'handshake_timeout'; flight: number; message: string }
   | { kind: 'local'; message: string };
 
 export interface SessionEvents {

@@ -5,3 +5,4 @@ export { CookieGate, looksLikeClientHello, type CookieVerdict } from './cookie';
 export * from './api';
 export { cipherSuiteById } from './cipher/suites';
 export { MAX_PLAINTEXT_LENGTH } from './record/header';
+export { AlertDescription } from './alert';

@@ -355,7 +355,7 @@ export class DtlsSession {
     } else {
       message = `handshake timed out: no answer to our ClientHello ${after}; is the peer running, and does UDP reach it?`;
     }
-    this.closeWith({ kind: 'handshake_timeout', message }, message);
+    this.closeWith({ kind: 'handshake_timeout', flight: flight.number, message }, message);
   }
 
   private closeWith(reason: CloseReason, why: string): void {

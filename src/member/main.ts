@@ -1,6 +1,6 @@
 // The member's composition root: config -> the given socket, device and clock -> peer stores ->
-// rolodex client, listings, attempts, sessions, slow path, liveness and the packet path; returns
-// the control API.
+// rolodex client, listings, attempts, sessions, slow path, liveness, the packet path, handshake
+// counters and probes; returns the control API.
 import { systemClock, type Clock } from '../clock';
 import type { CipherSuiteId } from '../dtls/index';
 import { logger, type Logger } from '../log';
@@ -8,6 +8,7 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
+import { HandshakeWatch } from './handshake-watch';
 import { Inside } from './inside';
 import { Listings, type ListingTimings } from './listings';
 import { Liveness, type LivenessTimings } from './liveness';
@@ -15,14 +16,16 @@ import { Outside } from './outside';
 import type { Peer } from './peer';
 import { PeerSessions } from './peer-sessions';
 import { PeerStore } from './peer-store';
+import { Probes, type ProbeResult } from './probes';
 import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
 import { SlowPath } from './slow-path';
-import { peerStatus, type MemberStatus } from './status';
+import { addSessionCounters, emptySessionCounters, peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
 import { parseVpnAddress } from './vpn-address';
 
 export type { MemberStatus, PeerStatus } from './status';
+export { ProbeError, type ProbeResult } from './probes';
 
 export interface MemberConfig {
   network: string;
@@ -48,6 +51,8 @@ export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessT
   staleAfterMs: number;
   /** Server handshakes in flight at most. */
   maxPending: number;
+  /** How long `meshboi ping` waits for a probe's reply. */
+  probeTimeoutMs: number;
 }
 
 /** The spec's timings where it has them (heartbeat 5 s, client wait 1 s); the rest are ours. */
@@ -67,6 +72,7 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   listingGraceMs: 60_000,
   staleAfterMs: 20_000,
   maxPending: 256,
+  probeTimeoutMs: 2_000,
 };
 
 export interface MemberOptions {
@@ -81,6 +87,8 @@ export interface MemberOptions {
 /** The control API: what `meshboi status` and tests use, never the member's internals. */
 export interface Member {
   status(): MemberStatus;
+  /** One probe through the session of the peer holding `vpnIp` (`meshboi ping`); rejects with a ProbeError. */
+  ping(vpnIp: string): Promise<ProbeResult>;
   /** close_notify to our own peers only (never an original peer), every timer cleared. Idempotent. */
   stop(): Promise<void>;
 }
@@ -119,9 +127,18 @@ export async function startMember(
     timers,
     clock,
     {
-      handshakeComplete: (path, info) => sessions.handshakeComplete(path, info),
-      data: (path, plaintext) => outside.deliver(path, plaintext),
-      closed: (path, reason) => sessions.closed(path, reason),
+      handshakeComplete: (path, info) => {
+        handshakes.completed(path);
+        sessions.handshakeComplete(path, info);
+      },
+      // Probe records of our own peers are told from IP packets by their first byte (probe-codec.ts).
+      data: (path, plaintext) => {
+        if (!probes.receive(path, plaintext)) outside.deliver(path, plaintext);
+      },
+      closed: (path, reason) => {
+        handshakes.closed(path, reason);
+        sessions.closed(path, reason);
+      },
     },
     log,
   );
@@ -141,6 +158,9 @@ export async function startMember(
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);
+  const handshakes = new HandshakeWatch(clock, log);
+  // Round trips on a LAN take well under a millisecond: the system clock's Date.now() would say 0.
+  const probes = new Probes(store, timers, timings.probeTimeoutMs, options.clock ? () => clock.now() : () => performance.now());
 
   outside.attach(transport);
   inside.attach(device);
@@ -158,6 +178,7 @@ export async function startMember(
     status(): MemberStatus {
       const now = clock.now();
       const self = rolodex.outsideAddress();
+      const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer)));
       return {
         network: config.network,
         vpnIp: vpn.text,
@@ -165,14 +186,20 @@ export async function startMember(
         tun: { name: device.name, mtu: device.mtu },
         offloads: { tun: device.offloads ?? null, udp: transport.offloads ?? null },
         rolodexes: rolodex.status(now),
-        peers: [...store.peers.values()].map((peer) => peerStatus(peer, now)),
+        peers,
         drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed },
+        handshakes: { completed: handshakes.total.completed, failed: { ...handshakes.total.failed } },
+        dtls: peers.reduce((sum, peer) => addSessionCounters(sum, peer.dtls), emptySessionCounters()),
       };
+    },
+    ping(vpnIp: string): Promise<ProbeResult> {
+      return probes.ping(vpnIp);
     },
     stop(): Promise<void> {
       stopping ??= (async () => {
         transport.onMessage(() => {});
         device.onPackets(() => {});
+        probes.stop();
         sessions.stop();
         timers.clear();
         log.info('member stopped', { network: config.network });

@@ -1,8 +1,10 @@
 // What a running member reports through its control surface (`meshboi status`, tests): the
-// rolodexes, and every peer with its state, role, timings, counters and drops.
-import { cipherSuiteById } from '../dtls/index';
+// rolodexes, and every peer with its state, role, timings, counters, drops, handshakes and the
+// DTLS counters of its current sessions.
+import { cipherSuiteById, type SessionCounters } from '../dtls/index';
 import { formatEndpoint, type Offloads } from '../net/transport';
-import type { Peer } from './peer';
+import type { HandshakeCounts } from './handshake-watch';
+import type { Path, Peer } from './peer';
 import type { RolodexLinkStatus } from './rolodex-client';
 
 export interface PeerStatus {
@@ -24,6 +26,14 @@ export interface PeerStatus {
   bytesOut: number;
   drops: Record<string, number>;
   lastError: string | null;
+  /** Handshakes with this peer since we first heard of it: completed, and failed by cause. */
+  handshakes: HandshakeCounts;
+  /**
+   * The DTLS engine's counters, summed over the peer's current sessions (active, standby, and the
+   * handshakes of its attempt): records that failed authentication or were replays show here. A
+   * new session starts from zero, as a restarted process does in Prometheus.
+   */
+  dtls: SessionCounters;
 }
 
 export interface MemberStatus {
@@ -37,9 +47,23 @@ export interface MemberStatus {
   peers: PeerStatus[];
   /** Drops no single peer can be charged with (no route, unknown sources, bad ClientHellos, bad maps). */
   drops: Record<string, number>;
+  /** Handshakes of every peer, those forgotten since included. */
+  handshakes: HandshakeCounts;
+  /** The peers' DTLS counters summed: what the current sessions of all peers counted. */
+  dtls: SessionCounters;
 }
 
-export function peerStatus(peer: Peer, now: number): PeerStatus {
+export function emptySessionCounters(): SessionCounters {
+  return { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, droppedReplay: 0, droppedAuth: 0, droppedMalformed: 0, retransmits: 0 };
+}
+
+/** Adds `more` into `sum`, field by field. */
+export function addSessionCounters(sum: SessionCounters, more: SessionCounters): SessionCounters {
+  for (const key of Object.keys(sum) as Array<keyof SessionCounters>) sum[key] += more[key];
+  return sum;
+}
+
+export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts): PeerStatus {
   const path = peer.active;
   const suite = path?.info?.cipherSuite;
   const state = peer.state === 'punching' && peer.lastError !== null ? 'failed' : peer.state;
@@ -59,5 +83,14 @@ export function peerStatus(peer: Peer, now: number): PeerStatus {
     bytesOut: peer.bytesOut,
     drops: { ...peer.drops },
     lastError: peer.lastError,
+    handshakes: { completed: handshakes.completed, failed: { ...handshakes.failed } },
+    dtls: [...currentPaths(peer)].reduce((sum, path) => addSessionCounters(sum, path.session.counters), emptySessionCounters()),
   };
+}
+
+/** The peer's paths with a live session, each once (a path moves between these sets). */
+function currentPaths(peer: Peer): Set<Path> {
+  const paths = new Set<Path>([...peer.standby, ...(peer.attempt?.paths ?? [])]);
+  if (peer.active) paths.add(peer.active);
+  return paths;
 }

@@ -1,5 +1,5 @@
-// The control socket: status round trip over a real Unix socket, root-only permissions, stale
-// sockets replaced, live ones refused, removal on close, and client errors that say what to do.
+// The control socket: status and ping round trips over a real Unix socket, root-only permissions,
+// stale sockets replaced, live ones refused, removal on close, and client errors that say what to do.
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { request, requestStatus } from '../../src/control/client';
+import { request, requestPing, requestStatus } from '../../src/control/client';
 import { decodeRequest, decodeResponse, defaultControlSocketPath, LineBuffer } from '../../src/control/protocol';
 import { ControlServer, type ControlHandlers } from '../../src/control/server';
+import type { ProbeResult } from '../../src/member/probes';
 import { STATUS_FIXTURE } from './status-fixture';
 
 async function withTempDirectory(body: (directory: string) => Promise<void>): Promise<void> {
@@ -21,7 +22,18 @@ async function withTempDirectory(body: (directory: string) => Promise<void>): Pr
   }
 }
 
-const statusHandlers: ControlHandlers = { status: () => STATUS_FIXTURE };
+const PONG: ProbeResult = { vpnIp: '192.168.50.2', rttMs: 3, route: { kind: 'direct', endpoint: '10.1.0.6:41999' } };
+
+/** A member whose one peer 192.168.50.2 answers probes after `delayMs`; any other address is unknown. */
+function pingHandler(delayMs = 0): ControlHandlers['ping'] {
+  return async (vpnIp) => {
+    if (vpnIp !== PONG.vpnIp) throw new Error(`no peer has VPN IP ${vpnIp}`);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return PONG;
+  };
+}
+
+const statusHandlers: ControlHandlers = { status: () => STATUS_FIXTURE, ping: pingHandler() };
 
 /** Runs `body` against a server on a fresh socket path; `before` may leave something there first. */
 async function withServer(
@@ -46,6 +58,38 @@ test('status round-trips over the control socket unchanged', async () => {
     assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
     assert.deepEqual(await requestStatus(server.path), STATUS_FIXTURE);
   });
+});
+
+test('a ping round-trips, and a refused one rejects with the member\'s message', async () => {
+  await withServer(async (server) => {
+    assert.deepEqual(await requestPing(server.path, '192.168.50.2'), PONG);
+    await assert.rejects(requestPing(server.path, '192.168.50.9'), /refused: no peer has VPN IP 192\.168\.50\.9/);
+  });
+});
+
+test('answers leave in the order the requests came, though a ping takes a while', async () => {
+  await withServer(
+    async (server) => {
+      const client = net.connect(server.path);
+      try {
+        const lines = new LineBuffer(1 << 20);
+        const received: string[] = [];
+        client.on('data', (chunk: Buffer) => received.push(...(lines.push(chunk) ?? [])));
+        client.write('{"method":"ping","vpnIp":"192.168.50.2"}\n{"method":"status"}\n');
+        while (received.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        assert.deepEqual(
+          received.map((line) => decodeResponse(line)),
+          [
+            { ok: true, value: { ok: true, result: PONG } },
+            { ok: true, value: { ok: true, result: STATUS_FIXTURE } },
+          ],
+        );
+      } finally {
+        client.destroy();
+      }
+    },
+    { status: () => STATUS_FIXTURE, ping: pingHandler(50) },
+  );
 });
 
 test('the socket is mode 0600 in a directory created 0700, and is removed on close', async () => {
@@ -99,6 +143,7 @@ test('an error from the member reaches the client as a refusal with its message'
     status() {
       throw new Error('the member is still starting; ask again in a moment');
     },
+    ping: pingHandler(),
   };
   await withServer(async (server) => {
     await assert.rejects(requestStatus(server.path), /refused: the member is still starting/);
@@ -145,7 +190,7 @@ test('the client says what to do when no member is there or the socket is stale'
     const missing = path.join(directory, 'tun9.sock');
     await assert.rejects(requestStatus(missing), /no member is running with this control socket; start `meshboi member`, or pick the member with --tun-name/);
     fs.writeFileSync(missing, '');
-    await assert.rejects(request(missing, 'status'), /cannot talk to the member/);
+    await assert.rejects(request(missing, { method: 'status' }), /cannot talk to the member/);
   });
 });
 
@@ -154,8 +199,10 @@ test('the default control socket is /run/meshboi/<tun-name>.sock', () => {
   assert.equal(defaultControlSocketPath('mesh0'), '/run/meshboi/mesh0.sock');
 });
 
-test('the request codec accepts status only', () => {
+test('the request codec accepts status, and ping with the VPN IP to probe', () => {
   assert.deepEqual(decodeRequest('{"method":"status"}'), { ok: true, value: { method: 'status' } });
+  assert.deepEqual(decodeRequest('{"method":"ping","vpnIp":"fd00::2"}'), { ok: true, value: { method: 'ping', vpnIp: 'fd00::2' } });
+  assert.deepEqual(decodeRequest('{"method":"ping"}'), { ok: false, error: 'a ping request needs "vpnIp", the VPN IP of the peer to probe' });
   assert.equal(decodeRequest('[]').ok, false);
   assert.equal(decodeRequest('{"method":"stop"}').ok, false);
   assert.equal(decodeResponse('{"ok":true}').ok, false);

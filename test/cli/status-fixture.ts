@@ -1,5 +1,10 @@
 // A MemberStatus as a member with three peers in different states would report it.
+import type { SessionCounters } from '../../src/dtls/index';
 import type { MemberStatus } from '../../src/member/status';
+
+function dtls(counters: Partial<SessionCounters>): SessionCounters {
+  return { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, droppedReplay: 0, droppedAuth: 0, droppedMalformed: 0, retransmits: 0, ...counters };
+}
 
 export const STATUS_FIXTURE: MemberStatus = {
   network: 'office',
@@ -11,6 +16,8 @@ export const STATUS_FIXTURE: MemberStatus = {
     udp: { enabled: ['sendmmsg', 'gso', 'recvmmsg', 'gro'], problem: '' },
   },
   drops: { no_route: 3, unknown_source: 0, bad_client_hello: 1 },
+  handshakes: { completed: 4, failed: { psk_mismatch: 2, timeout: 1, refused: 0, closed: 0 } },
+  dtls: dtls({ recordsIn: 1_207, recordsOut: 1_109, bytesIn: 1_573_564, bytesOut: 1_412, droppedAuth: 20_000, droppedReplay: 3, retransmits: 2 }),
   rolodexes: [
     { address: '198.51.100.2:6264', lastMapAgoMs: 3_200, reachable: true },
     { address: '198.51.100.9:6264', lastMapAgoMs: null, reachable: false },
@@ -32,6 +39,8 @@ export const STATUS_FIXTURE: MemberStatus = {
       bytesOut: 512,
       drops: { spoofed_source: 5, not_established: 2, malformed: 0, send_failed: 0 },
       lastError: null,
+      handshakes: { completed: 3, failed: { psk_mismatch: 0, timeout: 1, refused: 0, closed: 0 } },
+      dtls: dtls({ recordsIn: 1_200, recordsOut: 1_100, bytesIn: 1_572_864, bytesOut: 512, droppedAuth: 20_000, droppedReplay: 3 }),
     },
     {
       vpnIp: '192.168.50.2',
@@ -49,6 +58,8 @@ export const STATUS_FIXTURE: MemberStatus = {
       bytesOut: 900,
       drops: {},
       lastError: null,
+      handshakes: { completed: 1, failed: { psk_mismatch: 0, timeout: 0, refused: 0, closed: 0 } },
+      dtls: dtls({ recordsIn: 7, recordsOut: 9, bytesIn: 700, bytesOut: 900 }),
     },
     {
       vpnIp: null,
@@ -66,6 +77,8 @@ export const STATUS_FIXTURE: MemberStatus = {
       bytesOut: 0,
       drops: {},
       lastError: 'handshake timed out after 6 tries; retrying in 8s',
+      handshakes: { completed: 0, failed: { psk_mismatch: 2, timeout: 0, refused: 0, closed: 0 } },
+      dtls: dtls({ retransmits: 2 }),
     },
   ],
 };
