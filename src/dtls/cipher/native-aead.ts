@@ -13,23 +13,20 @@ interface NativeAesAead {
 type AesAeadConstructor = new (kind: NodeAeadKind, key: Uint8Array) => NativeAesAead;
 
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', '..', 'build', 'Release', 'meshboi_aead.node');
-/** undefined: not tried yet; null: not built or not loadable. */
-let constructor: AesAeadConstructor | null | undefined;
+
+/** Loaded with this module, not on a first handshake, whose retransmission timer it would delay; null when absent. */
+const AesAead = loadAddon();
 
 function loadAddon(): AesAeadConstructor | null {
-  if (constructor === undefined) {
-    try {
-      constructor = (require(ADDON_PATH) as { AesAead: AesAeadConstructor }).AesAead;
-    } catch {
-      constructor = null;
-    }
+  try {
+    return (require(ADDON_PATH) as { AesAead: AesAeadConstructor }).AesAead;
+  } catch {
+    return null;
   }
-  return constructor;
 }
 
 /** The native AES AEAD for `key`, or null when the addon does not load. */
 export function nativeAesAead(kind: NodeAeadKind, key: Uint8Array): Aead | null {
-  const AesAead = loadAddon();
   if (AesAead === null) return null;
   const native = new AesAead(kind, key);
   const tagLength = kind === 'aes-128-ccm-8' ? 8 : 16;
