@@ -71,7 +71,7 @@ export async function cleanupLeftovers(options: CleanupOptions = {}): Promise<Cl
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { prefix: { type: 'string', default: DEFAULT_PREFIX }, force: { type: 'boolean', default: false } } });
-  if (!isRoot()) throw new Error('cleanup needs root to delete network namespaces: run it with sudo');
+  if (!isRoot()) throw new Error('cleanup needs root to delete network namespaces: run it as root');
   const result = await cleanupLeftovers({ prefix: values.prefix, force: values.force, report: (line) => process.stdout.write(`${line}\n`) });
   if (result.removedNamespaces.length + result.removedFolders.length === 0) process.stdout.write(`nothing to clean up for prefix ${values.prefix}\n`);
 }

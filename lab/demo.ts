@@ -1,4 +1,4 @@
-// `sudo npm run demo`: builds a small internet with two NATs, runs a rolodex and three members,
+// `npm run demo` as root: builds a small internet with two NATs, runs a rolodex and three members,
 // shows a ping matrix, an iperf3 figure through one tunnel and every member's status table, then cleans up.
 import { existsSync } from 'node:fs';
 import { Lab } from './lab';
@@ -16,7 +16,7 @@ const detail = (line: string): void => {
 
 async function main(): Promise<void> {
   if (!isRoot()) {
-    process.stderr.write('The demo builds network namespaces, veth links and nftables NATs, which needs root: run `sudo npm run demo`.\n');
+    process.stderr.write('The demo builds network namespaces, veth links and nftables NATs, which needs root: run `npm run demo` as root.\n');
     process.exit(1);
   }
   if (!existsSync(MESHBOI_CLI)) throw new Error(`${MESHBOI_CLI} is missing: run \`npm run build\` first`);

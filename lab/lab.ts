@@ -47,7 +47,7 @@ export class Lab {
   static async create(description: TopologyDescription, options: LabOptions = {}): Promise<Lab> {
     const report = options.report ?? (() => {});
     const plan = planTopology(description);
-    if (!isRoot()) throw new Error('the lab needs root (network namespaces, veth, nftables): run it with sudo');
+    if (!isRoot()) throw new Error('the lab needs root (network namespaces, veth, nftables): run it as root');
     await ensureLabTools(report);
     ensureNeighbourTableRoom(report);
     const runId = newRunId(options.prefix);

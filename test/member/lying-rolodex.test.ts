@@ -2,16 +2,22 @@
 // bounded number of peers, each probed with backoff, and no harm to its real sessions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withMesh } from './mesh';
+import { withMesh, type Mesh } from './mesh';
+
+/** Makes the rolodex's maps to alice (192.0.2.10) list `count` invented members, before or after the real ones. */
+function inventMembers(mesh: Mesh, count: number, where: 'before' | 'after'): void {
+  const fakes = Array.from({ length: count }, (_, i) => `198.18.${i >> 8}.${i & 255}:9999`);
+  mesh.network.interceptor = (d) => {
+    if (d.from.address !== '198.51.100.1' || d.to.address !== '192.0.2.10') return d;
+    const map = JSON.parse(d.data.toString()) as { Addresses: string[]; YourIndex: number };
+    const listed = where === 'before' ? { Addresses: [...fakes, ...map.Addresses], YourIndex: map.YourIndex + count } : { Addresses: [...map.Addresses, ...fakes] };
+    return { ...d, data: Buffer.from(JSON.stringify({ ...map, ...listed })) };
+  };
+}
 
 test('a rolodex listing a flood of made-up members fills at most maxPeers and real peers still connect', async () => {
   await withMesh(async (mesh) => {
-    const fakes = Array.from({ length: 200 }, (_, i) => `198.18.${i >> 8}.${i & 255}:9999`);
-    mesh.network.interceptor = (d) => {
-      if (d.from.address !== '198.51.100.1' || d.to.address !== '192.0.2.10') return d;
-      const map = JSON.parse(d.data.toString()) as { Addresses: string[]; YourIndex: number };
-      return { ...d, data: Buffer.from(JSON.stringify({ ...map, Addresses: [...map.Addresses, ...fakes] })) };
-    };
+    inventMembers(mesh, 200, 'after');
     const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { maxPeers: 10 } });
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
     await mesh.waitEstablished('alice', '192.168.50.2');
@@ -25,12 +31,7 @@ test('a rolodex listing a flood of made-up members fills at most maxPeers and re
 
 test('invented listings ahead of the real ones take turns in a full table, so a real peer still connects', async () => {
   await withMesh(async (mesh) => {
-    const fakes = Array.from({ length: 400 }, (_, i) => `198.18.${i >> 8}.${i & 255}:9999`);
-    mesh.network.interceptor = (d) => {
-      if (d.from.address !== '198.51.100.1' || d.to.address !== '192.0.2.10') return d;
-      const map = JSON.parse(d.data.toString()) as { Addresses: string[]; YourIndex: number };
-      return { ...d, data: Buffer.from(JSON.stringify({ ...map, Addresses: [...fakes, ...map.Addresses], YourIndex: map.YourIndex + fakes.length })) };
-    };
+    inventMembers(mesh, 400, 'before');
     const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { maxPeers: 100 } });
     await mesh.run(400);
     await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });

@@ -2,7 +2,7 @@
 // every suite both speak, Extended Master Secret required by pion, identities and data both ways.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { CipherSuiteId } from '../../src/dtls/api';
+import { CipherSuiteId } from '../../src/dtls/index';
 import { activeHandles } from '../member/harness';
 import { assertNoLeaksOnceSettled, listeningPeer, LOOPBACK, OurPeer, PeerProcess, PSK } from '../dtls/interop-peers';
 import { CLIENT_IDENTITY, SERVER_IDENTITY } from '../dtls/session-pair';
@@ -31,14 +31,7 @@ for (const [name, id] of SUITES) {
     const ours = await OurPeer.open('client', [id]);
     try {
       ours.connect(port);
-      await ours.established(server);
-      assert.deepEqual(ours.session!.info, { peerIdentity: SERVER_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
-      await server.waitFor(/established, identity/, 'pion established');
-      assert.match(server.output, new RegExp(`established, identity "${CLIENT_IDENTITY.replace(/\./g, '\\.')}"`));
-      await ours.received('from pion');
-      ours.session!.send(Buffer.from('from meshboi'));
-      await server.waitFor(/pion got: from meshboi/, 'our data');
-      assert.ok(server.isRunning, `pion exited:\n${server.output}`);
+      await exchange(ours, server, SERVER_IDENTITY, CLIENT_IDENTITY, id);
     } finally {
       await server.stop();
       await ours.close();
@@ -54,17 +47,22 @@ for (const [name, id] of SUITES) {
     ours.serve();
     const client = new PeerProcess(binary, pionArgs('dtls-client', `${LOOPBACK}:${ours.port}`, CLIENT_IDENTITY, id));
     try {
-      await ours.established(client);
-      assert.deepEqual(ours.session!.info, { peerIdentity: CLIENT_IDENTITY, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
-      await client.waitFor(new RegExp(`established, identity "${SERVER_IDENTITY.replace(/\./g, '\\.')}"`), 'pion established with our hint');
-      await ours.received('from pion');
-      ours.session!.send(Buffer.from('from meshboi'));
-      await client.waitFor(/pion got: from meshboi/, 'our data');
-      assert.ok(client.isRunning, `pion exited:\n${client.output}`);
+      await exchange(ours, client, CLIENT_IDENTITY, SERVER_IDENTITY, id);
     } finally {
       await client.stop();
       await ours.close();
     }
     await assertNoLeaksOnceSettled(before);
   });
+}
+
+/** Both ends established with each other's identity, then data both ways; pion still running. */
+async function exchange(ours: OurPeer, pion: PeerProcess, pionIdentity: string, ourIdentity: string, id: CipherSuiteId): Promise<void> {
+  await ours.established(pion);
+  assert.deepEqual(ours.session!.info, { peerIdentity: pionIdentity, cipherSuite: id, extendedMasterSecret: true, peerIsMeshboi: false });
+  await pion.waitFor(new RegExp(`established, identity "${ourIdentity.replace(/\./g, '\\.')}"`), 'pion established with our identity');
+  await ours.received('from pion');
+  ours.session!.send(Buffer.from('from meshboi'));
+  await pion.waitFor(/pion got: from meshboi/, 'our data');
+  assert.ok(pion.isRunning, `pion exited:\n${pion.output}`);
 }
