@@ -1,6 +1,7 @@
-// Load generator for the rolodex benchmark, run as a child process: many simulated original
-// members (one UDP socket each, on its own 127.x.y.z address) heartbeating on loopback, counting
-// the maps they get, and reporting to the parent over IPC when they have learnt what it asks.
+// Load generator for the rolodex benchmark, run as a child process: many simulated members (one
+// UDP socket each, on its own 127.x.y.z address or all on one) heartbeating on loopback, as
+// original members or as ours (the extension, cookies echoed), counting the maps they get, and
+// reporting to the parent over IPC when they have learnt what it asks.
 import dgram from 'node:dgram';
 
 export interface LoadConfig {
@@ -11,6 +12,10 @@ export interface LoadConfig {
   /** Members numbered i belong to network `net-${Math.floor(i / membersPerNetwork)}`. */
   membersPerNetwork: number;
   heartbeatMs: number;
+  /** Every member on this one address (a crowd behind one NAT); default one address each. */
+  address?: string;
+  /** Members of ours: the extension in heartbeats, and the rolodex's cookies echoed at once. */
+  ours?: boolean;
 }
 
 export type ToWorker =
@@ -21,7 +26,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'bound'; keys: string[] }
-  | { type: 'stats'; worker: number; sent: number; received: number; receivedBytes: number }
+  | { type: 'stats'; worker: number; sent: number; received: number; receivedBytes: number; mapped: number }
   | { type: 'mapped'; at: number; members: number }
   | { type: 'probe-seen'; key: string; at: number; members: number }
   | { type: 'probe-ready'; key: string; members: number };
@@ -37,7 +42,8 @@ class LoadWorker {
   private readonly sockets: dgram.Socket[] = [];
   private readonly keys: string[] = [];
   private readonly networks: string[] = [];
-  private readonly heartbeats = new Map<string, Buffer>();
+  /** Each member's heartbeat; ours change when a cookie comes. */
+  private heartbeats: Buffer[] = [];
   private sent = 0;
   private received = 0;
   private receivedBytes = 0;
@@ -58,7 +64,7 @@ class LoadWorker {
       const socket = dgram.createSocket('udp4');
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
-        socket.bind(0, loopbackAddress(index), () => {
+        socket.bind(0, this.config.address ?? loopbackAddress(index), () => {
           socket.off('error', reject);
           resolve();
         });
@@ -66,12 +72,17 @@ class LoadWorker {
       const member = i;
       socket.on('message', (data) => this.receive(member, data));
       this.sockets.push(socket);
-      this.keys.push(`${loopbackAddress(index)}:${socket.address().port}`);
+      this.keys.push(`${socket.address().address}:${socket.address().port}`);
       const network = `net-${Math.floor(index / this.config.membersPerNetwork)}`;
       this.networks.push(network);
-      if (!this.heartbeats.has(network)) this.heartbeats.set(network, Buffer.from(JSON.stringify({ NetworkName: network })));
+      this.heartbeats.push(this.heartbeat(network));
     }
     return this.keys;
+  }
+
+  private heartbeat(network: string, cookie?: string): Buffer {
+    if (!this.config.ours) return Buffer.from(JSON.stringify({ NetworkName: network }));
+    return Buffer.from(JSON.stringify({ NetworkName: network, Meshboi: { V: 1, Local: [], ...(cookie === undefined ? {} : { Cookie: cookie }) } }));
   }
 
   /** Heartbeats spread evenly over the interval, the first for each member within one interval. */
@@ -90,13 +101,13 @@ class LoadWorker {
       const due = Math.min(Math.floor((Date.now() - startedAt) / SCHEDULER_MS) + 1, served + 4);
       for (; served < due; served++) {
         for (let i = served % slots; i < this.sockets.length; i += slots) {
-          this.sockets[i].send(this.heartbeats.get(this.networks[i]) as Buffer, this.config.rolodexPort, '127.0.0.1');
+          this.sockets[i].send(this.heartbeats[i], this.config.rolodexPort, '127.0.0.1');
           this.sent++;
         }
       }
     }, SCHEDULER_MS);
     this.statsTimer = setInterval(() => {
-      send({ type: 'stats', worker: this.config.firstIndex, sent: this.sent, received: this.received, receivedBytes: this.receivedBytes });
+      send({ type: 'stats', worker: this.config.firstIndex, sent: this.sent, received: this.received, receivedBytes: this.receivedBytes, mapped: this.fullyMapped });
     }, 1000);
   }
 
@@ -112,6 +123,14 @@ class LoadWorker {
   private receive(member: number, data: Buffer): void {
     this.received++;
     this.receivedBytes += data.length;
+    if (this.config.ours && data.includes('"Cookie":"')) {
+      // Echoed at once, as our member does, so the rolodex verifies this endpoint.
+      const { Meshboi } = JSON.parse(data.toString('latin1')) as { Meshboi: { Cookie: string } };
+      this.heartbeats[member] = this.heartbeat(this.networks[member], Meshboi.Cookie);
+      this.sockets[member].send(this.heartbeats[member], this.config.rolodexPort, '127.0.0.1');
+      this.sent++;
+      return;
+    }
     const probe = this.probe;
     if (probe && probe.members.has(member) && data.includes(probe.quoted)) {
       probe.members.delete(member);

@@ -1,6 +1,9 @@
 // `npm run bench:rolodex`: the real rolodex process under load from separate load-generator
 // processes on loopback. Scenario 1: many members in many small networks, steady heartbeats.
-// Scenario 2: one large network mapped from scratch. Figures print beside targets as ratios.
+// Scenario 2: one large network mapped from scratch. Scenario 3: 2,000 of our members behind one
+// address, beside the same crowd of original members. Scenario 4: a flood of new names from one
+// address while real members heartbeat, beside the same members without it. Figures print
+// beside targets or references as ratios.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,7 +21,9 @@ const { values: args } = parseArgs({
     'big-network': { type: 'string', default: '5000' },
     workers: { type: 'string', default: '6' },
     seconds: { type: 'string', default: '20' },
-    scenario: { type: 'string', default: 'both' },
+    scenario: { type: 'string', default: 'all' },
+    crowd: { type: 'string', default: '2000' },
+    flood: { type: 'string', default: '100000' },
   },
 });
 const MEMBERS = Number(args.members);
@@ -29,6 +34,10 @@ const MEASURE_SECONDS = Number(args.seconds);
 const HEARTBEAT_MS = 5000;
 const TARGET_CORES = 0.5;
 const TARGET_RSS_MB = 300;
+const CROWD = Number(args.crowd);
+const FLOOD = Number(args.flood);
+const CROWD_TARGET_MS = 15_000;
+const FLOOD_TARGET_CORES = 0.25;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 /**
@@ -76,7 +85,13 @@ class Workers {
   private readonly listeners = new Set<(message: FromWorker) => void>();
   readonly keys: string[][] = [];
 
-  static async start(rolodexPort: number, members: number, membersPerNetwork: number, count: number): Promise<Workers> {
+  static async start(
+    rolodexPort: number,
+    members: number,
+    membersPerNetwork: number,
+    count: number,
+    kind: Pick<LoadConfig, 'address' | 'ours'> = {},
+  ): Promise<Workers> {
     const workers = new Workers();
     const share = Math.ceil(members / count);
     const bound: Array<Promise<void>> = [];
@@ -87,6 +102,7 @@ class Workers {
         count: Math.min(share, members - w * share),
         membersPerNetwork,
         heartbeatMs: HEARTBEAT_MS,
+        ...kind,
       };
       const child = fork(path.join(__dirname, 'rolodex-load.js'), [], { env: childEnvironment(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       workers.children.push(child);
@@ -120,14 +136,14 @@ class Workers {
     return () => this.listeners.delete(listener);
   }
 
-  /** Heartbeats sent and map datagrams received, summed over workers from their latest reports. */
-  trackTraffic(): { sent: () => number; received: () => number; stop: () => void } {
-    const latest = new Map<number, { sent: number; received: number }>();
+  /** Heartbeats sent, map datagrams received and members knowing all, summed over workers from their latest reports. */
+  trackTraffic(): { sent: () => number; received: () => number; mapped: () => number; stop: () => void } {
+    const latest = new Map<number, { sent: number; received: number; mapped: number }>();
     const stop = this.on((message) => {
       if (message.type === 'stats') latest.set(message.worker, message);
     });
-    const total = (field: 'sent' | 'received'): number => [...latest.values()].reduce((sum, report) => sum + report[field], 0);
-    return { sent: () => total('sent'), received: () => total('received'), stop };
+    const total = (field: 'sent' | 'received' | 'mapped'): number => [...latest.values()].reduce((sum, report) => sum + report[field], 0);
+    return { sent: () => total('sent'), received: () => total('received'), mapped: () => total('mapped'), stop };
   }
 
   /** Asks every worker to stop; one still running after 10 s is killed. */
@@ -334,9 +350,129 @@ async function oneBigNetwork(): Promise<void> {
   }
 }
 
+/**
+ * One crowd of CROWD members in one network, all on one address, from a fresh rolodex: the ms
+ * until every member knew all (NaN if not within `giveUpMs`), and how many did by then.
+ */
+async function crowd(ours: boolean, giveUpMs: number): Promise<{ ms: number; mapped: number }> {
+  const rolodex = await startRolodexProcess(['--summary-interval', '1']);
+  let workers: Workers | null = null;
+  try {
+    workers = await Workers.start(rolodex.port, CROWD, CROWD, 2, { address: '127.50.0.1', ours });
+    const traffic = workers.trackTraffic();
+    const mapped = new Promise<number>((resolve) => {
+      let reports = 0;
+      let latest = 0;
+      workers?.on((message) => {
+        if (message.type !== 'mapped') return;
+        latest = Math.max(latest, message.at);
+        if (++reports === workers?.count) resolve(latest);
+      });
+    });
+    const startedAt = Date.now();
+    workers.broadcast({ type: 'start', everyone: workers.keys.flat() });
+    let giveUp: NodeJS.Timeout | undefined;
+    const mappedAt = await Promise.race([mapped, new Promise<number>((resolve) => (giveUp = setTimeout(() => resolve(Number.NaN), giveUpMs)))]);
+    clearTimeout(giveUp);
+    // The workers report every second: wait for a report after the end.
+    await sleep(1100);
+    const count = Number.isNaN(mappedAt) ? traffic.mapped() : CROWD;
+    traffic.stop();
+    return { ms: mappedAt - startedAt, mapped: count };
+  } finally {
+    await workers?.stop();
+    await rolodex.stop();
+  }
+}
+
+async function crowdBehindOneAddress(): Promise<void> {
+  console.log(`\nscenario 3: ${CROWD} members in one network behind one address, all joining within 5 s`);
+  const reference = await crowd(false, 40_000);
+  console.log(`  as original members (no cookie to echo): ${reference.mapped} knew all after ${Number.isNaN(reference.ms) ? '40 s (gave up)' : `${reference.ms} ms`}`);
+  const ours = await crowd(true, 40_000);
+  console.log(`  as our members (cookies echoed): ${ours.mapped} knew all after ${Number.isNaN(ours.ms) ? '40 s (gave up)' : `${ours.ms} ms`}`);
+  header('scenario 3 results');
+  row('ours: time until all know all, s (target 15 s)', (ours.ms / 1000).toFixed(2), (CROWD_TARGET_MS / 1000).toFixed(2), ratio(ours.ms, CROWD_TARGET_MS));
+  row('ours: members knowing all (ref: the crowd)', String(ours.mapped), String(CROWD), ratio(ours.mapped, CROWD));
+  row('originals: members knowing all within 40 s (ref: ours)', String(reference.mapped), String(ours.mapped), ratio(reference.mapped, ours.mapped));
+}
+
+/** Sends `count` heartbeats for new names from one socket, evenly over `seconds`; resolves when done. */
+async function floodNewNames(rolodexPort: number, count: number, seconds: number): Promise<void> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.60.0.1', resolve));
+  const startedAt = Date.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(count, Math.ceil(((Date.now() - startedAt) / (seconds * 1000)) * count));
+      for (; sent < due; sent++) socket.send(`{"NetworkName":"flood-${sent}"}`, rolodexPort, '127.0.0.1');
+      if (sent >= count) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 10);
+  });
+  socket.close();
+}
+
+async function floodFromOneAddress(): Promise<void> {
+  const members = 2000;
+  const perNetwork = 10;
+  const window = MEASURE_SECONDS;
+  const rolodex = await startRolodexProcess(['--summary-interval', '1']);
+  let workers: Workers | null = null;
+  try {
+    workers = await Workers.start(rolodex.port, members, perNetwork, 2, { ours: true });
+    const traffic = workers.trackTraffic();
+    workers.broadcast({ type: 'start' });
+    console.log(`\nscenario 4: ${members} of our members in ${members / perNetwork} networks; ${FLOOD} heartbeats for new names from one address in ${window} s`);
+    do await sleep(1000);
+    while ((summaries(rolodex).at(-1)?.members ?? 0) < members);
+    await sleep(HEARTBEAT_MS * 2);
+    const measure = async (during: Promise<void> | null): Promise<{ cores: number; mapsPerMember: number; kernelDrops: number }> => {
+      const pid = rolodex.child.pid as number;
+      const usage = processUsage(pid);
+      const received = traffic.received();
+      const drops = socketDrops(rolodex.port);
+      const startedAt = Date.now();
+      await (during ?? sleep(window * 1000));
+      const seconds = (Date.now() - startedAt) / 1000;
+      return {
+        cores: (processUsage(pid).cpuSeconds - usage.cpuSeconds) / seconds,
+        mapsPerMember: ((traffic.received() - received) / members / seconds) * (HEARTBEAT_MS / 1000),
+        kernelDrops: socketDrops(rolodex.port) - drops,
+      };
+    };
+    const quiet = await measure(null);
+    console.log(`  without the flood: ${quiet.cores.toFixed(3)} cores, ${quiet.mapsPerMember.toFixed(2)} maps per member per 5 s`);
+    const flood = floodNewNames(rolodex.port, FLOOD, window);
+    const probe = sleep(5000).then(() => probeJoin(workers as Workers, rolodex.port, 'net-7', members + 10, perNetwork));
+    const flooded = await measure(flood);
+    const joinMs = await probe;
+    const last = summaries(rolodex).at(-1) as Summary;
+    traffic.stop();
+    header(`scenario 4 results (${window} s windows, rolodex pid ${String(rolodex.child.pid)})`);
+    row('rolodex CPU during the flood, cores (target < 0.25)', flooded.cores.toFixed(3), FLOOD_TARGET_CORES.toFixed(3), ratio(flooded.cores, FLOOD_TARGET_CORES));
+    row('rolodex CPU, cores (ref: same members, no flood)', flooded.cores.toFixed(3), quiet.cores.toFixed(3), ratio(flooded.cores, quiet.cores));
+    row('maps per member per 5 s during the flood (ref: no flood)', flooded.mapsPerMember.toFixed(2), quiet.mapsPerMember.toFixed(2), ratio(flooded.mapsPerMember, quiet.mapsPerMember));
+    row('datagrams lost in the rolodex socket buffer during the flood', String(flooded.kernelDrops), String(FLOOD), ratio(flooded.kernelDrops, FLOOD));
+    row('newcomer in its network\'s maps during the flood, ms (ref: 5 s)', joinMs.toFixed(1), String(HEARTBEAT_MS), ratio(joinMs, HEARTBEAT_MS));
+    // Every flood heartbeat names a new network: --network-burst (1,000) at once, then --network-rate (50/s).
+    const admitted = 1000 + 50 * window;
+    row('flood members admitted (ref: the new-network rate allows)', String(last.members - members), String(admitted), ratio(last.members - members, admitted));
+  } finally {
+    await workers?.stop();
+    await rolodex.stop();
+  }
+}
+
 async function main(): Promise<void> {
-  if (args.scenario !== '2') await manyNetworks();
-  if (args.scenario !== '1') await oneBigNetwork();
+  const chosen = args.scenario === 'all' ? ['1', '2', '3', '4'] : args.scenario === 'both' ? ['1', '2'] : args.scenario.split(',');
+  if (chosen.includes('1')) await manyNetworks();
+  if (chosen.includes('2')) await oneBigNetwork();
+  if (chosen.includes('3')) await crowdBehindOneAddress();
+  if (chosen.includes('4')) await floodFromOneAddress();
 }
 
 main().catch((error: unknown) => {

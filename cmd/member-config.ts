@@ -53,6 +53,23 @@ export function parseVpnIp(text: string): VpnInterface {
   };
 }
 
+/**
+ * Parses every --vpn-ip: one address, or two for a dual-stack member, one IPv4 and one IPv6.
+ * The IPv4 one comes first: it is the PSK identity, the only address original members know.
+ */
+export function parseVpnIps(texts: readonly string[]): VpnInterface[] {
+  const vpns = texts.map(parseVpnIp);
+  if (vpns.length > 2 || (vpns.length === 2 && vpns[0].family === vpns[1].family)) {
+    throw new CliConfigError(`--vpn-ip given ${vpns.length} times (${texts.join(', ')}): give one address, or one IPv4 and one IPv6 address for a dual-stack member`);
+  }
+  return vpns.sort((a, b) => a.family - b.family);
+}
+
+/** Whether `ip` lies in any of our VPN subnets. */
+export function inAnyVpn(vpns: readonly VpnInterface[]): { contains(ip: string): boolean } {
+  return { contains: (ip) => vpns.some((vpn) => vpn.contains(ip)) };
+}
+
 function parseHost(ip: string): Address4 | Address6 | null {
   try {
     return ip.includes(':') ? new Address6(ip) : new Address4(ip);
@@ -180,7 +197,7 @@ export function bindAddressFor(rolodexes: readonly Endpoint[]): '0.0.0.0' | '::'
  */
 export function computeLocalEndpoints(
   port: number,
-  options: { family: 4 | 6; vpn: VpnInterface; interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]> },
+  options: { family: 4 | 6; vpn: { contains(ip: string): boolean }; interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]> },
 ): Endpoint[] {
   const interfaces = options.interfaces ?? os.networkInterfaces();
   const endpoints: Endpoint[] = [];

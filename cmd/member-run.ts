@@ -5,11 +5,15 @@ import { defaultControlSocketPath } from '../src/control/protocol';
 import { ControlServer } from '../src/control/server';
 import { logger } from '../src/log';
 import { MetricsExporter, type MetricsAddress } from '../src/metrics/exporter';
-import { memberMetrics } from '../src/metrics/member';
 import { UdpTransport } from '../src/net/udp-transport';
 import { openTun, TunError, type TunDevice, type TunErrorCode } from '../src/tun/linux';
 import { CliError } from './cli-error';
-import { bindAddressFor, computeLocalEndpoints, parseRolodexAddress, parseVpnIp, resolveRolodexes } from './member-config';
+import os from 'node:os';
+import { bindAddressFor, computeLocalEndpoints, inAnyVpn, parseRolodexAddress, parseVpnIps, resolveRolodexes } from './member-config';
+import { openNameSockets, registerWithResolver, resolverDomains } from './member-names';
+import { checkForwarding, KernelRoutes } from './member-routes';
+import { nameFromHostname, zoneOf } from '../src/member/names';
+import type { LinkMode } from '../src/member/peer-info';
 import { startMember, type Member } from '../src/member/main';
 import { checkStartupPrivileges, dropPrivileges, lookupIdentity } from './privileges';
 import { PSK_ENV_VARIABLE, resolvePsk } from './psk';
@@ -25,11 +29,19 @@ const STOP_TIMEOUT_MS = 5_000;
 
 export interface MemberCliOptions {
   network: string;
-  vpnIp: string;
+  /** One address, or one IPv4 and one IPv6 for a dual-stack member. */
+  vpnIp: string[];
+  /** Omitted: from the host name. */
+  name?: string;
+  advertiseRoute?: string[];
+  acceptRoutes?: boolean;
+  mode: LinkMode;
   psk?: string;
   pskFile?: string;
   rolodexAddress?: string[];
   rolodexPort: number;
+  /** --blind: see MemberConfig.blind. */
+  blind?: boolean;
   tunName: string;
   /** Omitted: the original's 1200, or 1280 (the IPv6 minimum) when the VPN address is IPv6. */
   tunMtu?: number;
@@ -47,11 +59,19 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
   try {
     const { psk, warnings } = resolvePsk({ pskFile: options.pskFile, env: env[PSK_ENV_VARIABLE], arg: options.psk });
     for (const warning of warnings) log.warn(warning);
-    const vpn = parseVpnIp(options.vpnIp);
-    const mtu = options.tunMtu ?? (vpn.family === 6 ? IPV6_MIN_MTU : DEFAULT_TUN_MTU);
+    const vpns = parseVpnIps(options.vpnIp);
+    const vpn = vpns[0];
+    // A TAP segment carries IPv6 neighbour discovery whatever our addresses, and Linux turns IPv6 off below 1280.
+    const mtu = options.tunMtu ?? (options.mode === 'tap' || vpns.some((address) => address.family === 6) ? IPV6_MIN_MTU : DEFAULT_TUN_MTU);
+    const name = options.name ?? nameFromHostname(os.hostname());
+    if (options.name === undefined && name === null) log.warn('the host name makes no DNS name; give one with --name', { hostname: os.hostname() });
     const rolodexes = await resolveRolodexes((options.rolodexAddress ?? []).map((text) => parseRolodexAddress(text, options.rolodexPort)));
     const identity = lookupIdentity(options.user, options.group);
     checkStartupPrivileges({ tunName: options.tunName, dropsPrivileges: identity !== null });
+    if (options.acceptRoutes && identity) {
+      throw new CliError('--accept-routes installs routes as members advertise them, which needs root: leave out --user, or the routes');
+    }
+    if (options.advertiseRoute?.length) checkForwarding(options.advertiseRoute, log);
 
     let member: Member | null = null;
     const running = (): Member => {
@@ -65,23 +85,48 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     cleanups.push(() => control.close());
 
     if (options.metricsAddress) {
+      // Loaded on use: prom-client is a noticeable part of start-up time, and metrics are off by default.
+      const { memberMetrics } = await import('../src/metrics/member');
       const metrics = await MetricsExporter.listen(options.metricsAddress, memberMetrics(() => running().status()));
       cleanups.push(() => metrics.close());
       log.info('serving metrics', { url: metrics.url });
     }
 
-    const device = await openTunWithAdvice(options.tunName, mtu, vpn.cidr);
+    const device = await openTunWithAdvice(options.tunName, mtu, vpns.map((address) => address.cidr), options.mode);
     cleanups.push(() => device.close());
+
+    const zone = zoneOf(options.network);
+    if (typeof zone === 'string') log.warn(zone);
+    const dns = typeof zone === 'string' ? [] : await openNameSockets(vpns, log);
+    for (const socket of dns) cleanups.push(() => socket.close());
+    if (typeof zone !== 'string' && dns.length > 0) {
+      const servers = dns.map((socket) => socket.localEndpoint().address);
+      await registerWithResolver(device.name, servers, resolverDomains(zone.join('.'), vpns), log);
+    }
 
     const bindAddress = bindAddressFor(rolodexes);
     const transport = await openUdpWithAdvice(bindAddress, options.listenPort);
     cleanups.push(() => transport.close());
 
     const port = transport.localEndpoint().port;
-    const localEndpoints = computeLocalEndpoints(port, { family: bindAddress === '::' ? 6 : 4, vpn });
+    const localEndpoints = computeLocalEndpoints(port, { family: bindAddress === '::' ? 6 : 4, vpn: inAnyVpn(vpns) });
+    const second = vpns[1];
     const started = await startMember(
-      { network: options.network, psk, vpnIp: vpn.text, vpnPrefixLength: vpn.prefixLength, rolodexes, localEndpoints },
-      { transport, device },
+      {
+        network: options.network,
+        psk,
+        vpnIp: vpn.text,
+        vpnPrefixLength: vpn.prefixLength,
+        secondVpn: second ? { ip: second.text, prefixLength: second.prefixLength } : undefined,
+        name,
+        advertiseRoutes: options.advertiseRoute,
+        acceptRoutes: options.acceptRoutes,
+        mode: options.mode,
+        rolodexes,
+        localEndpoints,
+        blind: options.blind === true,
+      },
+      { transport, device, dns, routes: options.acceptRoutes ? new KernelRoutes(device.name, log) : undefined },
     );
     member = started;
     cleanups.push(() => started.stop());
@@ -124,9 +169,9 @@ const TUN_OPTION: Partial<Record<TunErrorCode, string>> = {
   BAD_ADDRESS: '--vpn-ip',
 };
 
-async function openTunWithAdvice(name: string, mtu: number, cidr: string): Promise<TunDevice> {
+async function openTunWithAdvice(name: string, mtu: number, cidrs: string[], mode: LinkMode): Promise<TunDevice> {
   try {
-    return await openTun({ name, mtu, addresses: [cidr] });
+    return await openTun({ name, mtu, addresses: cidrs, mode });
   } catch (error) {
     if (!(error instanceof TunError)) throw error;
     const option = TUN_OPTION[error.code];

@@ -237,7 +237,8 @@ export interface MeshPlan {
   rolodexHost: string;
   /** Members reach the rolodex at its IPv6 address (the topology needs `ipv6: true`). */
   rolodexOverIpv6?: boolean;
-  members: Array<{ host: string; vpnIp: string; listenPort?: number }>;
+  /** `extraArgs` go to `meshboi member` as they are (a second --vpn-ip, --name, routes). */
+  members: Array<{ host: string; vpnIp: string; listenPort?: number; extraArgs?: string[] }>;
   logLevel?: string;
 }
 
@@ -264,7 +265,7 @@ export async function startMesh(lab: Lab, plan: MeshPlan, report: (line: string)
     plan.members.map((entry) => {
       const host = lab.host(entry.host);
       report(`starting member ${entry.vpnIp} on ${host.name} (${host.address}${host.plan.nat ? `, behind NAT ${host.plan.nat}` : ', public'})`);
-      return startMember(host, { network, psk, vpnIp: entry.vpnIp, rolodexes: [rolodexAddress], listenPort: entry.listenPort, logLevel: plan.logLevel });
+      return startMember(host, { network, psk, vpnIp: entry.vpnIp, rolodexes: [rolodexAddress], listenPort: entry.listenPort, logLevel: plan.logLevel, extraArgs: entry.extraArgs });
     }),
   );
   return { network, psk, rolodexAddress, rolodex, members };

@@ -12,8 +12,11 @@ export class Member {
   verifiedAt = Number.NEGATIVE_INFINITY;
   /** That cookie: echoing it again needs no new check. */
   verifiedCookie: string | null = null;
-  /** When the member was last sent a cookie. */
+  /** When the member was last sent a cookie, and its first one. */
   cookieSentAt = Number.NEGATIVE_INFINITY;
+  firstCookieAt = Number.NEGATIVE_INFINITY;
+  /** The opaque field of its last heartbeat, relayed unread beside its entry. */
+  opaque: string | undefined = undefined;
 
   constructor(
     readonly address: string,
@@ -85,15 +88,23 @@ export class Network {
     }
   }
 
-  /** Moves a member whose entry changed to the end, so everyone hears of it as of a newcomer. */
-  reappend(member: Member, entry: RenderedEntry): void {
+  /** Moves a member whose entry changed to the end, so everyone hears of it as of a newcomer; returns it as moved. */
+  reappend(member: Member, entry: RenderedEntry): Member {
     const moved = new Member(member.address, member.port, entry, member.budgetKey, member.meshboi, member.lastHeardAt);
     moved.cursor = member.cursor;
     moved.verifiedAt = member.verifiedAt;
     moved.verifiedCookie = member.verifiedCookie;
     moved.cookieSentAt = member.cookieSentAt;
+    moved.firstCookieAt = member.firstCookieAt;
     this.drop(member);
     this.append(moved);
+    return moved;
+  }
+
+  /** Gives a member a new rendering in its place: maps rendered from now on carry it, nobody is told at once. */
+  replaceEntry(member: Member, entry: RenderedEntry): void {
+    member.entry = entry;
+    this.invalidate();
   }
 
   /**

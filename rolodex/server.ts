@@ -16,12 +16,13 @@ import {
   encodeGoneDatagram,
   renderEntry,
   type Heartbeat,
+  type RenderedEntry,
   type RolodexCodecReason,
 } from '../src/rolodex-wire';
 import { Member, Network } from './network';
 import { resolveOptions, type RolodexOptions } from './options';
 import { ReachabilityCookies } from './reachability-cookies';
-import { budgetKey, TokenBuckets } from './token-buckets';
+import { budgetKey, TokenBuckets } from '../src/net/token-buckets';
 
 export type RefusalReason = 'name_too_long' | 'too_many_networks' | 'network_full' | 'rolodex_full' | 'join_rate' | 'network_rate';
 export type DropReason = RolodexCodecReason | RefusalReason;
@@ -64,6 +65,12 @@ const GONE_REPEATS = 3;
  * (each member in the slot its seq picks), so its maps leave evenly rather than in one burst.
  */
 const SPREAD_ABOVE_MEMBERS = 500;
+/**
+ * How long the list of a new member of ours waits for the echo of its first cookie: about a
+ * round trip makes it verified and exempt from the budget, which meanwhile goes to the cookies of
+ * others behind the same address instead of to lists that would leave it empty.
+ */
+const COOKIE_ECHO_WAIT_MS = 500;
 /** Extra spacing of join announcements per member of the network, in ms. */
 const JOIN_FLUSH_MS_PER_MEMBER = 0.2;
 
@@ -75,6 +82,7 @@ export class RolodexServer {
   private readonly joinRate: TokenBuckets;
   private readonly networkRate: TokenBuckets;
   private readonly cookies: ReachabilityCookies;
+  private readonly cookieEchoWaitMs: number;
   private readonly networks = new Map<string, Network>();
   /** Networks with a pending join announcement or members still catching up. */
   private readonly active = new Set<Network>();
@@ -118,6 +126,8 @@ export class RolodexServer {
     this.joinRate = new TokenBuckets(this.options.joinsPerSecond, this.options.joinBurst);
     this.networkRate = new TokenBuckets(this.options.networksPerSecond, this.options.networkBurst);
     this.cookies = new ReachabilityCookies(this.options.forgetAfterMs, this.clock.now());
+    // Never so long that a member heartbeating at the forget time's pace would be forgotten first.
+    this.cookieEchoWaitMs = Math.min(COOKIE_ECHO_WAIT_MS, this.options.forgetAfterMs / 4);
     const slots = Math.max(1, Math.round(this.options.mapIntervalMs / Math.min(PASS_MS, this.options.mapIntervalMs)));
     this.wheel = Array.from({ length: slots }, () => new Set<Network>());
     this.slotMs = this.options.mapIntervalMs / slots;
@@ -172,12 +182,10 @@ export class RolodexServer {
       known.lastHeardAt = now;
       known.meshboi = heartbeat.meshboi;
       this.checkCookie(known, heartbeat.cookie, now);
-      if (heartbeat.local.length === 0 && known.entry.localJson === '') return;
-      const entry = renderEntry(from, heartbeat.local);
-      if (entry.localJson !== known.entry.localJson) {
-        network.reappend(known, entry);
-        this.announceJoin(network, now);
-      }
+      // A cookie the budget held back goes with the next heartbeat rather than a whole interval later.
+      if (known.meshboi) this.sendCookie(known, now);
+      if (heartbeat.local.length === 0 && known.entry.localJson === '' && heartbeat.opaque === known.opaque) return;
+      this.changed(network, known, renderEntry(from, heartbeat.local, heartbeat.opaque), heartbeat.opaque, now);
       return;
     }
     if (Buffer.byteLength(heartbeat.networkName) > this.options.maxNameBytes) {
@@ -212,13 +220,32 @@ export class RolodexServer {
       this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
       return;
     }
-    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local), source, heartbeat.meshboi, now);
+    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local, heartbeat.opaque), source, heartbeat.meshboi, now);
+    member.opaque = heartbeat.opaque;
     network.append(member);
     this.memberCount++;
     this.counters.joins++;
     this.checkCookie(member, heartbeat.cookie, now);
     if (member.meshboi) this.sendCookie(member, now);
     this.announceJoin(network, now);
+  }
+
+  /**
+   * A known member's heartbeat with other LAN endpoints or another opaque field. New LAN endpoints,
+   * or a first opaque field, are announced like a newcomer (a blind network's members try nobody
+   * without one). A changed opaque field (a blind member's voucher, resealed every minute) only
+   * replaces the entry in place: later maps and the rotation carry it, so a minute's refresh of
+   * every member costs no announcement to everyone.
+   */
+  private changed(network: Network, member: Member, entry: RenderedEntry, opaque: string | undefined, now: number): void {
+    const first = member.opaque === undefined && opaque !== undefined;
+    if (entry.localJson !== member.entry.localJson || first) {
+      network.reappend(member, entry).opaque = opaque;
+      this.announceJoin(network, now);
+    } else if (opaque !== member.opaque) {
+      network.replaceEntry(member, entry);
+      member.opaque = opaque;
+    }
   }
 
   /**
@@ -244,7 +271,9 @@ export class RolodexServer {
   private sendCookie(member: Member, now: number): void {
     const quarter = this.options.forgetAfterMs / 4;
     if (now - member.verifiedAt <= 2 * quarter || now - member.cookieSentAt < quarter) return;
-    if (this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry), now)) member.cookieSentAt = now;
+    if (!this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry), now)) return;
+    member.cookieSentAt = now;
+    if (member.firstCookieAt === Number.NEGATIVE_INFINITY) member.firstCookieAt = now;
   }
 
   private drop(reason: DropReason, message: string, from: Endpoint): void {
@@ -365,7 +394,8 @@ export class RolodexServer {
   private catchUp(network: Network, member: Member, now: number): void {
     const view = network.view(member.meshboi);
     const lastSeq = network.lastSeq();
-    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS && this.catchUpAllowance > 0; sent++) {
+    const awaitingEcho = member.meshboi && member.verifiedCookie === null && now - member.firstCookieAt < this.cookieEchoWaitMs;
+    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS && this.catchUpAllowance > 0 && !awaitingEcho; sent++) {
       const index = view.indexFor(member.cursor, lastSeq);
       if (index < 0) {
         member.cursor = network.nextSeq;

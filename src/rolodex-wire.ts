@@ -17,7 +17,12 @@ export const MAX_LOCAL_ENDPOINTS = 8;
 export const EXTENSION_VERSION = 1;
 /** A cookie is URL-safe base64 of at most this many characters. */
 const MAX_COOKIE_CHARS = 64;
-const COOKIE = /^[A-Za-z0-9_-]+$/;
+/**
+ * A member's opaque field is URL-safe base64 of at most this many characters: room for a sealed
+ * outside endpoint, a time and MAX_LOCAL_ENDPOINTS IPv6 LAN endpoints (a blind network's voucher).
+ */
+export const MAX_OPAQUE_CHARS = 320;
+const URL_SAFE_BASE64 = /^[A-Za-z0-9_-]+$/;
 
 export interface Heartbeat {
   networkName: string;
@@ -26,6 +31,8 @@ export interface Heartbeat {
   meshboi: boolean;
   /** The latest cookie the member received from this rolodex, echoed to prove it receives there. */
   cookie?: string;
+  /** Whatever the member wants relayed beside its entry; the rolodex passes it on unread. */
+  opaque?: string;
 }
 
 export interface NetworkMap {
@@ -37,6 +44,8 @@ export interface NetworkMap {
   meshboi: boolean;
   /** A cookie for the recipient to echo in its heartbeats (see RolodexServer's verification). */
   cookie?: string;
+  /** The opaque fields of the members listed, keyed like `local`. */
+  opaque: Map<string, string>;
 }
 
 export type RolodexCodecReason =
@@ -209,14 +218,17 @@ function parseExtension(message: Record<string, unknown>): Decoded<Record<string
   return { ok: true, value: record };
 }
 
-/** `Meshboi.Cookie`, when present: a short URL-safe base64 string. */
-function parseCookie(extension: Record<string, unknown> | null): Decoded<string | undefined> {
-  const cookie = extension?.Cookie;
-  if (cookie === undefined) return { ok: true, value: undefined };
-  if (typeof cookie !== 'string' || cookie.length > MAX_COOKIE_CHARS || !COOKIE.test(cookie)) {
-    return fail('bad_field', `Meshboi.Cookie must be URL-safe base64 of at most ${MAX_COOKIE_CHARS} characters`);
+/** A short URL-safe base64 string, when present: `Meshboi.Cookie`, or a member's opaque field. */
+function parseBase64(value: unknown, field: string, maxChars: number): Decoded<string | undefined> {
+  if (value === undefined) return { ok: true, value: undefined };
+  if (typeof value !== 'string' || value.length > maxChars || !URL_SAFE_BASE64.test(value)) {
+    return fail('bad_field', `${field} must be URL-safe base64 of at most ${maxChars} characters`);
   }
-  return { ok: true, value: cookie };
+  return { ok: true, value };
+}
+
+function parseCookie(extension: Record<string, unknown> | null): Decoded<string | undefined> {
+  return parseBase64(extension?.Cookie, 'Meshboi.Cookie', MAX_COOKIE_CHARS);
 }
 
 export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
@@ -236,8 +248,11 @@ export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
   }
   const cookie = parseCookie(extension.value);
   if (!cookie.ok) return cookie;
+  const opaque = parseBase64(extension.value?.Opaque, 'Meshboi.Opaque', MAX_OPAQUE_CHARS);
+  if (!opaque.ok) return opaque;
   const heartbeat: Heartbeat = { networkName, local, meshboi: extension.value !== null };
   if (cookie.value !== undefined) heartbeat.cookie = cookie.value;
+  if (opaque.value !== undefined) heartbeat.opaque = opaque.value;
   return { ok: true, value: heartbeat };
 }
 
@@ -246,6 +261,7 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Buffer {
   if (heartbeat.meshboi) {
     const extension: Record<string, unknown> = { V: EXTENSION_VERSION, Local: heartbeat.local.map(formatEndpoint) };
     if (heartbeat.cookie !== undefined) extension.Cookie = heartbeat.cookie;
+    if (heartbeat.opaque !== undefined) extension.Opaque = heartbeat.opaque;
     message.Meshboi = extension;
   }
   return Buffer.from(JSON.stringify(message), 'utf8');
@@ -267,6 +283,22 @@ function parseLocalTable(value: unknown): Decoded<Map<string, Endpoint[]>> {
   return { ok: true, value: table };
 }
 
+function parseOpaqueTable(value: unknown): Decoded<Map<string, string>> {
+  const table = new Map<string, string>();
+  if (value === undefined) return { ok: true, value: table };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail('bad_field', 'Meshboi.Opaque must be an object of "ip:port" -> "<base64>"');
+  }
+  for (const [key, text] of Object.entries(value)) {
+    const outside = parseEndpoint(key);
+    if (!outside) return fail('bad_address', `Meshboi.Opaque key ${JSON.stringify(key.slice(0, 60))} is not an "ip:port" endpoint`);
+    const opaque = parseBase64(text, 'Meshboi.Opaque entry', MAX_OPAQUE_CHARS);
+    if (!opaque.ok) return opaque;
+    if (opaque.value !== undefined) table.set(formatEndpoint(outside), opaque.value);
+  }
+  return { ok: true, value: table };
+}
+
 export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
   const parsed = parseObject(bytes, MAX_MAP_BYTES, 'map');
   if (!parsed.ok) return parsed;
@@ -281,10 +313,14 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
   if (!extension.ok) return extension;
   let local = new Map<string, Endpoint[]>();
   let gone: Endpoint[] = [];
+  let opaque = new Map<string, string>();
   if (extension.value) {
     const table = parseLocalTable(extension.value.Local);
     if (!table.ok) return table;
     local = table.value;
+    const opaqueTable = parseOpaqueTable(extension.value.Opaque);
+    if (!opaqueTable.ok) return opaqueTable;
+    opaque = opaqueTable.value;
     if (extension.value.Gone !== undefined) {
       const endpoints = parseEndpointList(extension.value.Gone, 'Meshboi.Gone', Number.MAX_SAFE_INTEGER);
       if (!endpoints.ok) return endpoints;
@@ -293,7 +329,7 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
   }
   const cookie = parseCookie(extension.value);
   if (!cookie.ok) return cookie;
-  const map: NetworkMap = { addresses: addresses.value, yourIndex: yourIndex as number, local, gone, meshboi: extension.value !== null };
+  const map: NetworkMap = { addresses: addresses.value, yourIndex: yourIndex as number, local, gone, meshboi: extension.value !== null, opaque };
   if (cookie.value !== undefined) map.cookie = cookie.value;
   return { ok: true, value: map };
 }
@@ -304,7 +340,8 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
 // recipient, the recipient's own entry in front (YourIndex 0).
 //
 //   {"Addresses":[<recipient>,<chunk entries>],"YourIndex":n
-//     [,"Meshboi":{"V":1,"Local":{<chunk local entries>}}]}           (maps: joins, rotation)
+//     [,"Meshboi":{"V":1,"Local":{<chunk local entries>}[,"Opaque":{<chunk opaque entries>}]}]}
+//                                                                     (maps: joins, rotation)
 //   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Gone":[...]}}   (forgotten members)
 //   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"..."}}   (verification)
 
@@ -316,6 +353,8 @@ export interface RenderedEntry {
   readonly quoted: string;
   /** `"1.2.3.4:5":["10.0.0.2:5"]`, or '' when the member advertised no LAN endpoint. */
   readonly localJson: string;
+  /** `"1.2.3.4:5":"<base64>"`, or '' when the member sent no opaque field. */
+  readonly opaqueJson: string;
 }
 
 /** A run of entries rendered once and shared by every recipient's datagram. */
@@ -325,6 +364,8 @@ export interface MapChunk {
   readonly addressesJson: string;
   /** The non-empty local entries joined by commas ('' for a chunk meant for original recipients). */
   readonly localJson: string;
+  /** The non-empty opaque entries joined by commas ('' for a chunk meant for original recipients). */
+  readonly opaqueJson: string;
 }
 
 const MAP_OPEN = '{"Addresses":[';
@@ -332,16 +373,19 @@ const MAP_INDEX = '],"YourIndex":';
 const EXTENSION_OPEN = `,"Meshboi":{"V":${EXTENSION_VERSION},`;
 const LOCAL_OPEN = `${EXTENSION_OPEN}"Local":{`;
 const GONE_OPEN = `${EXTENSION_OPEN}"Gone":[`;
+const OPAQUE_OPEN = ',"Opaque":{';
 /** The longest entry a recipient adds in front of a chunk: an IPv6 endpoint, quotes and comma. */
 const RECIPIENT_RESERVE = '"[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",'.length;
 /** Room for YourIndex: a chunk never holds 10,000 entries in 1,200 bytes. */
 const INDEX_RESERVE = 4;
 
-export function renderEntry(outside: Endpoint, local: readonly Endpoint[]): RenderedEntry {
+export function renderEntry(outside: Endpoint, local: readonly Endpoint[], opaque?: string): RenderedEntry {
   const key = formatEndpoint(outside);
   const quoted = JSON.stringify(key);
   const localJson = local.length === 0 ? '' : `${quoted}:${JSON.stringify(local.map(formatEndpoint))}`;
-  return { key, quoted, localJson };
+  // The codec let only URL-safe base64 through, so it needs no escaping.
+  const opaqueJson = opaque === undefined ? '' : `${quoted}:"${opaque}"`;
+  return { key, quoted, localJson, opaqueJson };
 }
 
 /**
@@ -350,7 +394,7 @@ export function renderEntry(outside: Endpoint, local: readonly Endpoint[]): Rend
  * our extension (they carry `Local`), otherwise chunks for original recipients.
  */
 export function packChunks(entries: readonly RenderedEntry[], withLocal: boolean): MapChunk[] {
-  const fixed = MAP_OPEN.length + MAP_INDEX.length + INDEX_RESERVE + RECIPIENT_RESERVE + 1 + (withLocal ? LOCAL_OPEN.length + 3 : 0);
+  const fixed = MAP_OPEN.length + MAP_INDEX.length + INDEX_RESERVE + RECIPIENT_RESERVE + 1 + (withLocal ? LOCAL_OPEN.length + 3 + OPAQUE_OPEN.length + 1 : 0);
   const chunks: MapChunk[] = [];
   let start = 0;
   let size = fixed;
@@ -360,13 +404,16 @@ export function packChunks(entries: readonly RenderedEntry[], withLocal: boolean
       entries: slice,
       addressesJson: slice.map((entry) => entry.quoted).join(','),
       localJson: withLocal ? slice.filter((entry) => entry.localJson !== '').map((entry) => entry.localJson).join(',') : '',
+      opaqueJson: withLocal ? slice.filter((entry) => entry.opaqueJson !== '').map((entry) => entry.opaqueJson).join(',') : '',
     });
     start = end;
     size = fixed;
   };
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i];
-    const cost = entry.quoted.length + 1 + (withLocal && entry.localJson !== '' ? entry.localJson.length + 1 : 0);
+    let cost = entry.quoted.length + 1;
+    if (withLocal && entry.localJson !== '') cost += entry.localJson.length + 1;
+    if (withLocal && entry.opaqueJson !== '') cost += entry.opaqueJson.length + 1;
     if (size + cost > MAX_MAP_DATAGRAM_BYTES && i > start) close(i);
     size += cost;
   }
@@ -381,7 +428,7 @@ export function encodeChunkDatagram(chunk: MapChunk, recipient: RenderedEntry, w
   if (index < 0) text += chunk.addressesJson === '' ? recipient.quoted : `${recipient.quoted},${chunk.addressesJson}`;
   else text += chunk.addressesJson;
   text += MAP_INDEX + String(index < 0 ? 0 : index);
-  if (withExtension) text += `${LOCAL_OPEN}${chunk.localJson}}}`;
+  if (withExtension) text += `${LOCAL_OPEN}${chunk.localJson}}${chunk.opaqueJson === '' ? '' : `${OPAQUE_OPEN}${chunk.opaqueJson}}`}}`;
   return Buffer.from(`${text}}`, 'latin1');
 }
 
@@ -425,6 +472,7 @@ export function encodeMap(map: NetworkMap): Buffer {
     const extension: Record<string, unknown> = { V: EXTENSION_VERSION, Local: local };
     if (map.gone.length > 0) extension.Gone = map.gone.map(formatEndpoint);
     if (map.cookie !== undefined) extension.Cookie = map.cookie;
+    if (map.opaque.size > 0) extension.Opaque = Object.fromEntries(map.opaque);
     message.Meshboi = extension;
   }
   return Buffer.from(JSON.stringify(message), 'utf8');

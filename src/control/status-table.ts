@@ -6,7 +6,8 @@ import type { MemberStatus } from '../member/status';
 type Peer = MemberStatus['peers'][number];
 
 const PEER_COLUMNS: Array<[header: string, cell: (peer: Peer) => string]> = [
-  ['VPN IP', (peer) => peer.vpnIp ?? '?'],
+  ['VPN IP', (peer) => [peer.vpnIp ?? '?', ...peer.extraVpnIps].join(',')],
+  ['NAME', (peer) => peer.name ?? '-'],
   ['OUTSIDE', (peer) => (peer.endpoint === peer.outsideAddress ? peer.outsideAddress : `${peer.outsideAddress} via ${peer.endpoint}`)],
   ['ROLE', (peer) => peer.role],
   ['STATE', (peer) => peer.state],
@@ -21,10 +22,13 @@ const PEER_COLUMNS: Array<[header: string, cell: (peer: Peer) => string]> = [
   ['LAST ERROR', (peer) => peer.lastError ?? '-'],
 ];
 
+/** Shown only when some peer has routes: most networks have none. */
+const ROUTES_COLUMN: [string, (peer: Peer) => string] = ['ROUTES', (peer) => peer.routes.join(',') || '-'];
+
 export function renderStatus(status: MemberStatus): string {
   const lines: string[] = [];
   lines.push(
-    `network ${status.network}  vpn-ip ${status.vpnIp}  outside ${status.outsideAddress ?? 'unknown (no map yet)'}  ` +
+    `network ${status.network}  vpn-ip ${status.vpnIps.join(',')}  name ${status.name ?? '-'}  outside ${status.outsideAddress ?? 'unknown (no map yet)'}  ` +
       `tun ${status.tun.name} (mtu ${status.tun.mtu})`,
   );
   lines.push(`offloads: ${formatOffloads('tun', status.offloads.tun)}; ${formatOffloads('udp', status.offloads.udp)}`);
@@ -49,7 +53,8 @@ export function renderStatus(status: MemberStatus): string {
     lines.push('  none yet: the rolodex has not listed any other member of this network');
   } else {
     const peers = [...status.peers].sort(comparePeers);
-    lines.push(...table(PEER_COLUMNS.map(([header]) => header), peers.map((peer) => PEER_COLUMNS.map(([, cell]) => cell(peer)))));
+    const columns = peers.some((peer) => peer.routes.length > 0) ? [...PEER_COLUMNS.slice(0, 2), ROUTES_COLUMN, ...PEER_COLUMNS.slice(2)] : PEER_COLUMNS;
+    lines.push(...table(columns.map(([header]) => header), peers.map((peer) => columns.map(([, cell]) => cell(peer)))));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -2,15 +2,18 @@
 // server's `hello` rounds, the client's wait of up to 1 s for the peer's first datagram, one
 // handshake per path (outside address, candidates and LAN endpoints; first to complete wins),
 // failed rounds retried with bounded backoff, and the replacement handshake of a restarted peer.
+// What goes toward an endpoint that never answered is bounded (UnansweredBudget).
 import type { Clock } from '../clock';
 import { DtlsSession, type CipherSuiteId, type CloseReason, type HandshakeInfo, type Role } from '../dtls/index';
 import type { Logger } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { Attempt } from './attempt';
+import type { BlindNetwork } from './blind-network';
 import { EndpointMap } from './endpoint-map';
 import { Path, type Peer } from './peer';
 import type { PeerStore } from './peer-store';
 import type { TimerSet } from './timers';
+import { UnansweredBudget } from './unanswered-budget';
 import { HELLO } from './unsealed-datagrams';
 import type { VpnAddress } from './vpn-address';
 
@@ -42,7 +45,12 @@ export interface Credentials {
   vpn: VpnAddress;
   cipherSuites?: readonly CipherSuiteId[];
   announceMeshboi?: boolean;
+  /** A blind network: our server's identity hint is our VPN IP sealed, and a server's hint must open. */
+  blind?: BlindNetwork | null;
 }
+
+/** The identity of a server whose hint did not open: resolveRace refuses it, saying so. */
+const UNSEALED_HINT = 'a hint not sealed for this blind network (is the peer run without --blind?)';
 
 /** What the sessions of our paths report; PeerSessions acts on it. */
 export interface PathEvents {
@@ -55,6 +63,7 @@ export class AttemptManager {
   /** Clients waiting for the first datagram from one of a peer's endpoints. */
   private readonly waiters = new EndpointMap<Peer>();
   private stopped = false;
+  readonly unanswered: UnansweredBudget;
 
   constructor(
     private readonly store: PeerStore,
@@ -65,7 +74,9 @@ export class AttemptManager {
     private readonly clock: Clock,
     private readonly events: PathEvents,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.unanswered = new UnansweredBudget(clock);
+  }
 
   /**
    * A new attempt for `peer`: its first round now, or after `firstRoundInMs` (a re-punch, whose
@@ -90,7 +101,9 @@ export class AttemptManager {
     attempt.timer = null;
     if (this.stopped || peer.attempt !== attempt || attempt.state !== 'punching') return;
     if (peer.role === 'server') {
-      for (const endpoint of peer.endpoints()) this.transport.send(HELLO, endpoint.port, endpoint.address);
+      for (const endpoint of peer.endpoints()) {
+        if (this.unanswered.take(endpoint.address, HELLO.length)) this.transport.send(HELLO, endpoint.port, endpoint.address);
+      }
       if (++attempt.unansweredHellos >= HELLOS_BEFORE_HINT) {
         peer.lastError = `no handshake from the peer after ${attempt.unansweredHellos} hellos: ${SYMMETRIC_HINT}, or a firewall drops UDP`;
       }
@@ -263,23 +276,30 @@ export class AttemptManager {
   }
 
   private createPath(remote: Endpoint, role: Role, peer: Peer | null): Path {
-    const { psk, vpn, cipherSuites, announceMeshboi } = this.credentials;
+    const { psk, vpn, cipherSuites, announceMeshboi, blind } = this.credentials;
     const transport = this.transport;
     const events = this.events;
+    const unanswered = this.unanswered;
     const session = new DtlsSession(
       {
         role,
         psk,
-        identity: vpn.text,
+        identity: blind && role === 'server' ? blind.sealHint(vpn.text) : vpn.text,
         cipherSuites,
         announceMeshboi,
-        send: (datagram) => transport.send(datagram, remote.port, remote.address),
+        // A server path answers a ClientHello whose cookie proved its source; a client's flights
+        // are bounded until the peer has sent anything back.
+        send: (datagram) => {
+          if (role === 'client' && path.fed === 0 && !unanswered.take(remote.address, datagram.length)) return;
+          transport.send(datagram, remote.port, remote.address);
+        },
         retransmitInitialMs: this.timings.handshakeRetransmitMs,
         retransmitMaxTries: this.timings.handshakeMaxTries,
         clock: this.clock,
       },
       {
-        onHandshakeComplete: (info) => events.handshakeComplete(path, info),
+        onHandshakeComplete: (info) =>
+          events.handshakeComplete(path, blind && role === 'client' ? { ...info, peerIdentity: blind.openHint(info.peerIdentity) ?? UNSEALED_HINT } : info),
         onData: (plaintext) => events.data(path, plaintext),
         onClose: (reason) => events.closed(path, reason),
       },

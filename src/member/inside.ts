@@ -1,6 +1,7 @@
 // The inside path, in the order a packet meets it:
-//   TUN (a batch of packets) -> route by destination IPv4/IPv6 address -> the peer's active
-//   session -> seal (one application_data record per packet) -> UDP.
+//   TUN (a batch of packets) -> route by destination IPv4/IPv6 address (then by the routes
+//   accepted from peers, longest prefix first) -> the peer's active session -> seal (one
+//   application_data record per packet) -> UDP. A TAP member uses tap-switch.ts instead.
 // Hot path: no logs, promises, closures or JSON per packet; problems become counters.
 import type { Clock } from '../clock';
 import type { PacketDevice } from '../tun/device';
@@ -64,6 +65,7 @@ export class Inside {
       this.drops.malformed++;
       return undefined;
     }
+    if (peer === undefined && this.store.prefixRoutes.length > 0) peer = this.store.routeByPrefix(packet);
     if (peer === undefined) this.drops.no_route++;
     return peer;
   }

@@ -1,6 +1,6 @@
 // The member's composition root: config -> the given socket, device and clock -> peer stores ->
-// rolodex client, listings, attempts, sessions, slow path, liveness, the packet path, handshake
-// counters and probes; returns the control API.
+// rolodex client, listings, attempts, sessions, slow path, liveness, the packet path (or a TAP
+// member's switch), peer-info, names, handshake counters and probes; returns the control API.
 import { systemClock, type Clock } from '../clock';
 import type { CipherSuiteId } from '../dtls/index';
 import { logger, type Logger } from '../log';
@@ -8,6 +8,7 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
+import { BlindNetwork } from './blind-network';
 import { HandshakeWatch } from './handshake-watch';
 import { Inside } from './inside';
 import { Listings, type ListingTimings } from './listings';
@@ -22,7 +23,13 @@ import { RolodexClient, type RolodexTimings } from './rolodex-client';
 import { SlowPath } from './slow-path';
 import { addSessionCounters, emptySessionCounters, peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
-import { parseVpnAddress } from './vpn-address';
+import { ControlRecords } from './control-record';
+import { parsePrefix, prefixesOverlap, prefixOfAddress, type IpPrefix } from './ip-prefix';
+import { MemberNames, zoneOf } from './names';
+import { isNameLabel, type LinkMode } from './peer-info';
+import { PeerInfoExchange } from './peer-info-exchange';
+import { TapSwitch } from './tap-switch';
+import { parseVpnAddress, type VpnAddress } from './vpn-address';
 
 export type { MemberStatus, PeerStatus } from './status';
 export { ProbeError, type ProbeResult } from './probes';
@@ -41,6 +48,29 @@ export interface MemberConfig {
   cipherSuites?: CipherSuiteId[];
   /** False presents this member to its peers as an original one (see SessionConfig.announceMeshboi). */
   announceMeshboi?: boolean;
+  /**
+   * A blind network (`--blind`): the rolodex sees a tag for the name, our LAN endpoints and VPN IP
+   * only sealed, and we try only members whose voucher opens. Our members only: originals cannot join.
+   */
+  blind?: boolean;
+  /**
+   * A dual-stack member's IPv6 address (vpnIp is then the IPv4 one, the PSK identity): only our
+   * members learn it, through peer-info; original peers know the IPv4 address alone.
+   */
+  secondVpn?: { ip: string; prefixLength: number };
+  /** Our name (a DNS label) told to our members; null for none. */
+  name?: string | null;
+  /** Prefixes of our LAN we forward for, told to our members (--advertise-route). */
+  advertiseRoutes?: string[];
+  /** Route the prefixes our members advertise through the VPN (--accept-routes). */
+  acceptRoutes?: boolean;
+  /** 'tap': the device carries Ethernet frames (tap-switch.ts); a network of our members only. */
+  mode?: LinkMode;
+}
+
+/** The routes through the device toward accepted prefixes; the process keeps the kernel's table in step. */
+export interface DeviceRoutes {
+  set(prefixes: readonly IpPrefix[]): void;
 }
 
 export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings {
@@ -87,6 +117,8 @@ export interface MemberOptions {
 /** The control API: what `meshboi status` and tests use, never the member's internals. */
 export interface Member {
   status(): MemberStatus;
+  /** Our full DNS name, "alice.home.meshboi"; null when names are off. */
+  readonly fullName: string | null;
   /** One probe through the session of the peer holding `vpnIp` (`meshboi ping`); rejects with a ProbeError. */
   ping(vpnIp: string): Promise<ProbeResult>;
   /** close_notify to our own peers only (never an original peer), every timer cleared. Idempotent. */
@@ -95,7 +127,14 @@ export interface Member {
 
 export async function startMember(
   config: MemberConfig,
-  io: { transport: DatagramTransport; device: PacketDevice },
+  io: {
+    transport: DatagramTransport;
+    device: PacketDevice;
+    /** UDP sockets on our VPN addresses, port 53, answering DNS for our names. */
+    dns?: DatagramTransport[];
+    /** Where accepted routes are installed; without it --accept-routes only changes what we accept. */
+    routes?: DeviceRoutes;
+  },
   options: MemberOptions = {},
 ): Promise<Member> {
   const vpn = parseVpnAddress(config.vpnIp);
@@ -104,6 +143,13 @@ export async function startMember(
   if (!Number.isInteger(config.vpnPrefixLength) || config.vpnPrefixLength < 0 || config.vpnPrefixLength > maxPrefix) {
     throw new Error(`VPN prefix length ${config.vpnPrefixLength} is not between 0 and ${maxPrefix}`);
   }
+  const second = config.secondVpn ? checkSecondVpn(vpn, config.secondVpn) : null;
+  const ownPrefixes = [prefixOfAddress(vpn, config.vpnPrefixLength), ...(second ? [prefixOfAddress(second.vpn, second.prefixLength)] : [])];
+  const advertised = checkAdvertisedRoutes(config.advertiseRoutes ?? [], ownPrefixes);
+  if (config.name != null && !isNameLabel(config.name)) throw new Error(`name "${config.name}" is not a DNS label: use 1 to 63 of a-z, 0-9 and "-", not starting or ending with "-"`);
+  if (config.mode === 'tap' && advertised.length + (config.acceptRoutes ? 1 : 0) > 0) {
+    throw new Error('routes (--advertise-route, --accept-routes) are for TUN networks: a TAP network is one Ethernet segment, so bridge the LAN to the TAP device instead');
+  }
   if (config.psk.length === 0) throw new Error('the PSK is empty: give one with --psk-file, MESHBOI_PSK or --psk (meshboi genpsk makes one)');
   if (config.rolodexes.length === 0) throw new Error('no rolodex given: add --rolodex-address HOST[:PORT]');
   const timings: MemberTimings = { ...DEFAULT_TIMINGS, ...options.timings };
@@ -111,18 +157,30 @@ export async function startMember(
   const { transport, device } = io;
   const clock = options.clock ?? systemClock;
   const timers = new TimerSet(clock);
+  const blind = config.blind ? new BlindNetwork(config.psk, config.network) : null;
 
   // The parts call each other through closures that run only once everything below exists.
   const isListed = (peer: Peer): boolean => liveness.isListed(peer);
-  const store = new PeerStore(vpn, timings, isListed);
-  const outside = new Outside(store, device, clock, (data, from, established) => {
-    if (!established && rolodex.receive(data, from)) return;
-    slowPath.receive(data, from, established);
-  });
+  const ownAddresses = [vpn, ...(second ? [second.vpn] : [])];
+  const name = config.name ?? null;
+  const store = new PeerStore(vpn, timings, isListed, { extraVpn: second ? [second.vpn] : [], prefixes: [...ownPrefixes, ...advertised], name });
+  const control = new ControlRecords();
+  const frames = config.mode === 'tap' ? new TapSwitch(store, device, clock) : null;
+  const outside = new Outside(
+    store,
+    device,
+    clock,
+    (data, from, established) => {
+      if (!established && rolodex.receive(data, from)) return;
+      slowPath.receive(data, from, established);
+    },
+    control,
+    frames,
+  );
   const attempts = new AttemptManager(
     store,
     transport,
-    { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi },
+    { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi, blind },
     timings,
     timers,
     clock,
@@ -142,7 +200,25 @@ export async function startMember(
     },
     log,
   );
-  const sessions = new PeerSessions(store, attempts, clock, isListed, log);
+  // A member posing as an original one (tests) sends no control records, as an original never does.
+  const ours = config.announceMeshboi !== false;
+  const sessions = new PeerSessions(store, attempts, clock, isListed, log, (peer) => {
+    if (ours) peerInfo.established(peer);
+  });
+  const peerInfo = new PeerInfoExchange(
+    store,
+    { addresses: second ? [second.vpn] : [], name, routes: advertised, mode: config.mode ?? 'tun' },
+    config.acceptRoutes ?? false,
+    timers,
+    {
+      routesChanged: () => io.routes?.set(store.prefixRoutes.map((route) => route.prefix)),
+      modeMismatch: (peer, reason) => {
+        log.warn('refused a peer of the other mode', { vpnIp: peer.vpn?.text, reason });
+        sessions.closePeer(peer, reason, { notify: true, repunch: true });
+      },
+    },
+    log,
+  );
   const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);
   const slowPath = new SlowPath(store, transport, attempts, candidates, clock, log);
   const listings = new Listings(store, attempts, sessions, clock, timings, log);
@@ -155,39 +231,61 @@ export async function startMember(
     timers,
     { onListed: (listing) => listings.listed(listing), onGone: (gone) => listings.gone(gone) },
     log.child({ component: 'rolodex-client' }),
+    blind,
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);
+  const zone = zoneOf(config.network);
+  const names = typeof zone === 'string' ? null : new MemberNames(zone, name, ownAddresses, store);
+  if (typeof zone === 'string' && (io.dns?.length ?? 0) > 0) log.warn(zone);
+  if (names) for (const socket of io.dns ?? []) names.serve(socket, log);
   const handshakes = new HandshakeWatch(clock, log);
   // Round trips on a LAN take well under a millisecond: the system clock's Date.now() would say 0.
   const probes = new Probes(store, timers, timings.probeTimeoutMs, options.clock ? () => clock.now() : () => performance.now());
 
   outside.attach(transport);
-  inside.attach(device);
+  if (frames) frames.attach(device);
+  else inside.attach(device);
   rolodex.start();
   liveness.start(sessions, attempts);
+  if (ours) peerInfo.attach(control, Math.max(1, Math.floor(timings.keepaliveMs / 2)));
   log.info('member started', {
     network: config.network,
+    blind: blind !== null,
     vpnIp: `${vpn.text}/${config.vpnPrefixLength}`,
+    ...(second ? { secondVpnIp: `${second.vpn.text}/${second.prefixLength}` } : {}),
+    name: names?.fullName ?? null,
+    ...(advertised.length > 0 ? { advertiseRoutes: advertised.map((route) => route.text) } : {}),
     rolodexes: config.rolodexes.map(formatEndpoint),
     local: (config.localEndpoints ?? []).map(formatEndpoint),
   });
 
   let stopping: Promise<void> | null = null;
   return {
+    fullName: names?.fullName ?? null,
     status(): MemberStatus {
       const now = clock.now();
       const self = rolodex.outsideAddress();
-      const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer)));
+      const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer), names?.zone ?? null));
       return {
         network: config.network,
         vpnIp: vpn.text,
+        vpnIps: ownAddresses.map((address) => address.text),
+        name: names?.fullName ?? null,
         outsideAddress: self ? formatEndpoint(self) : null,
         tun: { name: device.name, mtu: device.mtu },
         offloads: { tun: device.offloads ?? null, udp: transport.offloads ?? null },
         rolodexes: rolodex.status(now),
         peers,
-        drops: { ...inside.drops, ...slowPath.drops, rolodex_malformed: rolodex.malformed },
+        drops: {
+          ...(frames ? frames.drops : inside.drops),
+          ...slowPath.drops,
+          rolodex_malformed: rolodex.malformed,
+          rolodex_unvouched: rolodex.unvouched,
+          unanswered_throttled: attempts.unanswered.refused,
+          peer_info_malformed: peerInfo.malformed,
+          control_unknown: control.unknown,
+        },
         handshakes: { completed: handshakes.total.completed, failed: { ...handshakes.total.failed } },
         dtls: peers.reduce((sum, peer) => addSessionCounters(sum, peer.dtls), emptySessionCounters()),
       };
@@ -199,6 +297,7 @@ export async function startMember(
       stopping ??= (async () => {
         transport.onMessage(() => {});
         device.onPackets(() => {});
+        for (const socket of io.dns ?? []) socket.onMessage(() => {});
         probes.stop();
         sessions.stop();
         timers.clear();
@@ -207,4 +306,30 @@ export async function startMember(
       return stopping;
     },
   };
+}
+
+/** The dual-stack member's second address: the other family, and the first (the PSK identity) IPv4. */
+function checkSecondVpn(first: VpnAddress, second: { ip: string; prefixLength: number }): { vpn: VpnAddress; prefixLength: number } {
+  const vpn = parseVpnAddress(second.ip);
+  if (!vpn) throw new Error(`second VPN IP "${second.ip}" is not an IPv4 or IPv6 address`);
+  if (vpn.family === first.family || first.family !== 4) {
+    throw new Error(`two VPN IPs must be one IPv4 and one IPv6 address (got ${first.text} and ${vpn.text}); the IPv4 one comes first`);
+  }
+  if (!Number.isInteger(second.prefixLength) || second.prefixLength < 0 || second.prefixLength > 128) {
+    throw new Error(`VPN prefix length ${second.prefixLength} is not between 0 and 128`);
+  }
+  return { vpn, prefixLength: second.prefixLength };
+}
+
+/** Our advertised routes: prefixes, none overlapping another or the VPN itself. */
+function checkAdvertisedRoutes(texts: readonly string[], vpnPrefixes: readonly IpPrefix[]): IpPrefix[] {
+  const routes: IpPrefix[] = [];
+  for (const text of texts) {
+    const route = parsePrefix(text);
+    if (typeof route === 'string') throw new Error(`bad advertised route: ${route}`);
+    const clash = [...vpnPrefixes, ...routes].find((other) => prefixesOverlap(route, other));
+    if (clash) throw new Error(`advertised route ${route.text} overlaps ${clash.text}: advertise each LAN once and never the VPN's own subnet`);
+    routes.push(route);
+  }
+  return routes;
 }

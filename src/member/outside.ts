@@ -1,14 +1,18 @@
 // The outside path, in the order a datagram meets it:
 //   UDP -> demux by remote address (established session; anything else goes to the slow path:
 //   handshakes, rolodex maps, hellos) -> open (the DTLS session authenticates and decrypts) ->
-//   check the inner source is the peer's VPN IP -> TUN.
+//   check the inner source is the peer's VPN IP (or another address or route of it) -> TUN;
+//   a control record between our members (see control-record.ts) goes to its handler instead,
+//   and a TAP member's frames to its switch (tap-switch.ts).
 // Hot path: no logs, promises, closures or JSON per packet; problems become counters. Only a
 // record that authenticated (deliver) may move a peer's active path or liveness clock.
 import type { Clock } from '../clock';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
+import { isControlRecord, type ControlRecords } from './control-record';
 import type { Path } from './peer';
 import type { PeerStore } from './peer-store';
+import type { TapSwitch } from './tap-switch';
 import { ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, sourceIs } from './vpn-address';
 
 const APPLICATION_DATA = 23;
@@ -22,6 +26,9 @@ export class Outside {
     private readonly device: PacketDevice,
     private readonly clock: Clock,
     private readonly slowPath: SlowPath,
+    private readonly control: ControlRecords,
+    /** A TAP member's switch: every other record is an Ethernet frame for it. */
+    private readonly frames: TapSwitch | null = null,
   ) {}
 
   attach(transport: DatagramTransport): void {
@@ -52,13 +59,22 @@ export class Outside {
     peer.lastAuthenticatedAt = now;
     path.lastAuthenticatedAt = now;
     if (plaintext.length === 0) return;
+    if (isControlRecord(plaintext)) {
+      if (peer.kind === 'meshboi') this.control.receive(peer, plaintext);
+      else peer.drops.malformed++;
+      return;
+    }
+    if (this.frames !== null) {
+      this.frames.receive(peer, plaintext);
+      return;
+    }
     const version = ipVersion(plaintext);
     const headerBytes = version === 4 ? IPV4_HEADER_BYTES : version === 6 ? IPV6_HEADER_BYTES : Infinity;
     if (plaintext.length < headerBytes) {
       peer.drops.malformed++;
       return;
     }
-    if (!sourceIs(plaintext, peer.vpn)) {
+    if (!sourceIs(plaintext, peer.vpn) && !this.store.sourceAllowed(peer, plaintext)) {
       peer.drops.spoofed_source++;
       return;
     }

@@ -31,6 +31,8 @@ export class PeerSessions {
     private readonly clock: Clock,
     private readonly isListed: (peer: Peer) => boolean,
     private readonly log: Logger,
+    /** Called once a peer's new session is installed (our members then exchange peer-info). */
+    private readonly onInstalled: (peer: Peer) => void = () => {},
   ) {
     this.warnings = new RateLimitedLog(log, 60_000);
   }
@@ -98,6 +100,7 @@ export class PeerSessions {
       path.session.send(EMPTY_RECORD);
       peer.lastSentAt = now;
     }
+    this.onInstalled(peer);
   }
 
   /** Refuses a completed session; our own peers hear close_notify so they stop using it at once. */

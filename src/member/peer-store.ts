@@ -3,8 +3,9 @@
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import { EndpointMap } from './endpoint-map';
+import { prefixContains, prefixesOverlap, type IpPrefix } from './ip-prefix';
 import type { Path, Peer } from './peer';
-import { parseVpnAddress, tail6, type VpnAddress } from './vpn-address';
+import { parseVpnAddress, sourceIs, tail6, vpnAddressBytes, type VpnAddress } from './vpn-address';
 
 /** A ClientHello with a valid cookie (CookieGate said accept) from `remote`. */
 export interface ClientHelloEvent {
@@ -45,6 +46,15 @@ export interface StoreLimits {
   staleAfterMs: number;
 }
 
+/** What this member itself holds, beside its identity: no peer may claim it. */
+export interface OwnHoldings {
+  /** Our other VPN address (dual-stack). */
+  extraVpn?: readonly VpnAddress[];
+  /** Our VPN subnets and the routes we advertise: a peer's route may not overlap them. */
+  prefixes?: readonly IpPrefix[];
+  name?: string | null;
+}
+
 export class PeerStore {
   /** Every peer by outside address (as the rolodex listed it, or the remote of an unlisted one). */
   readonly peers = new Map<string, Peer>();
@@ -57,13 +67,18 @@ export class PeerStore {
   /** The send path's IPv4 routes, by destination address as a number. */
   readonly routes4 = new Map<number, Peer>();
   /** IPv6 routes bucketed by the address's last 32 bits, so a lookup builds no key (see route6). */
-  private readonly routes6 = new Map<number, Peer[]>();
+  private readonly routes6 = new Map<number, Array<{ v6: Buffer; peer: Peer }>>();
+  /** Accepted routes behind peers (--accept-routes), longest first: the send path looks here when no VPN IP matches. */
+  readonly prefixRoutes: Array<{ prefix: IpPrefix; peer: Peer }> = [];
+  /** Which peer holds a name (lower case); the first to claim it keeps it. */
+  readonly byName = new Map<string, Peer>();
 
   constructor(
     private readonly ownVpn: VpnAddress,
     private readonly limits: StoreLimits,
     /** Whether some rolodex still lists the peer (see Liveness): an unlisted holder may be taken over. */
     private readonly isListed: (peer: Peer) => boolean,
+    private readonly own: OwnHoldings = {},
   ) {}
 
   /**
@@ -136,7 +151,7 @@ export class PeerStore {
     const { path, identity } = event;
     const vpn = parseVpnAddress(identity);
     if (!vpn) return { action: 'reject', reason: `peer identity "${identity.slice(0, 64)}" is not an IP address` };
-    if (vpn.text === this.ownVpn.text) return { action: 'reject', reason: `peer claims our own VPN IP ${vpn.text}` };
+    if (this.isOwn(vpn)) return { action: 'reject', reason: `peer claims our own VPN IP ${vpn.text}` };
     const peer = path.peer ?? this.ownerOf(path.remoteKey) ?? null;
     if (peer?.state === 'closed') return { action: 'discard', reason: 'peer closed during the handshake' };
     const holder = this.byVpnIp.get(vpn.text);
@@ -219,20 +234,97 @@ export class PeerStore {
   claim(peer: Peer, vpn: VpnAddress): void {
     if (peer.vpn && peer.vpn.text !== vpn.text) this.unclaim(peer);
     peer.vpn = vpn;
-    this.byVpnIp.set(vpn.text, peer);
-    if (vpn.family === 4) this.routes4.set(vpn.v4, peer);
-    else this.routes6.set(tail6(vpn), [...(this.routes6.get(tail6(vpn)) ?? []).filter((other) => other.vpn?.text !== vpn.text), peer]);
+    this.route(peer, vpn);
   }
 
+  /** Releases everything the peer holds: VPN IPs, accepted routes, name. */
   unclaim(peer: Peer): void {
+    this.releaseExtras(peer);
     const vpn = peer.vpn;
-    if (!vpn || this.byVpnIp.get(vpn.text) !== peer) return;
+    if (vpn && this.byVpnIp.get(vpn.text) === peer) this.unroute(vpn);
+  }
+
+  /**
+   * Gives the peer what its peer-info claims beyond its identity: other VPN addresses, routes
+   * (only when we accept routes) and a name. Anything held by us or another peer, or a route
+   * overlapping one, is refused and named in the returned reasons; the rest replaces what the
+   * peer held before.
+   */
+  claimExtras(peer: Peer, claims: { addresses: readonly VpnAddress[]; routes: readonly IpPrefix[]; name: string | null }): string[] {
+    this.releaseExtras(peer);
+    const refused: string[] = [];
+    for (const address of claims.addresses) {
+      if (address.text === peer.vpn?.text) continue;
+      const holder = this.byVpnIp.get(address.text);
+      if (this.isOwn(address)) refused.push(`VPN IP ${address.text} is ours`);
+      else if (holder && holder !== peer) refused.push(`VPN IP ${address.text} belongs to ${holder.vpn?.text ?? holder.outsideKey}`);
+      else {
+        peer.extraVpn.push(address);
+        this.route(peer, address);
+      }
+    }
+    for (const prefix of claims.routes) {
+      const clash = this.routeClash(prefix, peer);
+      if (clash) refused.push(`route ${prefix.text} ${clash}`);
+      else {
+        peer.routes.push(prefix);
+        this.prefixRoutes.push({ prefix, peer });
+      }
+    }
+    this.prefixRoutes.sort((a, b) => b.prefix.length - a.prefix.length);
+    if (claims.name !== null) {
+      const holder = this.byName.get(claims.name);
+      if (claims.name === this.own.name) refused.push(`name ${claims.name} is ours`);
+      else if (holder && holder !== peer) refused.push(`name ${claims.name} belongs to ${holder.vpn?.text ?? holder.outsideKey}`);
+      else {
+        peer.name = claims.name;
+        this.byName.set(claims.name, peer);
+      }
+    }
+    return refused;
+  }
+
+  /** Why a peer's route cannot be accepted (it overlaps ours, a VPN IP of the mesh, or another peer's route); null if it can. */
+  private routeClash(prefix: IpPrefix, peer: Peer): string | null {
+    const mine = this.own.prefixes?.find((other) => prefixesOverlap(prefix, other));
+    if (mine) return `overlaps our own ${mine.text}`;
+    const taken = this.prefixRoutes.find((route) => route.peer !== peer && prefixesOverlap(prefix, route.prefix));
+    if (taken) return `overlaps ${taken.prefix.text} of ${taken.peer.vpn?.text ?? taken.peer.outsideKey}`;
+    for (const [text, holder] of this.byVpnIp) {
+      const address = parseVpnAddress(text)!;
+      if (address.family === prefix.family && prefixContains(prefix, vpnAddressBytes(address), 0)) return `covers ${text}, the VPN IP of ${holder.outsideKey}`;
+    }
+    return null;
+  }
+
+  private releaseExtras(peer: Peer): void {
+    for (const address of peer.extraVpn) if (this.byVpnIp.get(address.text) === peer) this.unroute(address);
+    peer.extraVpn = [];
+    if (peer.routes.length > 0) {
+      peer.routes = [];
+      for (let i = this.prefixRoutes.length - 1; i >= 0; i--) if (this.prefixRoutes[i].peer === peer) this.prefixRoutes.splice(i, 1);
+    }
+    if (peer.name !== null && this.byName.get(peer.name) === peer) this.byName.delete(peer.name);
+    peer.name = null;
+  }
+
+  private isOwn(vpn: VpnAddress): boolean {
+    return vpn.text === this.ownVpn.text || (this.own.extraVpn?.some((other) => other.text === vpn.text) ?? false);
+  }
+
+  private route(peer: Peer, vpn: VpnAddress): void {
+    this.byVpnIp.set(vpn.text, peer);
+    if (vpn.family === 4) this.routes4.set(vpn.v4, peer);
+    else this.routes6.set(tail6(vpn), [...(this.routes6.get(tail6(vpn)) ?? []).filter((other) => !other.v6.equals(vpn.v6)), { v6: vpn.v6, peer }]);
+  }
+
+  private unroute(vpn: VpnAddress): void {
     this.byVpnIp.delete(vpn.text);
     if (vpn.family === 4) {
       this.routes4.delete(vpn.v4);
       return;
     }
-    const bucket = (this.routes6.get(tail6(vpn)) ?? []).filter((other) => other !== peer);
+    const bucket = (this.routes6.get(tail6(vpn)) ?? []).filter((other) => !other.v6.equals(vpn.v6));
     if (bucket.length > 0) this.routes6.set(tail6(vpn), bucket);
     else this.routes6.delete(tail6(vpn));
   }
@@ -242,9 +334,31 @@ export class PeerStore {
     const bucket = this.routes6.get(packet.readUInt32BE(36));
     if (bucket === undefined) return undefined;
     for (let i = 0; i < bucket.length; i++) {
-      if (packet.compare(bucket[i].vpn!.v6, 0, 16, 24, 40) === 0) return bucket[i];
+      if (packet.compare(bucket[i].v6, 0, 16, 24, 40) === 0) return bucket[i].peer;
     }
     return undefined;
+  }
+
+  /** The peer whose accepted route holds the packet's destination, longest prefix first (the caller checked the header length). */
+  routeByPrefix(packet: Buffer): Peer | undefined {
+    const version = packet[0] >> 4;
+    const offset = version === 4 ? 16 : 24;
+    for (let i = 0; i < this.prefixRoutes.length; i++) {
+      const route = this.prefixRoutes[i];
+      if (route.prefix.family === version && prefixContains(route.prefix, packet, offset)) return route.peer;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a packet from `peer` whose inner source is not its identity may still pass: the
+   * source is another VPN IP of the peer or lies in a route we accepted from it (and from no one else).
+   */
+  sourceAllowed(peer: Peer, packet: Buffer): boolean {
+    const version = packet[0] >> 4;
+    for (const address of peer.extraVpn) if (sourceIs(packet, address)) return true;
+    for (const prefix of peer.routes) if (prefix.family === version && prefixContains(prefix, packet, version === 4 ? 12 : 8)) return true;
+    return false;
   }
 
   removePeer(peer: Peer): void {

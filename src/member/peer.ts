@@ -5,6 +5,7 @@ import type { DtlsSession, HandshakeInfo, Role } from '../dtls/index';
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { Attempt } from './attempt';
+import type { IpPrefix } from './ip-prefix';
 import type { VpnAddress } from './vpn-address';
 
 export type PeerKind = 'meshboi' | 'original' | 'unknown';
@@ -57,6 +58,16 @@ export class Peer {
    */
   sameNat = false;
   vpn: VpnAddress | null = null;
+  /** The peer's other VPN addresses (its peer-info said so), routed to it and accepted as inner sources. */
+  extraVpn: VpnAddress[] = [];
+  /** Prefixes behind the peer that we accepted (--accept-routes): routed to it and accepted as inner sources. */
+  routes: IpPrefix[] = [];
+  /** The name the peer told us, once no other peer holds it; original peers have none. */
+  name: string | null = null;
+  /** The peer's current session has its peer-info (the peer said "heard"); until then we resend ours. */
+  infoAcked = false;
+  /** We have the peer-info of its current session. */
+  infoHeard = false;
   kind: PeerKind = 'unknown';
   /** The largest IP packet the peer can take in one record: bounded for original peers only. */
   maxPacketBytes = Infinity;

@@ -1,12 +1,15 @@
 // Keeps the member registered with every configured rolodex over the member's one socket: a
 // heartbeat with our LAN endpoints every interval, maps in, our outside address from YourIndex,
 // the rolodex's cookie echoed back (proof that we receive there, so it does not ration us), and an
-// outage logged once when a rolodex goes silent and once when it answers again.
+// outage logged once when a rolodex goes silent and once when it answers again. In a blind network
+// the name is its tag, and our heartbeats carry our voucher instead of plain LAN endpoints; a map's
+// entry is believed only with a voucher that opens, names it and is fresh (see blind-network.ts).
 import type { Logger } from '../log';
 import { RateLimitedLog } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import { decodeMap, encodeHeartbeat, type Heartbeat } from '../rolodex-wire';
+import { VOUCHER_REFRESH_MS, type BlindNetwork } from './blind-network';
 import { EndpointMap } from './endpoint-map';
 import type { TimerSet } from './timers';
 
@@ -41,9 +44,13 @@ class RolodexLink {
   silent = false;
   /** Our outside address as this rolodex sees it. */
   self: Endpoint | null = null;
-  /** The heartbeat for this rolodex, carrying the latest cookie it gave us. */
+  /** The heartbeat for this rolodex, carrying the latest cookie it gave us and our voucher. */
   heartbeat: Buffer;
   private cookie: string | undefined;
+  private voucher: string | undefined;
+  /** The outside endpoint our voucher names, and when we sealed it. */
+  private vouchedFor: string | null = null;
+  private vouchedAt = Number.NEGATIVE_INFINITY;
 
   constructor(readonly endpoint: Endpoint, private readonly template: Heartbeat) {
     this.key = formatEndpoint(endpoint);
@@ -54,8 +61,30 @@ class RolodexLink {
   takeCookie(cookie: string | undefined): boolean {
     if (cookie === undefined || cookie === this.cookie) return false;
     this.cookie = cookie;
-    this.heartbeat = encodeHeartbeat({ ...this.template, cookie });
+    this.encode();
     return true;
+  }
+
+  /**
+   * Seals a new voucher for our outside endpoint as this rolodex sees it, when we have none for
+   * that endpoint or ours is due for refresh; true when the heartbeat changed.
+   */
+  vouch(blind: BlindNetwork, locals: readonly Endpoint[], now: number): boolean {
+    if (!this.self) return false;
+    const self = formatEndpoint(this.self);
+    if (self === this.vouchedFor && now - this.vouchedAt < VOUCHER_REFRESH_MS) return false;
+    this.voucher = blind.sealVoucher({ outside: this.self, issuedAt: now, locals: [...locals] });
+    this.vouchedFor = self;
+    this.vouchedAt = now;
+    this.encode();
+    return true;
+  }
+
+  private encode(): void {
+    const heartbeat: Heartbeat = { ...this.template };
+    if (this.cookie !== undefined) heartbeat.cookie = this.cookie;
+    if (this.voucher !== undefined) heartbeat.opaque = this.voucher;
+    this.heartbeat = encodeHeartbeat(heartbeat);
   }
 }
 
@@ -64,10 +93,13 @@ export class RolodexClient {
   private readonly byEndpoint = new EndpointMap<RolodexLink>();
   private readonly malformedLog: RateLimitedLog;
   private readonly startedAt: number;
+  private readonly localEndpoints: Endpoint[];
   /** The most recent map from any rolodex; null until one answers. */
   lastMapAt: number | null = null;
   /** Datagrams from a rolodex address that were not a valid map. */
   malformed = 0;
+  /** Blind networks: entries listed without a voucher that opens, names them and is fresh (withheld or forged). */
+  unvouched = 0;
 
   constructor(
     private readonly transport: DatagramTransport,
@@ -78,9 +110,15 @@ export class RolodexClient {
     private readonly timers: TimerSet,
     private readonly events: RolodexEvents,
     private readonly log: Logger,
+    /** A blind network's keys; null for a plain one. */
+    private readonly blind: BlindNetwork | null = null,
   ) {
     this.startedAt = timers.now();
-    const template: Heartbeat = { networkName: network, local: [...localEndpoints], meshboi: true };
+    this.localEndpoints = [...localEndpoints];
+    // A blind network's LAN endpoints travel only inside our sealed voucher.
+    const template: Heartbeat = blind
+      ? { networkName: blind.tag, local: [], meshboi: true }
+      : { networkName: network, local: this.localEndpoints, meshboi: true };
     this.links = rolodexes.map((endpoint) => new RolodexLink(endpoint, template));
     for (const link of this.links) this.byEndpoint.set(link.endpoint, link);
     this.malformedLog = new RateLimitedLog(log);
@@ -113,11 +151,24 @@ export class RolodexClient {
       this.log.info('learned our outside address', { rolodex: link.key, outside: formatEndpoint(self) });
     }
     link.self = self;
-    if (link.takeCookie(map.cookie)) this.transport.send(link.heartbeat, link.endpoint.port, link.endpoint.address);
+    const newCookie = link.takeCookie(map.cookie);
+    // Our first voucher goes out at once: until the rolodex relays it, our blind peers ignore us.
+    const newVoucher = this.blind !== null && link.vouch(this.blind, this.localEndpoints, now);
+    if (newCookie || newVoucher) this.transport.send(link.heartbeat, link.endpoint.port, link.endpoint.address);
     for (let i = 0; i < map.addresses.length; i++) {
       if (i === map.yourIndex) continue;
       const outside = map.addresses[i];
-      const locals = map.meshboi ? (map.local.get(formatEndpoint(outside)) ?? []) : null;
+      const key = formatEndpoint(outside);
+      if (this.blind) {
+        const voucher = this.blind.openVoucher(map.opaque.get(key), outside, now);
+        if (!voucher) {
+          this.unvouched++;
+          continue;
+        }
+        this.events.onListed({ outside, locals: voucher.locals, self });
+        continue;
+      }
+      const locals = map.meshboi ? (map.local.get(key) ?? []) : null;
       this.events.onListed({ outside, locals, self });
     }
     for (const outside of map.gone) this.events.onGone(outside);
@@ -143,6 +194,7 @@ export class RolodexClient {
   private beat(): void {
     const now = this.timers.now();
     for (const link of this.links) {
+      if (this.blind) link.vouch(this.blind, this.localEndpoints, now);
       this.transport.send(link.heartbeat, link.endpoint.port, link.endpoint.address);
       const quietSince = link.lastMapAt ?? this.startedAt;
       if (!link.silent && now - quietSince > this.timings.silentAfterMs) {

@@ -9,6 +9,12 @@ import type { RolodexLinkStatus } from './rolodex-client';
 
 export interface PeerStatus {
   vpnIp: string | null;
+  /** The peer's other VPN addresses (a dual-stack member of ours). */
+  extraVpnIps: string[];
+  /** Its full DNS name; null for an original member or one that told none. */
+  name: string | null;
+  /** Prefixes routed to the peer (accepted with --accept-routes). */
+  routes: string[];
   outsideAddress: string;
   /** Where the session's datagrams go: the outside address, or a LAN endpoint behind the same NAT. */
   endpoint: string;
@@ -39,6 +45,10 @@ export interface PeerStatus {
 export interface MemberStatus {
   network: string;
   vpnIp: string;
+  /** Every VPN address of ours: the identity first, then a dual-stack member's IPv6 one. */
+  vpnIps: string[];
+  /** Our full DNS name; null when names are off. */
+  name: string | null;
   outsideAddress: string | null;
   tun: { name: string; mtu: number };
   /** Kernel offloads of the TUN device and the UDP socket; null where the device or socket has none to offer. */
@@ -63,12 +73,16 @@ export function addSessionCounters(sum: SessionCounters, more: SessionCounters):
   return sum;
 }
 
-export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts): PeerStatus {
+/** `zone`: the labels our names end in, null when names are off. */
+export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts, zone: readonly string[] | null): PeerStatus {
   const path = peer.active;
   const suite = path?.info?.cipherSuite;
   const state = peer.state === 'punching' && peer.lastError !== null ? 'failed' : peer.state;
   return {
     vpnIp: peer.vpn?.text ?? null,
+    extraVpnIps: peer.extraVpn.map((address) => address.text),
+    name: peer.name === null || zone === null ? null : [peer.name, ...zone].join('.'),
+    routes: peer.routes.map((route) => route.text),
     outsideAddress: peer.outsideKey,
     endpoint: path ? formatEndpoint(path.remote) : peer.outsideKey,
     role: path?.role ?? peer.role,

@@ -46,3 +46,18 @@ export function sourceIs(packet: Buffer, address: VpnAddress): boolean {
 export function tail6(address: VpnAddress): number {
   return address.v6.readUInt32BE(12);
 }
+
+/** The address as 4 or 16 network-order bytes. */
+export function vpnAddressBytes(address: VpnAddress): Buffer {
+  if (address.family === 6) return Buffer.from(address.v6);
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(address.v4);
+  return bytes;
+}
+
+/** The address held in 4 or 16 network-order bytes; null for any other length. */
+export function vpnAddressFromBytes(bytes: Uint8Array): VpnAddress | null {
+  if (bytes.length === 4) return parseVpnAddress(Array.from(bytes).join('.'));
+  if (bytes.length === 16) return parseVpnAddress(Buffer.from(bytes).toString('hex').replace(/(.{4})(?!$)/g, '$1:'));
+  return null;
+}

@@ -9,6 +9,8 @@ function dtls(counters: Partial<SessionCounters>): SessionCounters {
 export const STATUS_FIXTURE: MemberStatus = {
   network: 'office',
   vpnIp: '192.168.50.1',
+  vpnIps: ['192.168.50.1', 'fd00:6d62::1'],
+  name: 'desk.office.meshboi',
   outsideAddress: '203.0.113.7:41234',
   tun: { name: 'tun0', mtu: 1200 },
   offloads: {
@@ -25,6 +27,9 @@ export const STATUS_FIXTURE: MemberStatus = {
   peers: [
     {
       vpnIp: '192.168.50.10',
+      extraVpnIps: [],
+      name: null,
+      routes: [],
       outsideAddress: '198.51.100.77:5000',
       endpoint: '198.51.100.77:5000',
       role: 'client',
@@ -44,6 +49,9 @@ export const STATUS_FIXTURE: MemberStatus = {
     },
     {
       vpnIp: '192.168.50.2',
+      extraVpnIps: ['fd00:6d62::2'],
+      name: 'laptop.office.meshboi',
+      routes: ['10.1.0.0/24'],
       outsideAddress: '203.0.113.7:41999',
       endpoint: '10.1.0.6:41999',
       role: 'server',
@@ -63,6 +71,9 @@ export const STATUS_FIXTURE: MemberStatus = {
     },
     {
       vpnIp: null,
+      extraVpnIps: [],
+      name: null,
+      routes: [],
       outsideAddress: '192.0.2.44:6000',
       endpoint: '192.0.2.44:6000',
       role: 'client',

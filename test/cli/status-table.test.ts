@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { formatAgo, formatBytes, formatDrops, renderStatus } from '../../src/control/status-table';
 import { STATUS_FIXTURE } from './status-fixture';
 
-test('the status table shows every column for every peer, sorted by VPN IP, with the LAN endpoint when one is used, DTLS drops and handshakes', () => {
+test('the status table shows every column for every peer, sorted by VPN IP, with names, second addresses, routes, the LAN endpoint when one is used, DTLS drops and handshakes', () => {
   const expected = [
-    'network office  vpn-ip 192.168.50.1  outside 203.0.113.7:41234  tun tun0 (mtu 1200)',
+    'network office  vpn-ip 192.168.50.1,fd00:6d62::1  name desk.office.meshboi  outside 203.0.113.7:41234  tun tun0 (mtu 1200)',
     'offloads: tun csum tso4 tso6 gro (missing: the kernel refused USO (Linux 6.2 has it)); udp sendmmsg gso recvmmsg gro',
     'drops not charged to a peer: no_route=3,bad_client_hello=1',
     'DTLS records of current sessions: 1207 in, 1109 out, dropped auth=20000,replay=3, 2 flights retransmitted',
@@ -18,10 +18,10 @@ test('the status table shows every column for every peer, sorted by VPN IP, with
     '  198.51.100.9:6264  never     no',
     '',
     'peers (3, 2 established):',
-    '  VPN IP         OUTSIDE                               ROLE    STATE        KIND      HANDSHAKE  LAST PACKET  PACKETS IN/OUT  BYTES IN/OUT  DROPS                               DTLS DROPS           HANDSHAKES                   LAST ERROR',
-    '  192.168.50.2   203.0.113.7:41999 via 10.1.0.6:41999  server  established  meshboi   42s ago    1s ago       7/9             700B/900B     -                                   -                    1 ok                         -',
-    '  192.168.50.10  198.51.100.77:5000                    client  established  original  1h02m ago  850ms ago    1200/1100       1.5MiB/512B   spoofed_source=5,not_established=2  auth=20000,replay=3  3 ok, failed timeout=1       -',
-    '  ?              192.0.2.44:6000                       client  handshaking  unknown   never      never        0/0             0B/0B         -                                   -                    0 ok, failed psk_mismatch=2  handshake timed out after 6 tries; retrying in 8s',
+    '  VPN IP                     NAME                   ROUTES       OUTSIDE                               ROLE    STATE        KIND      HANDSHAKE  LAST PACKET  PACKETS IN/OUT  BYTES IN/OUT  DROPS                               DTLS DROPS           HANDSHAKES                   LAST ERROR',
+    '  192.168.50.2,fd00:6d62::2  laptop.office.meshboi  10.1.0.0/24  203.0.113.7:41999 via 10.1.0.6:41999  server  established  meshboi   42s ago    1s ago       7/9             700B/900B     -                                   -                    1 ok                         -',
+    '  192.168.50.10              -                      -            198.51.100.77:5000                    client  established  original  1h02m ago  850ms ago    1200/1100       1.5MiB/512B   spoofed_source=5,not_established=2  auth=20000,replay=3  3 ok, failed timeout=1       -',
+    '  ?                          -                      -            192.0.2.44:6000                       client  handshaking  unknown   never      never        0/0             0B/0B         -                                   -                    0 ok, failed psk_mismatch=2  handshake timed out after 6 tries; retrying in 8s',
     '',
   ];
   assert.equal(renderStatus(STATUS_FIXTURE), expected.join('\n'));

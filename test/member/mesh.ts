@@ -5,6 +5,7 @@ import type { CipherSuiteId } from '../../src/dtls/index';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
 import { startMember, type Member, type MemberConfig, type MemberTimings } from '../../src/member/main';
+import type { IpPrefix } from '../../src/member/ip-prefix';
 import type { PeerStatus } from '../../src/member/status';
 import type { MemoryTransport, Nat } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
@@ -41,6 +42,10 @@ export interface MeshMember {
   config: MemberConfig;
   /** Everything the member logged. */
   logs: LogCapture;
+  /** Its DNS socket when asked for. */
+  dns: MemoryTransport[];
+  /** Each set of accepted routes the member asked its device for, in order. */
+  routes: IpPrefix[][];
 }
 
 export interface MemberOptions {
@@ -56,7 +61,19 @@ export interface MemberOptions {
   cipherSuites?: CipherSuiteId[];
   /** False makes the member present itself as an original (pion) peer. */
   announceMeshboi?: boolean;
+  /** A blind network (`--blind`). */
+  blind?: boolean;
+  /** The network's name; default `testnet`. */
+  network?: string;
   timings?: Partial<MemberTimings>;
+  /** A dual-stack member's IPv6 address (/64). */
+  secondVpnIp?: string;
+  name?: string;
+  advertiseRoutes?: string[];
+  acceptRoutes?: boolean;
+  mode?: MemberConfig['mode'];
+  /** Answer DNS on a socket at `${vpnIp}:53` of the in-memory network. */
+  dns?: boolean;
 }
 
 export class Mesh extends Simulation {
@@ -76,7 +93,7 @@ export class Mesh extends Simulation {
     const transport = options.nat ? options.nat.attach(options.address, options.port ?? 0) : this.network.attach(options.address, options.port ?? 0);
     const device = new ChannelDevice(`tun-${name}`);
     const config: MemberConfig = {
-      network: 'testnet',
+      network: options.network ?? 'testnet',
       psk: options.psk ?? PSK,
       vpnIp: options.vpnIp,
       vpnPrefixLength: options.vpnIp.includes(':') ? 64 : 24,
@@ -84,10 +101,22 @@ export class Mesh extends Simulation {
       localEndpoints: options.advertiseLocal ? [transport.localEndpoint()] : [],
       cipherSuites: options.cipherSuites,
       announceMeshboi: options.announceMeshboi,
+      blind: options.blind,
+      secondVpn: options.secondVpnIp ? { ip: options.secondVpnIp, prefixLength: 64 } : undefined,
+      name: options.name,
+      advertiseRoutes: options.advertiseRoutes,
+      acceptRoutes: options.acceptRoutes,
+      mode: options.mode,
     };
+    const dns = options.dns ? [this.network.attach(options.vpnIp, 53)] : [];
+    const routes: IpPrefix[][] = [];
     const { log, capture } = capturedLogger();
-    const member = await startMember(config, { transport, device }, { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock });
-    const entry = { name, member, device, transport, config, logs: capture };
+    const member = await startMember(
+      config,
+      { transport, device, dns, routes: { set: (prefixes) => routes.push([...prefixes]) } },
+      { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock },
+    );
+    const entry = { name, member, device, transport, dns, routes, config, logs: capture };
     this.members.set(name, entry);
     return entry;
   }
@@ -113,6 +142,7 @@ export class Mesh extends Simulation {
     this.members.delete(name);
     await entry.member.stop();
     await entry.transport.close();
+    for (const socket of entry.dns) await socket.close();
     await entry.device.close();
   }
 
@@ -153,12 +183,15 @@ function describeLogs(logs: LogCapture): string {
   return logs.lines.map((line) => `  ${String(line.level)} ${String(line.message)} ${JSON.stringify({ ...line, level: undefined, message: undefined })}`).join('\n');
 }
 
-/** Runs `body` on a fresh mesh with one rolodex, stops everything afterwards even on failure, and fails if a socket or timer leaked. */
-export async function withMesh(body: (mesh: Mesh) => Promise<void>): Promise<void> {
+/**
+ * Runs `body` on a fresh mesh with one rolodex (FAST_ROLODEX unless given its options), stops
+ * everything afterwards even on failure, and fails if a socket or timer leaked.
+ */
+export async function withMesh(body: (mesh: Mesh) => Promise<void>, rolodexOptions: Partial<RolodexOptions> = FAST_ROLODEX): Promise<void> {
   const before = activeHandles();
   const mesh = new Mesh();
   try {
-    mesh.addRolodex();
+    mesh.addRolodex(undefined, rolodexOptions);
     await body(mesh);
   } finally {
     await mesh.close();

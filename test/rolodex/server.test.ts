@@ -8,7 +8,7 @@ import { formatEndpoint, type Endpoint } from '../../src/net/transport';
 import { decodeMap, encodeHeartbeat, MAX_MAP_DATAGRAM_BYTES, type NetworkMap } from '../../src/rolodex-wire';
 import { RolodexServer } from '../../rolodex/server';
 import type { RolodexOptions } from '../../rolodex/options';
-import { budgetKey, TokenBuckets } from '../../rolodex/token-buckets';
+import { budgetKey, TokenBuckets } from '../../src/net/token-buckets';
 import { eventually, sleep } from '../support/wait';
 
 const ROLODEX: Endpoint = { address: '192.0.2.1', port: 6264 };
@@ -362,4 +362,25 @@ test('unusable options are refused naming the option', () => {
   const transport = network.attach(ROLODEX.address, ROLODEX.port);
   assert.throws(() => new RolodexServer(transport, { maxNetworks: 0 }), /maxNetworks must be a positive number/);
   assert.throws(() => new RolodexServer(transport, { budgetBurstBytes: 100 }), /at least one datagram/);
+});
+
+test('a member\'s opaque field is relayed unread beside its entry: a first one announced at once, a new one in later maps', async () => {
+  await withRolodex({ mapIntervalMs: 100 }, async (network) => {
+    const sender = network.attach('198.51.100.20', 4000);
+    const send = (opaque?: string): void => {
+      sender.send(encodeHeartbeat({ networkName: 'net', local: [], meshboi: true, ...(opaque === undefined ? {} : { opaque }) }), ROLODEX.port, ROLODEX.address);
+    };
+    const reader = new TestMember(network.attach('198.51.100.21', 4001), true);
+    const original = new TestMember(network.attach('198.51.100.22', 4002), false);
+    const opaqueSeen = (): Array<string | undefined> => reader.maps.map((map) => map.opaque.get('198.51.100.20:4000'));
+    reader.heartbeat();
+    original.heartbeat();
+    send();
+    await eventually('the sender listed', () => reader.known.has('198.51.100.20:4000'));
+    send('Zmlyc3Q');
+    await eventually('the first opaque field relayed', () => opaqueSeen().includes('Zmlyc3Q'));
+    send('c2Vjb25k');
+    await eventually('the new one in a later map', () => opaqueSeen().includes('c2Vjb25k'), 5000);
+    assert.ok(original.maps.length > 0 && original.maps.every((map) => map.opaque.size === 0), 'an original recipient never gets it');
+  });
 });

@@ -11,6 +11,7 @@ import {
   encodeHeartbeat,
   encodeMap,
   MAX_MAP_DATAGRAM_BYTES,
+  MAX_OPAQUE_CHARS,
   packChunks,
   packGone,
   parseEndpoint,
@@ -85,11 +86,12 @@ test('our map extension round-trips LAN endpoints and forgotten members', () => 
     local: new Map([['[2001:db8::1]:6', [{ address: '10.0.0.2', port: 6 }]]]),
     gone: [{ address: '9.9.9.9', port: 9 }],
     meshboi: true,
+    opaque: new Map([['[2001:db8::1]:6', 'c2VhbGVk']]),
   };
   const bytes = encodeMap(map);
   assert.equal(
     bytes.toString(),
-    '{"Addresses":["1.2.3.4:5","[2001:db8::1]:6"],"YourIndex":0,"Meshboi":{"V":1,"Local":{"[2001:db8::1]:6":["10.0.0.2:6"]},"Gone":["9.9.9.9:9"]}}',
+    '{"Addresses":["1.2.3.4:5","[2001:db8::1]:6"],"YourIndex":0,"Meshboi":{"V":1,"Local":{"[2001:db8::1]:6":["10.0.0.2:6"]},"Gone":["9.9.9.9:9"],"Opaque":{"[2001:db8::1]:6":"c2VhbGVk"}}}',
   );
   assert.deepEqual(decodeMap(bytes), { ok: true, value: map });
 });
@@ -116,6 +118,9 @@ const MALFORMED_HEARTBEATS: Array<[string, Buffer, RolodexCodecReason]> = [
   ['a numeric Cookie', text('{"NetworkName":"n","Meshboi":{"V":1,"Cookie":5}}'), 'bad_field'],
   ['a Cookie that is not base64url', text('{"NetworkName":"n","Meshboi":{"V":1,"Cookie":"a b"}}'), 'bad_field'],
   ['a Cookie over 64 characters', text(`{"NetworkName":"n","Meshboi":{"V":1,"Cookie":"${'a'.repeat(65)}"}}`), 'bad_field'],
+  ['a numeric Opaque', text('{"NetworkName":"n","Meshboi":{"V":1,"Opaque":5}}'), 'bad_field'],
+  ['an Opaque that is not base64url', text('{"NetworkName":"n","Meshboi":{"V":1,"Opaque":"a\\"b"}}'), 'bad_field'],
+  ['an Opaque over 320 characters', text(`{"NetworkName":"n","Meshboi":{"V":1,"Opaque":"${'a'.repeat(321)}"}}`), 'bad_field'],
   ['a Local entry that is not a string', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":[7]}}'), 'bad_address'],
   ['a Local entry without a port', text('{"NetworkName":"n","Meshboi":{"V":1,"Local":["10.0.0.1"]}}'), 'bad_address'],
   [
@@ -138,6 +143,9 @@ const MALFORMED_MAPS: Array<[string, Buffer, RolodexCodecReason]> = [
   ['with a fractional YourIndex', text('{"Addresses":["1.2.3.4:5"],"YourIndex":0.5}'), 'bad_field'],
   ['with YourIndex past the end', text('{"Addresses":["1.2.3.4:5"],"YourIndex":1}'), 'bad_index'],
   ['with a negative YourIndex', text('{"Addresses":["1.2.3.4:5"],"YourIndex":-1}'), 'bad_index'],
+  ['with an Opaque list', text('{"Addresses":["1.2.3.4:5"],"YourIndex":0,"Meshboi":{"V":1,"Opaque":["x"]}}'), 'bad_field'],
+  ['with an Opaque key that is no endpoint', text('{"Addresses":["1.2.3.4:5"],"YourIndex":0,"Meshboi":{"V":1,"Opaque":{"x":"x"}}}'), 'bad_address'],
+  ['with an Opaque value that is no base64url', text('{"Addresses":["1.2.3.4:5"],"YourIndex":0,"Meshboi":{"V":1,"Opaque":{"1.2.3.4:5":"a b"}}}'), 'bad_field'],
   ['with no addresses at all', text('{"Addresses":[],"YourIndex":0}'), 'bad_index'],
   ['with a Local that is an array', text('{"Addresses":["1.2.3.4:5"],"YourIndex":0,"Meshboi":{"V":1,"Local":[]}}'), 'bad_field'],
   ['with a Local key that is no endpoint', text('{"Addresses":["1.2.3.4:5"],"YourIndex":0,"Meshboi":{"V":1,"Local":{"x":[]}}}'), 'bad_address'],
@@ -222,7 +230,8 @@ function ipv6Member(i: number): Endpoint {
 test('packed chunks fit 1,200 bytes for any recipient and cover every member once', () => {
   for (const extended of [false, true]) {
     const local = [...Array(8).keys()].map((i) => ({ address: `fd00:ffff:ffff:ffff:ffff:ffff:ffff:${i + 1}`, port: 65535 }));
-    const entries = Array.from({ length: 600 }, (_, i) => renderEntry(ipv6Member(i), i % 3 === 0 ? local : []));
+    const opaque = 'A'.repeat(MAX_OPAQUE_CHARS);
+    const entries = Array.from({ length: 600 }, (_, i) => renderEntry(ipv6Member(i), i % 3 === 0 ? local : [], i % 2 === 0 ? opaque : undefined));
     const chunks = packChunks(entries, extended);
     assert.deepEqual(chunks.flatMap((chunk) => chunk.entries), entries);
     const outsider = renderEntry({ address: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', port: 65535 }, []);
@@ -234,6 +243,8 @@ test('packed chunks fit 1,200 bytes for any recipient and cover every member onc
         assert.ok(decoded.ok);
         assert.equal(JSON.stringify(decoded.value.addresses[decoded.value.yourIndex]), JSON.stringify(parseEndpoint(recipient.key)));
         assert.equal(decoded.value.meshboi, extended);
+        const withOpaque = chunk.entries.filter((entry) => entry.opaqueJson !== '').length;
+        assert.equal(decoded.value.opaque.size, extended ? withOpaque : 0, 'opaque fields go to extension-aware recipients only');
         const listed = new Set(decoded.value.addresses.map((endpoint) => `${endpoint.address}/${endpoint.port}`));
         assert.equal(listed.size, decoded.value.addresses.length, 'no member listed twice');
       }
@@ -250,6 +261,18 @@ test('a chunk for original recipients carries no extension and lists LAN-free en
   assert.equal(
     encodeChunkDatagram(extended, renderEntry({ address: '2.2.2.2', port: 2 }, []), true).toString(),
     '{"Addresses":["2.2.2.2:2","1.1.1.1:1"],"YourIndex":0,"Meshboi":{"V":1,"Local":{"1.1.1.1:1":["10.0.0.1:1"]}}}',
+  );
+});
+
+test('a heartbeat\'s opaque field round-trips and is relayed unread beside its entry in maps', () => {
+  const heartbeat = { networkName: 'tag', local: [], meshboi: true, opaque: 'c2VhbGVkLXZvdWNoZXI' };
+  const decoded = decodeHeartbeat(encodeHeartbeat(heartbeat));
+  assert.deepEqual(decoded, { ok: true, value: heartbeat });
+  const entries = [renderEntry({ address: '1.1.1.1', port: 1 }, [], heartbeat.opaque)];
+  const [chunk] = packChunks(entries, true);
+  assert.equal(
+    encodeChunkDatagram(chunk, renderEntry({ address: '2.2.2.2', port: 2 }, []), true).toString(),
+    '{"Addresses":["2.2.2.2:2","1.1.1.1:1"],"YourIndex":0,"Meshboi":{"V":1,"Local":{},"Opaque":{"1.1.1.1:1":"c2VhbGVkLXZvdWNoZXI"}}}',
   );
 });
 

@@ -1,6 +1,7 @@
-// Token buckets keyed by address (an IPv4 address or an IPv6 /64): the anti-amplification budget
-// of bytes sent to each destination, and the rates of joins and new networks from each source.
-import { addressBytes } from '../src/rolodex-wire';
+// Token buckets keyed by address (an IPv4 address or an IPv6 /64): the anti-amplification budgets
+// of bytes the rolodex sends to each destination and a member sends toward unanswered endpoints,
+// and the rates of joins and new networks from each source at the rolodex.
+import { addressBytes } from '../rolodex-wire';
 
 interface Bucket {
   tokens: number;
