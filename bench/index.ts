@@ -9,7 +9,7 @@ import { findExecutable, isRoot } from '../lab/tools';
 import { bareLink } from './vpn-bare';
 import { measureRtt, measureTcp, measureUdp, median, shortenReassemblyTimeout, type TcpRun } from './vpn-measure';
 import { measureMemberMemory } from './vpn-memory';
-import { meshboiDefault, meshboiLargest, meshboiRelayed, profileMembers } from './vpn-meshboi';
+import { meshboi1420, meshboiDefault, meshboiLargest, meshboiRelayed, profileMembers } from './vpn-meshboi';
 import { nebula } from './vpn-nebula';
 import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import {
@@ -20,13 +20,16 @@ import { assertTunnelIntact, type HostPair, type Tunnel, type TunnelTool } from 
 import { wireguardGo } from './vpn-wireguard';
 
 const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula, meshboiDefault, meshboiLargest, meshboiRelayed];
+/** Measured only when --tools names them. */
+const NAMED_ONLY_TOOLS: readonly TunnelTool[] = [meshboi1420];
 const MEMORY = 'member-memory';
 /** Host B's ipfrag_time during the run (Linux's default is 30 s); see shortenReassemblyTimeout. */
 const REASSEMBLY_TIMEOUT_SECONDS = 3;
 const RESULTS_FOLDER = path.resolve(__dirname, '..', '..', 'bench', 'results');
 
 const USAGE = `usage: sudo npm run bench -- [options]
-  --tools LIST     comma-separated subset of: ${[...TOOLS.map((tool) => tool.name), MEMORY].join(', ')} (default: all)
+  --tools LIST     comma-separated subset of: ${[...TOOLS.map((tool) => tool.name), MEMORY].join(', ')} (default: all),
+                   or also ${NAMED_ONLY_TOOLS.map((tool) => tool.name).join(', ')}
   --duration S     seconds per TCP and UDP run (default 10)
   --runs N         TCP and UDP runs per tool; the median is reported (default 3)
   --pings N        pings for the RTT median (default 20)
@@ -62,8 +65,8 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const known = [...TOOLS.map((tool) => tool.name), MEMORY];
-  const tools = values.tools ? values.tools.split(',').map((name) => name.trim()).filter(Boolean) : known;
+  const known = [...TOOLS.map((tool) => tool.name), ...NAMED_ONLY_TOOLS.map((tool) => tool.name), MEMORY];
+  const tools = values.tools ? values.tools.split(',').map((name) => name.trim()).filter(Boolean) : [...TOOLS.map((tool) => tool.name), MEMORY];
   const unknown = tools.filter((name) => !known.includes(name));
   if (unknown.length > 0 || tools.length === 0) {
     throw new Error(`--tools ${values.tools ?? ''}: unknown ${unknown.join(', ') || 'empty list'}; choose from ${known.join(', ')}`);
@@ -120,7 +123,7 @@ async function ensureInstalled(needs: TunnelTool['needs']): Promise<void> {
 function emptyResult(tool: string): ToolResult {
   return {
     tool, status: 'ok', tcp_mbps_runs: [], tcp_mbps_median: null, udp_pps_runs: [], udp_pps: null, rtt_ms: null,
-    tcp_retransmits: null, rtt_cold_ms: null, rtt_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
+    tcp_retransmits: null, rtt_cold_ms: null, rtt_added_ms: null, rtt_cold_added_ms: null, rtt_loaded_ms: null, rtt_loaded_added_ms: null, cpu_pct: null, tunnel_cpu_pct: null, machine_cpu_pct: null, cpu_pct_per_gbps: null,
   };
 }
 
@@ -186,7 +189,7 @@ async function benchAll(tools: readonly TunnelTool[], settings: Settings): Promi
         const run = await measureTcp(pair, tunnel.serverAddress, settings.tcp_seconds, tunnel.daemons);
         tcpRuns.push(run);
         say(`${tool.name}: TCP run ${index}: ${run.mbps.toFixed(0)} Mbit/s, CPU ${run.cpuPct.toFixed(0)}% ` +
-          `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits`);
+          `(tunnel ${run.tunnelCpuPct.toFixed(0)}%, softirq ${run.interruptCpuPct.toFixed(0)}%, machine ${run.machineCpuPct.toFixed(0)}%), ${run.retransmits} retransmits, RTT under load ${run.loadedRttMs.toFixed(2)} ms`);
       });
     }
     // The RTT figure is taken warm, after the TCP runs, so a JIT-compiled data path (ours) is
@@ -215,6 +218,7 @@ function summarise({ result, tcpRuns, errors }: Contender): ToolResult {
     result.tunnel_cpu_pct = medianOf((run) => run.tunnelCpuPct, 1);
     result.machine_cpu_pct = medianOf((run) => run.machineCpuPct, 1);
     result.cpu_pct_per_gbps = medianOf((run) => run.cpuPct / (run.mbps / 1000), 2);
+    result.rtt_loaded_ms = medianOf((run) => run.loadedRttMs, 4);
   }
   if (result.udp_pps_runs.length > 0) result.udp_pps = Math.round(median(result.udp_pps_runs));
   if (errors.length > 0) {
@@ -257,22 +261,27 @@ async function main(): Promise<void> {
     await rm(profileFolder, { recursive: true, force: true });
     await mkdir(profileFolder, { recursive: true });
   }
-  const selected = TOOLS.filter((candidate) => settings.tools.includes(candidate.name));
+  const selected = [...TOOLS, ...NAMED_ONLY_TOOLS].filter((candidate) => settings.tools.includes(candidate.name));
   const tools = selected.length > 0 ? await benchAll(selected, settings) : [];
   const bare = tools.find((result) => result.tool === bareLink.name);
   for (const result of tools) {
     if (result.rtt_ms !== null && bare?.rtt_ms != null) result.rtt_added_ms = round(result.rtt_ms - bare.rtt_ms, 4);
+    if (result.rtt_cold_ms !== null && bare?.rtt_cold_ms != null) result.rtt_cold_added_ms = round(result.rtt_cold_ms - bare.rtt_cold_ms, 4);
+    if (result.rtt_loaded_ms !== null && bare?.rtt_loaded_ms != null) result.rtt_loaded_added_ms = round(result.rtt_loaded_ms - bare.rtt_loaded_ms, 4);
   }
   const memory: MemoryResult | null = settings.tools.includes(MEMORY) ? await measureMemberMemory(memoryPeers, say) : null;
   const report: Report = { machine, settings, tools, member_memory: memory, targets: judgeTargets(tools, memory) };
   await mkdir(out, { recursive: true });
   // A profiled run's figures carry the profiler's overhead, so it leaves latest.* as they were.
-  const written = profile ? 'profile.md' : 'latest.json and latest.md';
+  // Each run also keeps a dated copy of its table, so history.md can point at the run it reads.
+  const dated = `${machine.date.slice(0, 16).replace(/[T:]/g, '-')}.md`;
+  const written = profile ? 'profile.md' : `latest.json, latest.md and ${dated}`;
   if (profile) {
     await writeProfiles(profiled, profileFolder, out, tools);
   } else {
     await writeFile(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(path.join(out, 'latest.md'), renderMarkdown(report));
+    await writeFile(path.join(out, dated), renderMarkdown(report));
   }
   const table = tools.length > 0 ? `${renderTable(tools)}\n\n` : '';
   const failures = [...tools, ...(memory ? [{ tool: MEMORY, reason: memory.reason }] : [])]

@@ -131,6 +131,19 @@ class Workers {
     for (const child of this.children) child.send(message);
   }
 
+  /** When the last worker reported that all of its members know everyone (each reports once). */
+  allMapped(): Promise<number> {
+    return new Promise((resolve) => {
+      let reports = 0;
+      let latest = 0;
+      this.on((message) => {
+        if (message.type !== 'mapped') return;
+        latest = Math.max(latest, message.at);
+        if (++reports === this.count) resolve(latest);
+      });
+    });
+  }
+
   on(listener: (message: FromWorker) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -301,16 +314,7 @@ async function oneBigNetwork(): Promise<void> {
     const workerCount = Math.min(WORKERS, 4);
     workers = await Workers.start(rolodex.port, BIG_NETWORK, BIG_NETWORK, workerCount);
     const everyone = workers.keys.flat();
-    // Each worker reports when all of its members know everyone; the last report is the time.
-    const mapped = new Promise<number>((resolve) => {
-      let reports = 0;
-      let latest = 0;
-      workers?.on((message) => {
-        if (message.type !== 'mapped') return;
-        latest = Math.max(latest, message.at);
-        if (++reports === workerCount) resolve(latest);
-      });
-    });
+    const mapped = workers.allMapped();
     const startUsage = processUsage(rolodex.child.pid as number);
     const startedAt = Date.now();
     workers.broadcast({ type: 'start', everyone });
@@ -360,15 +364,7 @@ async function crowd(ours: boolean, giveUpMs: number): Promise<{ ms: number; map
   try {
     workers = await Workers.start(rolodex.port, CROWD, CROWD, 2, { address: '127.50.0.1', ours });
     const traffic = workers.trackTraffic();
-    const mapped = new Promise<number>((resolve) => {
-      let reports = 0;
-      let latest = 0;
-      workers?.on((message) => {
-        if (message.type !== 'mapped') return;
-        latest = Math.max(latest, message.at);
-        if (++reports === workers?.count) resolve(latest);
-      });
-    });
+    const mapped = workers.allMapped();
     const startedAt = Date.now();
     workers.broadcast({ type: 'start', everyone: workers.keys.flat() });
     let giveUp: NodeJS.Timeout | undefined;

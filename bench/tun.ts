@@ -102,7 +102,7 @@ async function measureAll(): Promise<void> {
     const outbound = (send: () => void, perCall = 1) => () => measureOutbound(sinkCount, send, perCall);
     const cases: Case[] = [
       { direction: 'JS -> kernel', path: 'UDP socket send (reference)', reference: true, run: outbound(() => udp.send(payload, SINK_PORT, '127.0.0.1')) },
-      { direction: 'JS -> kernel', path: 'TUN write, one packet a call', reference: false, run: outbound(() => device.write(toSink)) },
+      { direction: 'JS -> kernel', path: 'TUN write, queued, one native call a turn', reference: false, run: outbound(() => device.write(toSink)) },
       { direction: 'JS -> kernel', path: `TUN writeBatch, ${BATCH} a call`, reference: false, run: outbound(() => device.writeBatch(batch), BATCH) },
       { direction: 'kernel -> JS', path: 'UDP socket receive (reference)', reference: true, run: () => measureUdpInbound(udp) },
       { direction: 'kernel -> JS', path: 'TUN read, reused buffers', reference: false, run: () => measureTunInbound(device, false) },

@@ -107,12 +107,21 @@ export interface TcpRun {
   machineCpuPct: number;
   /** TCP segments the sender retransmitted: loss inside the tunnel shows up here. */
   retransmits: number;
+  /** Median ping RTT through the tunnel while the stream ran: what its queues add under load. */
+  loadedRttMs: number;
 }
+
+/** Pings 0.2 s apart while a transfer of `seconds` runs, from 1 s in (slow start over) to its end. */
+const LOADED_PING_START_MS = 1000;
 
 /** One TCP stream for `seconds`, with the CPU the transfer cost (see TcpRun for how). */
 export async function measureTcp(pair: HostPair, address: string, seconds: number, daemons: readonly LabProcess[]): Promise<TcpRun> {
   const before = await snapshot(daemons);
-  const end = await iperf(pair, address, [], seconds);
+  const transfer = iperf(pair, address, [], seconds);
+  // The ping starts with the server's setup, about half a second before the stream.
+  const pings = Math.max(3, Math.floor((seconds * 1000 - LOADED_PING_START_MS) / 200));
+  const loaded = sleep(LOADED_PING_START_MS).then(() => measureRtt(pair[0], address, pings));
+  const [end, loadedRttMs] = await Promise.all([transfer, loaded]);
   const after = await snapshot(daemons);
   const percent = (cpuSeconds: number): number => (cpuSeconds / ((after.at - before.at) / 1000)) * 100;
   const tunnelCpuPct = percent(after.daemons - before.daemons);
@@ -125,6 +134,7 @@ export async function measureTcp(pair: HostPair, address: string, seconds: numbe
     interruptCpuPct,
     machineCpuPct: percent(after.machine.busy - before.machine.busy),
     retransmits: end.sum_sent?.retransmits ?? 0,
+    loadedRttMs,
   };
 }
 

@@ -5,7 +5,6 @@ import { defaultControlSocketPath } from '../src/control/protocol';
 import { ControlServer } from '../src/control/server';
 import { logger } from '../src/log';
 import { MetricsExporter, type MetricsAddress } from '../src/metrics/exporter';
-import { memberMetrics } from '../src/metrics/member';
 import { UdpTransport } from '../src/net/udp-transport';
 import { openTun, TunError, type TunDevice, type TunErrorCode } from '../src/tun/linux';
 import { CliError } from './cli-error';
@@ -90,6 +89,8 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     cleanups.push(() => control.close());
 
     if (options.metricsAddress) {
+      // Loaded on use: prom-client is a noticeable part of start-up time, and metrics are off by default.
+      const { memberMetrics } = await import('../src/metrics/member');
       const metrics = await MetricsExporter.listen(options.metricsAddress, memberMetrics(() => running().status()));
       cleanups.push(() => metrics.close());
       log.info('serving metrics', { url: metrics.url });

@@ -7,7 +7,6 @@ import { formatEndpoint } from '../src/net/transport';
 import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
 import { MetricsExporter, type MetricsAddress } from '../src/metrics/exporter';
-import { rolodexMetrics } from '../src/metrics/rolodex';
 import { acceptConfigFile } from './config-file';
 import { metricsAddressOption } from './metrics-address';
 import { waitForStopSignal } from './stop-signal';
@@ -106,6 +105,8 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     let metrics: MetricsExporter | null = null;
     if (options.metricsAddress) {
       try {
+        // Loaded on use: prom-client is a noticeable part of start-up time, and metrics are off by default.
+        const { rolodexMetrics } = await import('../src/metrics/rolodex');
         metrics = await MetricsExporter.listen(options.metricsAddress, rolodexMetrics(() => server.stats()));
       } catch (error) {
         await transport.close();

@@ -1,6 +1,8 @@
 // The TUN/TAP addon: opens /dev/net/tun, reads packet batches when libuv reports readiness and
 // writes with write(2). Only src/tun/linux.ts loads it; JavaScript owns the read slab, so packets
-// reach handlers as views into it without a copy.
+// reach handlers as views into it. A TUN device opened with offloads (IFF_VNET_HDR) reads TCP and
+// UDP super-packets, cut here into MTU-sized packets, and writes batches with TCP segments of one
+// flow coalesced into super-packets (native/offload.h).
 #include <napi.h>
 #include <uv.h>
 
@@ -11,14 +13,25 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "offload.h"
 
 namespace {
+
+// Older kernel headers lack UDP segmentation offload for TUN (kernel 6.2).
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
 
 // Order shared with COUNTER_NAMES in src/tun/linux.ts.
 enum Counter {
@@ -30,6 +43,8 @@ enum Counter {
   kBytesWritten,
   kWriteDropsFull,
   kWriteDropsRejected,
+  kSuperPacketsRead,
+  kSuperPacketsWritten,
   kCounterCount,
 };
 
@@ -83,15 +98,15 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     return DefineClass(env, "TunDevice",
                        {
                            InstanceAccessor<&TunDevice::Name>("name"),
+                           InstanceAccessor<&TunDevice::Offloads>("offloads"),
                            InstanceMethod<&TunDevice::Start>("start"),
-                           InstanceMethod<&TunDevice::Write>("write"),
                            InstanceMethod<&TunDevice::WriteBatch>("writeBatch"),
                            InstanceMethod<&TunDevice::ReadCounters>("readCounters"),
                            InstanceMethod<&TunDevice::Close>("close"),
                        });
   }
 
-  // new TunDevice({ path, name, tap, netnsPath, slab: Uint8Array, lengths: Uint32Array, slotSize })
+  // new TunDevice({ path, name, tap, offloads, netnsPath, slab: Uint8Array, lengths: Uint32Array, slotSize })
   explicit TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevice>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) {
@@ -135,20 +150,29 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       return;
     }
 
+    bool tap = options.Get("tap").ToBoolean();
+    bool vnet = !tap && options.Get("offloads").ToBoolean();
     struct ifreq request;
-    memset(&request, 0, sizeof request);
-    // IFF_TUN_EXCL refuses an existing interface instead of attaching to a persistent one.
-    request.ifr_flags = static_cast<short>((options.Get("tap").ToBoolean() ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
-                                           IFF_TUN_EXCL);
-    strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    if (ioctl(opened.fd, TUNSETIFF, &request) != 0) {
-      int err = errno;
+    int err = 0;
+    for (;;) {
+      memset(&request, 0, sizeof request);
+      // IFF_TUN_EXCL refuses an existing interface instead of attaching to a persistent one.
+      request.ifr_flags = static_cast<short>((tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | IFF_TUN_EXCL | (vnet ? IFF_VNET_HDR : 0));
+      strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
+      err = ioctl(opened.fd, TUNSETIFF, &request) == 0 ? 0 : errno;
+      // A kernel without virtio headers on TUN refuses the flag: open a plain device instead.
+      if (err != EINVAL || !vnet) break;
+      vnet = false;
+      offloadProblem_ = "the kernel refuses IFF_VNET_HDR";
+    }
+    if (err != 0) {
       close(opened.fd);
       ErrnoError(env, err, "ioctl", "cannot create interface").ThrowAsJavaScriptException();
       return;
     }
     fd_ = opened.fd;
     name_ = std::string(request.ifr_name, strnlen(request.ifr_name, IFNAMSIZ));
+    if (vnet) EnableOffloads();
     napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   }
 
@@ -156,6 +180,34 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
  private:
   Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+
+  // { enabled: ["tso4", ...], problem: "" }: what the kernel took, and why anything is missing.
+  Napi::Value Offloads(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array enabled = Napi::Array::New(env);
+    for (size_t i = 0; i < offloads_.size(); i++) enabled.Set(static_cast<uint32_t>(i), offloads_[i]);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("enabled", enabled);
+    result.Set("problem", offloadProblem_);
+    return result;
+  }
+
+  // Asks for TSO and USO with checksum offload, then TSO alone on kernels before USO (6.2). With
+  // neither, reads stay plain packets, but coalesced writes still work: virtio headers are on.
+  void EnableOffloads() {
+    vnet_ = true;
+    scratch_.resize(offload::kVnetHdrLen + offload::kMaxIpPacket + 1);
+    unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    if (ioctl(fd_, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0) {
+      offloads_ = {"csum", "tso4", "tso6", "uso4", "uso6", "gro"};
+    } else if (ioctl(fd_, TUNSETOFFLOAD, tso) == 0) {
+      offloads_ = {"csum", "tso4", "tso6", "gro"};
+      offloadProblem_ = std::string("UDP segmentation offload refused (") + strerror(errno) + "), needs kernel 6.2";
+    } else {
+      offloads_ = {"gro"};
+      offloadProblem_ = std::string("TUNSETOFFLOAD refused (") + strerror(errno) + ")";
+    }
+  }
 
   // start(onReadable): onReadable(count) after `count` packets were read into the slab, or
   // onReadable(-errno) once when reading failed for good (the interface was deleted).
@@ -186,17 +238,37 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     Ref();
   }
 
-  void Write(const Napi::CallbackInfo& info) {
-    if (info.Length() > 0 && info[0].IsTypedArray()) WritePacket(info[0].As<Napi::Uint8Array>());
-  }
-
+  // writeBatch(packets: Uint8Array[], count): the first `count` packets, coalesced where offloads allow.
   void WriteBatch(const Napi::CallbackInfo& info) {
-    if (info.Length() < 1 || !info[0].IsArray()) return;
+    if (info.Length() < 2 || !info[0].IsArray() || fd_ < 0) return;
     Napi::Array packets = info[0].As<Napi::Array>();
-    uint32_t count = packets.Length();
+    uint32_t count = std::min(packets.Length(), info[1].As<Napi::Number>().Uint32Value());
+    batchData_.clear();
+    batchLengths_.clear();
     for (uint32_t i = 0; i < count; i++) {
       Napi::Value packet = packets.Get(i);
-      if (packet.IsTypedArray()) WritePacket(packet.As<Napi::Uint8Array>());
+      if (!packet.IsTypedArray() || packet.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        counters_[kWriteDropsRejected]++;
+        continue;
+      }
+      Napi::Uint8Array bytes = packet.As<Napi::Uint8Array>();
+      if (!vnet_) {
+        WriteOne(bytes.Data(), bytes.ByteLength());
+        continue;
+      }
+      batchData_.push_back(bytes.Data());
+      batchLengths_.push_back(bytes.ByteLength());
+    }
+    if (batchData_.empty()) return;
+    coalescer_.Plan(batchData_.data(), batchLengths_.data(), batchData_.size());
+    iovec vectors[offload::kMaxGroupSegments + 1];
+    for (const offload::Write& write : coalescer_.writes()) {
+      size_t used = coalescer_.Iovecs(write, vectors);
+      size_t bytes = 0;
+      for (size_t i = 0; i < used; i++) bytes += vectors[i].iov_len;
+      if (Deposit(vectors, used, bytes - offload::kVnetHdrLen, write.segments) && write.segments > 1) {
+        counters_[kSuperPacketsWritten]++;
+      }
     }
   }
 
@@ -208,24 +280,29 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
   void Close(const Napi::CallbackInfo&) { Shutdown(); }
 
+  void WriteOne(const uint8_t* packet, size_t length) {
+    static const uint8_t kZeroHeader[offload::kVnetHdrLen] = {};
+    iovec vectors[2] = {{const_cast<uint8_t*>(kZeroHeader), offload::kVnetHdrLen}, {const_cast<uint8_t*>(packet), length}};
+    if (vnet_) {
+      Deposit(vectors, 2, length, 1);
+    } else {
+      Deposit(vectors + 1, 1, length, 1);
+    }
+  }
+
   // A write the kernel refuses is a drop, never an exception: EAGAIN/ENOBUFS mean the queue was
   // full, anything else (EIO while the link is down, EINVAL for a non-IP packet) a rejection.
-  void WritePacket(const Napi::Uint8Array& packet) {
-    if (fd_ < 0) return;
-    if (packet.TypedArrayType() != napi_uint8_array) {
-      counters_[kWriteDropsRejected]++;
-      return;
-    }
+  bool Deposit(const iovec* vectors, size_t count, size_t packetBytes, size_t packets) {
+    if (fd_ < 0) return false;
     for (;;) {
-      ssize_t written = write(fd_, packet.Data(), packet.ByteLength());
-      if (written >= 0) {
-        counters_[kPacketsWritten]++;
-        counters_[kBytesWritten] += static_cast<double>(written);
-        return;
+      if (writev(fd_, vectors, static_cast<int>(count)) >= 0) {
+        counters_[kPacketsWritten] += static_cast<double>(packets);
+        counters_[kBytesWritten] += static_cast<double>(packetBytes);
+        return true;
       }
       if (errno == EINTR) continue;
-      counters_[errno == EAGAIN || errno == ENOBUFS ? kWriteDropsFull : kWriteDropsRejected]++;
-      return;
+      counters_[errno == EAGAIN || errno == ENOBUFS ? kWriteDropsFull : kWriteDropsRejected] += static_cast<double>(packets);
+      return false;
     }
   }
 
@@ -233,15 +310,54 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     static_cast<TunDevice*>(handle->data)->ReadBatch(status);
   }
 
-  // Reads at most one slab of packets so one busy device cannot starve the rest of the loop; the
-  // level-triggered poll fires again for whatever is left.
+  // Hands out the slab's slots to the segmenter; a full slab goes to JavaScript first, which is
+  // done with it when Deliver returns.
+  struct SlotSink {
+    TunDevice* device;
+    uint32_t count;
+    uint8_t* Take(size_t length) {
+      if (length >= device->slotSize_) return nullptr;
+      if (count == device->slotCount_) {
+        device->counters_[kReadBatches]++;
+        device->Deliver(static_cast<int>(count));
+        count = 0;
+        if (device->fd_ < 0) return nullptr;
+      }
+      device->lengths_[count] = static_cast<uint32_t>(length);
+      device->counters_[kPacketsRead]++;
+      device->counters_[kBytesRead] += static_cast<double>(length);
+      return device->slab_ + size_t{device->slotSize_} * count++;
+    }
+  };
+
+  // One read with a virtio header, cut into slots. Returns the read's length, as read(2) does.
+  ssize_t ReadOffloaded(SlotSink& sink) {
+    ssize_t length = read(fd_, scratch_.data(), scratch_.size());
+    if (length <= 0) return length;
+    virtio_net_hdr hdr;
+    if (static_cast<size_t>(length) <= offload::kVnetHdrLen) {
+      counters_[kReadErrors]++;
+      return length;
+    }
+    memcpy(&hdr, scratch_.data(), offload::kVnetHdrLen);
+    int made = offload::Segment(hdr, scratch_.data() + offload::kVnetHdrLen, length - offload::kVnetHdrLen, sink);
+    if (made < 0) counters_[kReadErrors]++;
+    if (made > 1) counters_[kSuperPacketsRead]++;
+    return length;
+  }
+
+  // Reads at most one slab's worth of times so one busy device cannot starve the rest of the loop;
+  // the level-triggered poll fires again for whatever is left.
   void ReadBatch(int status) {
-    uint32_t count = 0;
+    SlotSink sink{this, 0};
+    uint32_t& count = sink.count;
     int failure = status < 0 ? -status : 0;
-    for (uint32_t attempt = 0; failure == 0 && count < slotCount_ && attempt < slotCount_; attempt++) {
+    for (uint32_t attempt = 0; failure == 0 && fd_ >= 0 && count < slotCount_ && attempt < slotCount_; attempt++) {
       uint8_t* slot = slab_ + size_t{slotSize_} * count;
-      ssize_t length = read(fd_, slot, slotSize_);
-      if (length > 0 && static_cast<size_t>(length) < slotSize_) {
+      ssize_t length = vnet_ ? ReadOffloaded(sink) : read(fd_, slot, slotSize_);
+      if (vnet_ && length > 0) {
+        continue;
+      } else if (length > 0 && static_cast<size_t>(length) < slotSize_) {
         lengths_[count++] = static_cast<uint32_t>(length);
         counters_[kPacketsRead]++;
         counters_[kBytesRead] += static_cast<double>(length);
@@ -303,6 +419,13 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
   int fd_ = -1;
   std::string name_;
+  bool vnet_ = false;
+  std::vector<std::string> offloads_;
+  std::string offloadProblem_;
+  std::vector<uint8_t> scratch_;
+  offload::Coalescer coalescer_;
+  std::vector<const uint8_t*> batchData_;
+  std::vector<size_t> batchLengths_;
   uint8_t* slab_ = nullptr;
   uint32_t* lengths_ = nullptr;
   uint32_t slotSize_ = 0;
@@ -315,8 +438,67 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   double counters_[kCounterCount] = {};
 };
 
+// The codecs without a device, for tests. segment(headerAndPacket, capacity) cuts what a read
+// with a virtio header returned into packets of at most capacity - 1 bytes; null when refused.
+Napi::Value SegmentForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Uint8Array input = info[0].As<Napi::Uint8Array>();
+  size_t capacity = info[1].As<Napi::Number>().Uint32Value();
+  if (input.ByteLength() < offload::kVnetHdrLen) return env.Null();
+  std::vector<uint8_t> copy(input.Data(), input.Data() + input.ByteLength());
+  virtio_net_hdr hdr;
+  memcpy(&hdr, copy.data(), offload::kVnetHdrLen);
+  struct VectorSink {
+    size_t capacity;
+    std::vector<std::vector<uint8_t>> packets;
+    uint8_t* Take(size_t length) {
+      if (length >= capacity) return nullptr;
+      packets.emplace_back(length);
+      return packets.back().data();
+    }
+  } sink{capacity, {}};
+  int made = offload::Segment(hdr, copy.data() + offload::kVnetHdrLen, copy.size() - offload::kVnetHdrLen, sink);
+  if (made < 0) return env.Null();
+  Napi::Array result = Napi::Array::New(env, sink.packets.size());
+  for (size_t i = 0; i < sink.packets.size(); i++) {
+    result.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, sink.packets[i].data(), sink.packets[i].size()));
+  }
+  return result;
+}
+
+// coalesce(packets) -> what a batch write would hand the kernel: one Buffer per write, virtio header first.
+Napi::Value CoalesceForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array packets = info[0].As<Napi::Array>();
+  std::vector<const uint8_t*> data;
+  std::vector<size_t> lengths;
+  for (uint32_t i = 0; i < packets.Length(); i++) {
+    Napi::Uint8Array packet = packets.Get(i).As<Napi::Uint8Array>();
+    data.push_back(packet.Data());
+    lengths.push_back(packet.ByteLength());
+  }
+  offload::Coalescer coalescer;
+  coalescer.Plan(data.data(), lengths.data(), data.size());
+  Napi::Array result = Napi::Array::New(env, coalescer.writes().size());
+  iovec vectors[offload::kMaxGroupSegments + 1];
+  for (size_t w = 0; w < coalescer.writes().size(); w++) {
+    size_t used = coalescer.Iovecs(coalescer.writes()[w], vectors);
+    std::vector<uint8_t> bytes;
+    for (size_t i = 0; i < used; i++) {
+      const uint8_t* start = static_cast<const uint8_t*>(vectors[i].iov_base);
+      bytes.insert(bytes.end(), start, start + vectors[i].iov_len);
+    }
+    result.Set(static_cast<uint32_t>(w), Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
+  }
+  return result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("TunDevice", TunDevice::Define(env));
+  Napi::Object codec = Napi::Object::New(env);
+  codec.Set("segment", Napi::Function::New(env, SegmentForTest));
+  codec.Set("coalesce", Napi::Function::New(env, CoalesceForTest));
+  exports.Set("offloadCodec", codec);
   return exports;
 }
 

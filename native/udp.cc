@@ -1,20 +1,42 @@
-// Batched UDP sends for src/net/udp-transport.ts: one sendmmsg(2) for many datagrams on the fd of
-// Node's own (nonblocking) dgram socket, so a TUN batch leaves with one syscall instead of one each.
+// Batched UDP for src/net/udp-transport.ts on the fd of Node's own (nonblocking) dgram socket:
+// sends leave through one sendmmsg(2) per batch, runs of equal-sized datagrams to one destination
+// as one UDP_SEGMENT (GSO) message each; receives arrive through recvmmsg(2), with UDP_GRO where the
+// kernel has it, one batch per call into JavaScript.
 #include <napi.h>
+#include <uv.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace {
 
-// Datagrams per sendmmsg call; a longer list goes out in several calls.
+// Messages per sendmmsg call; a longer list goes out in several calls.
 constexpr uint32_t kChunk = 64;
+// Datagrams one GSO message carries at most (the kernel's UDP_MAX_SEGMENTS is 64 before 6.9).
+constexpr uint32_t kMaxSegments = 64;
+// A GSO message's payload at most: the largest UDP payload over IPv4.
+constexpr size_t kMaxGsoBytes = 65507;
+// GSO sends the kernel refused: EIO (the route's device lacks checksum offload) at once, or a
+// segment over the path MTU (EINVAL) again and again, stops GSO for every later batch.
+uint32_t gsoFailures = 0;
+bool gsoRefused = false;
+// The errno of the send that stopped GSO, for the caller's log and status.
+int gsoRefusedErrno = 0;
+constexpr uint32_t kGsoFailureLimit = 16;
 
 // sockaddr(address, port, mapIPv4) -> Buffer holding a sockaddr_in/sockaddr_in6, or null when the
 // address is not a numeric IPv4/IPv6 address. mapIPv4 turns an IPv4 address into ::ffff:a.b.c.d
@@ -44,47 +66,105 @@ Napi::Value Sockaddr(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&out6), sizeof(out6));
 }
 
-// sendBatch(fd, datagrams: Uint8Array[], sockaddrs: Buffer[], count) -> how many left. A datagram
+// One sendmmsg message: datagrams [first, first + count) of the batch, GSO when count > 1.
+struct Run {
+  uint32_t first;
+  uint32_t count;
+};
+
+// sendBatch(fd, datagrams: Uint8Array[], sockaddrs: Buffer[], count, segment, gsoState) -> how
+// many left; segment: whether runs may leave as GSO messages; gsoState (an Int32Array of one) gets
+// the errno that stopped GSO for the process, 0 while it works. A datagram
 // the kernel refuses (a full socket buffer, an unreachable network) is lost as UDP loses it: the
-// caller counts count - sent as drops; nothing here throws per datagram.
+// caller counts count - sent as drops; nothing here throws per datagram. Callers pass the same
+// sockaddr Buffer for one destination, so a run is found by comparing pointers.
 Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
   Napi::Array datagrams = info[1].As<Napi::Array>();
   Napi::Array sockaddrs = info[2].As<Napi::Array>();
   uint32_t count = info[3].As<Napi::Number>().Uint32Value();
+  std::vector<iovec> vectors(count);
+  std::vector<std::pair<void*, socklen_t>> addresses(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Uint8Array data = datagrams.Get(i).As<Napi::Uint8Array>();
+    Napi::Buffer<uint8_t> address = sockaddrs.Get(i).As<Napi::Buffer<uint8_t>>();
+    vectors[i] = {data.Data(), data.ByteLength()};
+    addresses[i] = {address.Data(), static_cast<socklen_t>(address.Length())};
+  }
   mmsghdr messages[kChunk];
-  iovec vectors[kChunk];
+  Run runs[kChunk];
+  alignas(cmsghdr) char controls[kChunk][CMSG_SPACE(sizeof(uint16_t))];
   uint32_t sent = 0;
   uint32_t next = 0;
+  bool gso = info[4].ToBoolean() && !gsoRefused;
   while (next < count) {
-    uint32_t chunk = count - next < kChunk ? count - next : kChunk;
-    for (uint32_t i = 0; i < chunk; i++) {
-      Napi::Uint8Array data = datagrams.Get(next + i).As<Napi::Uint8Array>();
-      Napi::Buffer<uint8_t> address = sockaddrs.Get(next + i).As<Napi::Buffer<uint8_t>>();
-      vectors[i].iov_base = data.Data();
-      vectors[i].iov_len = data.ByteLength();
-      memset(&messages[i], 0, sizeof(messages[i]));
-      messages[i].msg_hdr.msg_name = address.Data();
-      messages[i].msg_hdr.msg_namelen = static_cast<socklen_t>(address.Length());
-      messages[i].msg_hdr.msg_iov = &vectors[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
+    // Runs: equal sizes to one destination, the last of a run may be shorter.
+    uint32_t chunk = 0;
+    uint32_t at = next;
+    while (at < count && chunk < kChunk) {
+      Run run{at, 1};
+      size_t size = vectors[at].iov_len;
+      size_t bytes = size;
+      while (gso && run.first + run.count < count && run.count < kMaxSegments && size > 0) {
+        uint32_t candidate = run.first + run.count;
+        size_t length = vectors[candidate].iov_len;
+        if (addresses[candidate].first != addresses[at].first || length > size || length == 0 || bytes + length > kMaxGsoBytes) break;
+        run.count++;
+        bytes += length;
+        if (length < size) break;
+      }
+      mmsghdr& message = messages[chunk];
+      memset(&message, 0, sizeof(message));
+      message.msg_hdr.msg_name = addresses[at].first;
+      message.msg_hdr.msg_namelen = addresses[at].second;
+      message.msg_hdr.msg_iov = &vectors[at];
+      message.msg_hdr.msg_iovlen = run.count;
+      if (run.count > 1) {
+        message.msg_hdr.msg_control = controls[chunk];
+        message.msg_hdr.msg_controllen = sizeof(controls[chunk]);
+        cmsghdr* control = CMSG_FIRSTHDR(&message.msg_hdr);
+        control->cmsg_level = SOL_UDP;
+        control->cmsg_type = UDP_SEGMENT;
+        control->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t segment = static_cast<uint16_t>(size);
+        memcpy(CMSG_DATA(control), &segment, sizeof(segment));
+      }
+      runs[chunk++] = run;
+      at += run.count;
     }
     uint32_t done = 0;
+    bool retry = false;
     while (done < chunk) {
       int result = sendmmsg(fd, messages + done, chunk - done, MSG_DONTWAIT);
       if (result < 0) {
         if (errno == EINTR) continue;
-        // A full buffer stays full for the rest of this batch; any other error belongs to the
-        // first datagram alone, so skip it and go on.
+        // A full buffer stays full for the rest of this batch.
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        // A refused GSO message goes again as single datagrams, with the rest of the batch.
+        if (runs[done].count > 1) {
+          gso = false;
+          if (errno == EIO || ++gsoFailures >= kGsoFailureLimit) {
+            gsoRefused = true;
+            gsoRefusedErrno = errno;
+          }
+          next = runs[done].first;
+          retry = true;
+          break;
+        }
+        // Any other error belongs to this datagram alone, so skip it and go on.
         done++;
         continue;
       }
-      sent += static_cast<uint32_t>(result);
+      for (int i = 0; i < result; i++) sent += runs[done + i].count;
       done += static_cast<uint32_t>(result);
     }
-    next += chunk;
+    if (retry) continue;
+    next = at;
+  }
+  if (gsoRefused && info[5].IsTypedArray()) {
+    Napi::Int32Array state = info[5].As<Napi::Int32Array>();
+    if (state.ElementLength() > 0) state[0] = gsoRefusedErrno;
   }
   return Napi::Number::New(env, sent);
 }
@@ -124,11 +204,283 @@ Napi::Value SendWithTtl(const Napi::CallbackInfo& info) {
   } while (result < 0 && errno == EINTR);
   return Napi::Boolean::New(env, result >= 0);
 }
+// A datagram's source as a key: family, port and address bytes.
+using SourceKey = std::array<uint8_t, 20>;
+
+struct SourceKeyHash {
+  size_t operator()(const SourceKey& key) const {
+    uint64_t hash = 1469598103934665603ull;
+    for (uint8_t byte : key) hash = (hash ^ byte) * 1099511628211ull;
+    return static_cast<size_t>(hash);
+  }
+};
+
+// Sources numbered so JavaScript can cache one endpoint object per number; the table starts over
+// past this many, and JavaScript learns that from the generation.
+constexpr uint32_t kSourceLimit = 4096;
+
+// Reads the socket with recvmmsg(2) when libuv reports it readable and hands JavaScript one batch
+// per call: offsets, lengths and source numbers of the datagrams in the shared slab. A UDP_GRO
+// super-datagram is split back into its datagrams here.
+class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UdpReceiver",
+                       {
+                           InstanceAccessor<&UdpReceiver::Gro>("gro"),
+                           InstanceMethod<&UdpReceiver::Start>("start"),
+                           InstanceMethod<&UdpReceiver::Source>("source"),
+                           InstanceMethod<&UdpReceiver::ReadCounters>("readCounters"),
+                           InstanceMethod<&UdpReceiver::Close>("close"),
+                       });
+  }
+
+  // new UdpReceiver({ fd, slab, messageSize, offsets: Uint32Array, lengths: Uint32Array, sources: Uint32Array, state: Uint32Array })
+  explicit UdpReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpReceiver>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object options = info[0].As<Napi::Object>();
+    Napi::Uint8Array slab = options.Get("slab").As<Napi::Uint8Array>();
+    Napi::Uint32Array offsets = options.Get("offsets").As<Napi::Uint32Array>();
+    Napi::Uint32Array lengths = options.Get("lengths").As<Napi::Uint32Array>();
+    Napi::Uint32Array sources = options.Get("sources").As<Napi::Uint32Array>();
+    Napi::Uint32Array state = options.Get("state").As<Napi::Uint32Array>();
+    messageSize_ = options.Get("messageSize").As<Napi::Number>().Uint32Value();
+    messageCount_ = static_cast<uint32_t>(slab.ByteLength() / messageSize_);
+    entryCount_ = static_cast<uint32_t>(std::min(offsets.ElementLength(), std::min(lengths.ElementLength(), sources.ElementLength())));
+    if (messageCount_ == 0 || entryCount_ == 0 || state.ElementLength() < 1) {
+      Napi::RangeError::New(env, "UdpReceiver needs room for one message and one entry").ThrowAsJavaScriptException();
+      return;
+    }
+    slab_ = slab.Data();
+    offsets_ = offsets.Data();
+    lengths_ = lengths.Data();
+    sources_ = sources.Data();
+    state_ = state.Data();
+    refs_[0] = Napi::Persistent(Napi::Object(slab));
+    refs_[1] = Napi::Persistent(Napi::Object(offsets));
+    refs_[2] = Napi::Persistent(Napi::Object(lengths));
+    refs_[3] = Napi::Persistent(Napi::Object(sources));
+    refs_[4] = Napi::Persistent(Napi::Object(state));
+    // Our own descriptor for the same socket: libuv keys its watchers by descriptor, and Node's
+    // dgram handle keeps the original for sends.
+    fd_ = fcntl(options.Get("fd").As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
+    if (fd_ < 0) {
+      Napi::Error::New(env, std::string("cannot duplicate the UDP socket: ") + strerror(errno)).ThrowAsJavaScriptException();
+      return;
+    }
+    int on = 1;
+    gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+    headers_.resize(messageCount_);
+    vectors_.resize(messageCount_);
+    names_.resize(messageCount_);
+    controls_.resize(messageCount_);
+    napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+  }
+
+  ~UdpReceiver() override { Shutdown(); }
+
+ private:
+  struct Control {
+    alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(int))];
+  };
+
+  Napi::Value Gro(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), gro_); }
+
+  // start(onReadable): onReadable(count) after `count` datagrams were described in the arrays.
+  void Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uv_loop_t* loop = nullptr;
+    if (fd_ < 0 || poll_ != nullptr || napi_get_uv_event_loop(env, &loop) != napi_ok) {
+      Napi::Error::New(env, "start needs an open receiver that is not yet started").ThrowAsJavaScriptException();
+      return;
+    }
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    int status = uv_poll_init(loop, poll_, fd_);
+    if (status == 0) status = uv_poll_start(poll_, UV_READABLE, OnReadable);
+    if (status != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
+      poll_ = nullptr;
+      Napi::Error::New(env, std::string("cannot watch the UDP socket: ") + uv_strerror(status)).ThrowAsJavaScriptException();
+      return;
+    }
+    onReadable_ = Napi::Persistent(info[0].As<Napi::Function>());
+    asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "meshboi:udp");
+    Ref();
+  }
+
+  // source(number) -> [address, port] of a source number from the current generation.
+  Napi::Value Source(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t number = info[0].As<Napi::Number>().Uint32Value();
+    if (number >= sourceList_.size()) return env.Null();
+    const SourceKey& key = sourceList_[number];
+    char text[INET6_ADDRSTRLEN] = "";
+    inet_ntop(key[0] == 4 ? AF_INET : AF_INET6, key.data() + 4, text, sizeof(text));
+    Napi::Array result = Napi::Array::New(env, 2);
+    result.Set(0u, Napi::String::New(env, text));
+    result.Set(1u, Napi::Number::New(env, key[1] << 8 | key[2]));
+    return result;
+  }
+
+  // [datagrams, batches (recvmmsg calls that returned some), super-datagrams split, errors]
+  void ReadCounters(const Napi::CallbackInfo& info) {
+    Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+    for (size_t i = 0; i < 4 && i < out.ElementLength(); i++) out[i] = counters_[i];
+  }
+
+  void Close(const Napi::CallbackInfo&) { Shutdown(); }
+
+  static void OnReadable(uv_poll_t* handle, int status, int) {
+    static_cast<UdpReceiver*>(handle->data)->ReadBatch(status);
+  }
+
+  uint32_t SourceNumber(const sockaddr_storage& name) {
+    SourceKey key = {};
+    if (name.ss_family == AF_INET) {
+      const sockaddr_in& v4 = reinterpret_cast<const sockaddr_in&>(name);
+      key[0] = 4;
+      memcpy(&key[1], &v4.sin_port, 2);
+      memcpy(&key[4], &v4.sin_addr, 4);
+    } else {
+      const sockaddr_in6& v6 = reinterpret_cast<const sockaddr_in6&>(name);
+      key[0] = 6;
+      memcpy(&key[1], &v6.sin6_port, 2);
+      memcpy(&key[4], &v6.sin6_addr, 16);
+    }
+    if (lastNumber_ < sourceList_.size() && sourceList_[lastNumber_] == key) return lastNumber_;
+    auto found = sourceNumbers_.find(key);
+    if (found != sourceNumbers_.end()) return lastNumber_ = found->second;
+    if (sourceList_.size() >= kSourceLimit) {
+      sourceNumbers_.clear();
+      sourceList_.clear();
+      state_[0]++;
+    }
+    lastNumber_ = static_cast<uint32_t>(sourceList_.size());
+    sourceNumbers_.emplace(key, lastNumber_);
+    sourceList_.push_back(key);
+    return lastNumber_;
+  }
+
+  // One recvmmsg per call, so a busy socket cannot starve the loop; the poll fires again for the rest.
+  void ReadBatch(int status) {
+    if (status < 0 || fd_ < 0) return;
+    for (uint32_t i = 0; i < messageCount_; i++) {
+      vectors_[i] = {slab_ + size_t{messageSize_} * i, messageSize_};
+      mmsghdr& header = headers_[i];
+      memset(&header, 0, sizeof(header));
+      header.msg_hdr.msg_name = &names_[i];
+      header.msg_hdr.msg_namelen = sizeof(names_[i]);
+      header.msg_hdr.msg_iov = &vectors_[i];
+      header.msg_hdr.msg_iovlen = 1;
+      header.msg_hdr.msg_control = controls_[i].bytes;
+      header.msg_hdr.msg_controllen = sizeof(controls_[i].bytes);
+    }
+    int received;
+    do {
+      received = recvmmsg(fd_, headers_.data(), messageCount_, MSG_DONTWAIT, nullptr);
+    } while (received < 0 && errno == EINTR);
+    if (received <= 0) {
+      if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK) counters_[3]++;
+      return;
+    }
+    counters_[1]++;
+    uint32_t count = 0;
+    for (int i = 0; i < received && fd_ >= 0; i++) {
+      msghdr& header = headers_[i].msg_hdr;
+      size_t length = headers_[i].msg_len;
+      if ((header.msg_flags & MSG_TRUNC) != 0) {
+        counters_[3]++;
+        continue;
+      }
+      size_t segment = length;
+      for (cmsghdr* control = CMSG_FIRSTHDR(&header); control != nullptr; control = CMSG_NXTHDR(&header, control)) {
+        if (control->cmsg_level == SOL_UDP && control->cmsg_type == UDP_GRO) {
+          int size = 0;
+          memcpy(&size, CMSG_DATA(control), sizeof(size));
+          if (size > 0) segment = static_cast<size_t>(size);
+        }
+      }
+      if (segment < length) counters_[2]++;
+      uint32_t source = SourceNumber(names_[i]);
+      uint32_t base = messageSize_ * static_cast<uint32_t>(i);
+      for (size_t offset = 0; offset < length || length == 0; offset += segment) {
+        if (count == entryCount_) {
+          Deliver(count);
+          count = 0;
+          if (fd_ < 0) return;
+        }
+        size_t piece = length - offset < segment ? length - offset : segment;
+        offsets_[count] = base + static_cast<uint32_t>(offset);
+        lengths_[count] = static_cast<uint32_t>(piece);
+        sources_[count] = source;
+        count++;
+        counters_[0]++;
+        if (length == 0) break;
+      }
+    }
+    if (count > 0) Deliver(count);
+  }
+
+  void Deliver(uint32_t count) {
+    if (fd_ < 0 || onReadable_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    onReadable_.MakeCallback(Value(), {Napi::Number::New(env, count)}, *asyncContext_);
+    if (env.IsExceptionPending()) {
+      Napi::Error error = env.GetAndClearPendingException();
+      napi_fatal_exception(env, error.Value());
+    }
+  }
+
+  static void OnPollClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
+  static void OnEnvCleanup(void* self) { static_cast<UdpReceiver*>(self)->Shutdown(); }
+
+  // Idempotent; closes only our duplicate, the dgram socket stays Node's to close.
+  void Shutdown() {
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
+      poll_ = nullptr;
+      onReadable_.Reset();
+      Unref();
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+      napi_remove_env_cleanup_hook(Env(), OnEnvCleanup, this);
+    }
+  }
+
+  int fd_ = -1;
+  bool gro_ = false;
+  uint8_t* slab_ = nullptr;
+  uint32_t* offsets_ = nullptr;
+  uint32_t* lengths_ = nullptr;
+  uint32_t* sources_ = nullptr;
+  uint32_t* state_ = nullptr;
+  uint32_t messageSize_ = 0;
+  uint32_t messageCount_ = 0;
+  uint32_t entryCount_ = 0;
+  Napi::ObjectReference refs_[5];
+  std::vector<mmsghdr> headers_;
+  std::vector<iovec> vectors_;
+  std::vector<sockaddr_storage> names_;
+  std::vector<Control> controls_;
+  std::unordered_map<SourceKey, uint32_t, SourceKeyHash> sourceNumbers_;
+  std::vector<SourceKey> sourceList_;
+  uint32_t lastNumber_ = 0;
+  double counters_[4] = {};
+  Napi::FunctionReference onReadable_;
+  std::unique_ptr<Napi::AsyncContext> asyncContext_;
+  uv_poll_t* poll_ = nullptr;
+};
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sockaddr", Napi::Function::New(env, Sockaddr));
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
   exports.Set("sendWithTtl", Napi::Function::New(env, SendWithTtl));
+  exports.Set("UdpReceiver", UdpReceiver::Define(env));
   return exports;
 }
 

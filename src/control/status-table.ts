@@ -32,6 +32,7 @@ export function renderStatus(status: MemberStatus): string {
     `network ${status.network}  vpn-ip ${status.vpnIps.join(',')}  name ${status.name ?? '-'}  outside ${status.outsideAddress ?? 'unknown (no map yet)'}  ` +
       `tun ${status.tun.name} (mtu ${status.tun.mtu})`,
   );
+  lines.push(`offloads: ${formatOffloads('tun', status.offloads.tun)}; ${formatOffloads('udp', status.offloads.udp)}`);
   lines.push(`drops not charged to a peer: ${formatDrops(status.drops)}`);
   lines.push(
     `DTLS records of current sessions: ${status.dtls.recordsIn} in, ${status.dtls.recordsOut} out, ` +
@@ -67,6 +68,13 @@ export function renderStatus(status: MemberStatus): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** "tun csum tso4 (missing: why)", or "tun none". */
+function formatOffloads(what: string, offloads: MemberStatus['offloads']['tun']): string {
+  if (offloads === null) return `${what} none`;
+  const enabled = offloads.enabled.length > 0 ? offloads.enabled.join(' ') : 'none';
+  return `${what} ${enabled}${offloads.problem ? ` (missing: ${offloads.problem})` : ''}`;
 }
 
 /** Left-aligned columns two spaces apart, indented; the last column is not padded. */

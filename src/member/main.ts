@@ -311,6 +311,7 @@ export async function startMember(
         name: names?.fullName ?? null,
         outsideAddress: self ? formatEndpoint(self) : null,
         tun: { name: device.name, mtu: device.mtu },
+        offloads: { tun: device.offloads ?? null, udp: io.transport.offloads ?? null },
         rolodexes: rolodex.status(now),
         peers,
         drops: {

@@ -46,8 +46,6 @@ export class Probes {
   private readonly inFlight = new Map<number, InFlight>();
   private nextId = Math.floor(Math.random() * 0xffff_ffff);
   private stopped = false;
-  /** Replies sent to our peers' probes, and replies that matched no probe of ours (late or forged by a peer). */
-  readonly counts = { answered: 0, unmatched: 0 };
 
   constructor(
     private readonly store: PeerStore,
@@ -101,14 +99,12 @@ export class Probes {
     if (!decoded.ok) return false;
     const { type, id } = decoded.value;
     if (type === 'probe') {
-      if (path.session.send(encodeProbeRecord({ type: 'reply', id }))) this.counts.answered++;
+      path.session.send(encodeProbeRecord({ type: 'reply', id }));
       return true;
     }
+    // A late reply (its probe timed out), or one from another peer than the probed: ignored.
     const waiting = this.inFlight.get(id);
-    if (!waiting || waiting.path.peer !== path.peer) {
-      this.counts.unmatched++;
-      return true;
-    }
+    if (!waiting || waiting.path.peer !== path.peer) return true;
     this.settle(id);
     const vpnIp = path.peer?.vpn?.text ?? path.remoteKey;
     waiting.resolve({ vpnIp, rttMs: this.now() - waiting.sentAt, route: { kind: 'direct', endpoint: formatEndpoint(path.remote) } });

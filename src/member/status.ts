@@ -2,7 +2,7 @@
 // rolodexes, and every peer with its state, role, timings, counters, drops, handshakes and the
 // DTLS counters of its current sessions.
 import { cipherSuiteById, type SessionCounters } from '../dtls/index';
-import { formatEndpoint } from '../net/transport';
+import { formatEndpoint, type Offloads } from '../net/transport';
 import type { HandshakeCounts } from './handshake-watch';
 import type { Path, Peer } from './peer';
 import type { RelayStatus } from './relays';
@@ -57,6 +57,8 @@ export interface MemberStatus {
   name: string | null;
   outsideAddress: string | null;
   tun: { name: string; mtu: number };
+  /** Kernel offloads of the TUN device and the UDP socket; null where the device or socket has none to offer. */
+  offloads: { tun: Offloads | null; udp: Offloads | null };
   rolodexes: RolodexLinkStatus[];
   peers: PeerStatus[];
   /** Drops no single peer can be charged with (no route, unknown sources, bad ClientHellos, bad maps). */

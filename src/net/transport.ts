@@ -8,7 +8,15 @@ export interface Endpoint {
 
 export type MessageHandler = (data: Buffer, from: Endpoint) => void;
 
+/** Kernel offloads a transport uses ("gso", "gro", ...), and why any it would use is missing ('' when none is). */
+export interface Offloads {
+  readonly enabled: readonly string[];
+  readonly problem: string;
+}
+
 export interface DatagramTransport {
+  /** For status; absent on transports with no kernel offloads to offer (in-memory networks). */
+  readonly offloads?: Offloads;
   /**
    * Queues one datagram; never throws for an unreachable destination (UDP has no such thing).
    * The transport may read `data` after returning (a real socket sends later when busy), so the

@@ -1,5 +1,6 @@
 // Linux TUN and TAP devices, the only platform-specific code under the packet-device seam: opens
 // the device through the native addon (native/tun.cc), configures the link with iproute2's `ip`.
+// Writes made in one turn go to the kernel together, TCP segments coalesced where offloads allow.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -24,6 +25,19 @@ export interface TunOptions {
   netns?: string;
   /** The clone device; only tests point it elsewhere. */
   devicePath?: string;
+  /**
+   * TUN only: virtio-net headers with TCP/UDP segmentation and checksum offload, so reads bring
+   * super-packets (cut into MTU-sized packets here) and batch writes coalesce TCP; default true.
+   * Where the kernel lacks them the device opens plain, and `offloads` says why.
+   */
+  offloads?: boolean;
+}
+
+export interface TunOffloads {
+  /** What the kernel took: "csum", "tso4", "tso6", "uso4", "uso6", and "gro" (coalesced writes). */
+  enabled: readonly string[];
+  /** Why something asked for is missing, or '' when nothing is. */
+  problem: string;
 }
 
 export interface TunCounters {
@@ -39,6 +53,10 @@ export interface TunCounters {
   writeDropsFull: number;
   /** Writes the kernel rejected: not an IP packet, or the link is down. */
   writeDropsRejected: number;
+  /** Reads that brought a super-packet, cut into several packets (offloads only). */
+  superPacketsRead: number;
+  /** Writes that carried several coalesced TCP segments (offloads only). */
+  superPacketsWritten: number;
 }
 
 export type TunErrorCode =
@@ -72,6 +90,16 @@ const DEFAULT_DEVICE_PATH = '/dev/net/tun';
 const IFNAMSIZ = 16;
 /** Packets handed to JavaScript per wake-up at most; the rest wait for the next loop turn. */
 const BATCH_SLOTS = 64;
+/** Packets queued for one write call at most; a longer turn writes as it goes. */
+const WRITE_QUEUE_LIMIT = 1024;
+/**
+ * With TSO each packet the kernel queues for us can be a 64 KiB super-packet, and the TUN queue
+ * counts packets, not bytes: 500 of them (the default) held tens of milliseconds of a TCP stream in
+ * front of every other packet. Super-packets of at most 16 KiB and 8 of them bound it to 128 KiB,
+ * a few milliseconds at a member's speed; TCP sees the loss sooner instead of filling the queue.
+ */
+const OFFLOAD_QUEUE_PACKETS = 8;
+const OFFLOAD_SUPER_PACKET_BYTES = 16_384;
 /** An Ethernet header and one VLAN tag, which a TAP frame carries on top of the MTU. */
 const LINK_HEADER_ROOM = 18;
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'meshboi_tun.node');
@@ -86,22 +114,34 @@ const COUNTER_NAMES = [
   'bytesWritten',
   'writeDropsFull',
   'writeDropsRejected',
+  'superPacketsRead',
+  'superPacketsWritten',
 ] as const satisfies ReadonlyArray<keyof TunCounters>;
 
 interface NativeTunDevice {
   readonly name: string;
+  readonly offloads: TunOffloads;
   start(onReadable: (count: number) => void): void;
-  write(packet: Uint8Array): void;
-  writeBatch(packets: readonly Uint8Array[]): void;
+  writeBatch(packets: readonly Uint8Array[], count: number): void;
   readCounters(out: Float64Array): void;
   close(): void;
 }
 
+/** The addon's offload codecs without a device, for tests and fuzzing (native/offload.h). */
+export interface OffloadCodec {
+  /** Cuts what a read with a virtio-net header returned into packets shorter than `capacity`; null when refused. */
+  segment(headerAndPacket: Uint8Array, capacity: number): Buffer[] | null;
+  /** What one batch write hands the kernel: one buffer per write, its virtio-net header first. */
+  coalesce(packets: readonly Uint8Array[]): Buffer[];
+}
+
 interface NativeAddon {
+  offloadCodec: OffloadCodec;
   TunDevice: new (options: {
     path: string;
     name: string;
     tap: boolean;
+    offloads: boolean;
     netnsPath?: string;
     slab: Uint8Array;
     lengths: Uint32Array;
@@ -127,15 +167,34 @@ export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
   const routes = (options.routes ?? []).map((text) => parsePrefix(text, 'route'));
   checkMtu(mtu, mode, addresses);
 
-  const native = openNative(loadAddon(), options.devicePath ?? DEFAULT_DEVICE_PATH, name, mode, mtu, options.netns);
+  const offloads = mode === 'tun' && (options.offloads ?? true);
+  const native = openNative(loadAddon(), options.devicePath ?? DEFAULT_DEVICE_PATH, name, mode, mtu, offloads, options.netns);
   const device = new TunDevice(native.device, native.slab, native.lengths, native.slotSize, mtu, mode);
+  if (offloads && device.offloads.problem !== '') {
+    log.warn('TUN offloads are partly or wholly unavailable; the device works without them', {
+      device: device.name,
+      enabled: device.offloads.enabled.join(' ') || 'none',
+      reason: device.offloads.problem,
+    });
+  }
   try {
     await configureLink(device.name, options.netns, mtu, addresses, routes);
   } catch (error) {
     await device.close();
     throw error;
   }
+  if (device.offloads.enabled.some((offload) => offload.startsWith('tso'))) await boundQueue(device.name, options.netns);
   return device;
+}
+
+/** See OFFLOAD_QUEUE_PACKETS; a kernel or `ip` that refuses leaves the device working, only slower to answer under load. */
+async function boundQueue(name: string, netns: string | undefined): Promise<void> {
+  const args = ['link', 'set', 'dev', name, 'txqueuelen', String(OFFLOAD_QUEUE_PACKETS), 'gso_max_size', String(OFFLOAD_SUPER_PACKET_BYTES)];
+  try {
+    await runIp(netns, args);
+  } catch (error) {
+    log.warn('cannot bound the TUN queue; under load it may add tens of milliseconds of latency', { device: name, reason: (error as Error).message });
+  }
 }
 
 /** A TUN or TAP device from openTun. Reads arrive in batches on libuv readiness, never polled. */
@@ -146,7 +205,12 @@ export class TunDevice implements PacketDevice {
   private readonly views: Buffer[];
   private readonly batch: Buffer[] = [];
   private readonly counterValues = new Float64Array(COUNTER_NAMES.length);
+  /** Packets written this turn, waiting for one native call; slots are reused. */
+  private readonly queued: Uint8Array[] = [];
+  private queuedCount = 0;
+  private readonly flushQueued = (): void => this.flush();
   readonly name: string;
+  readonly offloads: TunOffloads;
 
   /** Use openTun. */
   constructor(
@@ -158,6 +222,7 @@ export class TunDevice implements PacketDevice {
     readonly mode: TunMode,
   ) {
     this.name = native.name;
+    this.offloads = native.offloads;
     this.views = Array.from(lengths, (_, slot) => slab.subarray(slot * slotSize, slot * slotSize));
   }
 
@@ -176,17 +241,35 @@ export class TunDevice implements PacketDevice {
     if (!started) this.native.start(this.onReadable);
   }
 
+  /** Queued until the turn's microtasks run, then written with the rest of the turn's packets. */
   write(packet: Uint8Array): void {
-    if (!this.closed) this.native.write(packet);
+    if (this.closed) return;
+    if (this.queuedCount === 0) void TURN_END.then(this.flushQueued);
+    this.queued[this.queuedCount++] = packet;
+    if (this.queuedCount === WRITE_QUEUE_LIMIT) this.flush();
   }
 
+  /** Written at once, after anything queued by write(). */
   writeBatch(packets: readonly Uint8Array[]): void {
-    if (!this.closed) this.native.writeBatch(packets);
+    if (this.closed) return;
+    this.flush();
+    this.native.writeBatch(packets, packets.length);
+  }
+
+  /** Writes what write() queued now; runs by itself once the turn's microtasks run. */
+  flush(): void {
+    const count = this.queuedCount;
+    if (count === 0) return;
+    this.queuedCount = 0;
+    if (!this.closed) this.native.writeBatch(this.queued, count);
+    // Drops the references so written buffers can be collected; the array keeps its slots.
+    this.queued.fill(EMPTY, 0, count);
   }
 
   /** Closing the descriptor deletes the interface; its addresses and routes go with it. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.native.close();
   }
@@ -218,6 +301,18 @@ export class TunDevice implements PacketDevice {
   };
 }
 
+const EMPTY = new Uint8Array(0);
+/**
+ * Settled once: `.then` on it runs a callback once the current turn's handlers are done, as
+ * queueMicrotask does, without the async-hooks resource and bound function queueMicrotask makes
+ * per call (which cost most while the code is still cold).
+ */
+const TURN_END = Promise.resolve();
+
+export function offloadCodec(): OffloadCodec {
+  return loadAddon().offloadCodec;
+}
+
 function loadAddon(): NativeAddon {
   if (addon) return addon;
   try {
@@ -235,7 +330,7 @@ function loadAddon(): NativeAddon {
   }
 }
 
-function openNative(addon: NativeAddon, devicePath: string, name: string, mode: TunMode, mtu: number, netns?: string) {
+function openNative(addon: NativeAddon, devicePath: string, name: string, mode: TunMode, mtu: number, offloads: boolean, netns?: string) {
   // One byte more than the largest legal frame, so a read that fills a slot reveals truncation.
   const slotSize = Math.ceil((mtu + LINK_HEADER_ROOM + 1) / 64) * 64;
   const slab = Buffer.allocUnsafeSlow(slotSize * BATCH_SLOTS);
@@ -245,6 +340,7 @@ function openNative(addon: NativeAddon, devicePath: string, name: string, mode: 
       path: devicePath,
       name,
       tap: mode === 'tap',
+      offloads,
       netnsPath: netns === undefined ? undefined : path.join('/run/netns', netns),
       slab,
       lengths,

@@ -7,6 +7,7 @@ import { STATUS_FIXTURE } from './status-fixture';
 test('the status table shows every column for every peer, sorted by VPN IP, with names, second addresses, routes, the LAN endpoint when one is used, DTLS drops and handshakes', () => {
   const expected = [
     'network office  vpn-ip 192.168.50.1,fd00:6d62::1  name desk.office.meshboi  outside 203.0.113.7:41234  tun tun0 (mtu 1200)',
+    'offloads: tun csum tso4 tso6 gro (missing: the kernel refused USO (Linux 6.2 has it)); udp sendmmsg gso recvmmsg gro',
     'drops not charged to a peer: no_route=3,bad_client_hello=1',
     'DTLS records of current sessions: 1207 in, 1109 out, dropped auth=20000,replay=3, 2 flights retransmitted',
     'handshakes: 4 ok, failed psk_mismatch=2,timeout=1',
@@ -41,6 +42,8 @@ test('a member without peers or a map yet says so', () => {
   const text = renderStatus({ ...STATUS_FIXTURE, outsideAddress: null, peers: [], drops: {} });
   assert.match(text, /outside unknown \(no map yet\)/);
   assert.match(text, /drops not charged to a peer: -/);
+  const plain = renderStatus({ ...STATUS_FIXTURE, offloads: { tun: null, udp: { enabled: [], problem: 'no addon' } } });
+  assert.match(plain, /^offloads: tun none; udp none \(missing: no addon\)$/m);
   assert.match(text, /peers \(0, 0 established\):\n  none yet/);
 });
 

@@ -98,10 +98,11 @@ describe('ops: config files, metrics and meshboi ping', { skip: E2E_SKIP }, () =
       assert.equal(sampleValue(after, 'meshboi_peer_dtls_dropped_records_total', { ...peer, reason: 'auth' }), 0);
     }));
 
-  test('meshboi ping prints one line per probe with its round trip and path, then a summary', () =>
+  test('meshboi ping prints one line per probe with its round trip and path, then a summary', (t) =>
     lab.explainFailure(async () => {
       const result = await fromConfig.host.exec(process.execPath, [MESHBOI_CLI, 'ping', other.vpnIp, '--count', '3', '--control-socket', fromConfig.controlSocket], { timeoutMs: 20_000 });
       assert.equal(result.code, 0, result.stderr);
+      for (const line of result.stdout.trim().split('\n')) t.diagnostic(line);
       const lines = result.stdout.trim().split('\n');
       assert.equal(lines.length, 4, result.stdout);
       const endpoint = (await fromConfig.peer(other.vpnIp))!.endpoint;

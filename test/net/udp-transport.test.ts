@@ -164,3 +164,55 @@ test('a datagram with its own TTL leaves after those queued before it and before
     }, 1), [1]);
   });
 });
+
+test('equal datagrams to one destination leave as one GSO message and are split again from one GRO batch, in order', () =>
+  withLoopbackPair({}, async (sender, receiver) => {
+    assert.equal(receiver.batchedReceives, true, 'the meshboi_udp addon should load (run npm install)');
+    assert.equal(receiver.receiveOffload, true, 'the kernel should take UDP_GRO (Linux 5.0 and later)');
+    const port = receiver.localEndpoint().port;
+    const sizes = [300, 300, 300, 120, 300, 300, 80, 500];
+    const received: Buffer[] = [];
+    receiver.onMessage((data) => received.push(Buffer.from(data)));
+    sizes.forEach((size, index) => sender.send(Buffer.alloc(size, index), port, '127.0.0.1'));
+    const deadline = Date.now() + 2000;
+    while (received.length < sizes.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(received.map((data) => [data.length, data[0]]), sizes.map((size, index) => [size, index]));
+    const counters = receiver.receiveCounters;
+    assert.equal(counters.datagrams, sizes.length);
+    assert.ok(counters.groSplits >= 1, `at least one GRO batch was split (${JSON.stringify(counters)})`);
+    assert.ok(counters.batches < sizes.length, 'fewer receive calls than datagrams');
+  }));
+
+test('a received handshake or rolodex datagram is the handler\'s to keep; application data is a view for the moment', () =>
+  withLoopbackPair({}, async (sender, receiver) => {
+    const port = receiver.localEndpoint().port;
+    const kept: Buffer[] = [];
+    receiver.onMessage((data) => kept.push(data));
+    for (const first of [22, 22, 23, 22]) {
+      const before = kept.length;
+      sender.send(Buffer.alloc(64, first), port, '127.0.0.1');
+      const deadline = Date.now() + 2000;
+      while (kept.length === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // The copies survive later batches; the application data view was overwritten by the next one.
+    assert.deepEqual(kept.map((data) => data.equals(Buffer.alloc(64, 22))), [true, true, true, true]);
+  }));
+
+test('with segmentation off, equal datagrams still leave in one batch but as single datagrams', () =>
+  withLoopbackPair({ segmentSends: false }, async (sender, receiver) => {
+    assert.deepEqual(await sendBatchInOneTurn(sender, receiver), inOrder(BATCH));
+    assert.deepEqual(sender.batchCounters, { sent: BATCH, batches: 1, dropped: 0 });
+    assert.equal(receiver.receiveCounters.groSplits, 0);
+  }));
+
+test('offloads say what the socket uses, and options that turn batching off are no problem to report', async () => {
+  await withLoopbackPair({}, async (sender) => {
+    assert.deepEqual(sender.offloads, { enabled: ['sendmmsg', 'gso', 'recvmmsg', 'gro'], problem: '' });
+  });
+  await withLoopbackPair({ batchSends: false, batchReceives: false }, async (sender) => {
+    assert.deepEqual(sender.offloads, { enabled: [], problem: '' });
+  });
+  await withLoopbackPair({ segmentSends: false }, async (sender) => {
+    assert.deepEqual(sender.offloads.enabled, ['sendmmsg', 'recvmmsg', 'gro']);
+  });
+});

@@ -1,8 +1,9 @@
 // Builds and reads the few packets the TUN tests and benchmark exchange with the kernel: IPv4 and
-// IPv6 ICMP echo, IPv4 UDP, Ethernet frames and ARP, with real checksums.
+// IPv6 ICMP echo, IPv4 UDP, TCP segments, Ethernet frames and ARP, with real checksums.
 import { Address4, Address6 } from 'ip-address';
 
 export const PROTOCOL_ICMP = 1;
+export const PROTOCOL_TCP = 6;
 export const PROTOCOL_UDP = 17;
 export const PROTOCOL_ICMPV6 = 58;
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -53,7 +54,7 @@ export function ipv6(source: string, destination: string, nextHeader: number, pa
 }
 
 /** The IPv6 pseudo-header sum that ICMPv6 checksums cover (RFC 8200 section 8.1), not yet folded. */
-function pseudoHeaderSum(source: Uint8Array, destination: Uint8Array, length: number, nextHeader: number): number {
+export function pseudoHeaderSum(source: Uint8Array, destination: Uint8Array, length: number, nextHeader: number): number {
   const pseudo = Buffer.alloc(40);
   pseudo.set(source, 0);
   pseudo.set(destination, 16);
@@ -94,6 +95,61 @@ export function udp4(source: string, destination: string, sourcePort: number, de
   datagram.writeUInt16BE(datagram.length, 4);
   datagram.set(data, 8);
   return ipv4(source, destination, PROTOCOL_UDP, datagram);
+}
+
+/** The IPv4 pseudo-header sum (RFC 793), not yet folded. */
+export function pseudoHeaderSum4(source: Uint8Array, destination: Uint8Array, length: number, protocol: number): number {
+  const pseudo = Buffer.alloc(12);
+  pseudo.set(source, 0);
+  pseudo.set(destination, 4);
+  pseudo[9] = protocol;
+  pseudo.writeUInt16BE(length, 10);
+  return ~internetChecksum(pseudo) & 0xffff;
+}
+
+/** The pseudo-header sum for the transport payload of an IPv4 or IPv6 packet without options. */
+export function transportPseudoSum(packet: Uint8Array, transportLength: number): number {
+  return packet[0] >> 4 === 4
+    ? pseudoHeaderSum4(packet.subarray(12, 16), packet.subarray(16, 20), transportLength, packet[9])
+    : pseudoHeaderSum(packet.subarray(8, 24), packet.subarray(24, 40), transportLength, packet[6]);
+}
+
+export interface TcpSegment {
+  sourcePort: number;
+  destinationPort: number;
+  sequence: number;
+  ack: number;
+  /** TCP flags byte: 0x10 ACK, 0x08 PSH, 0x01 FIN, 0x80 CWR. */
+  flags: number;
+  /** Options, a multiple of 4 bytes. */
+  options?: Uint8Array;
+  data: Uint8Array;
+  /** IPv4 identification. */
+  id?: number;
+}
+
+/** A whole TCP segment in IPv4 or IPv6 (by the address family) with valid checksums. */
+export function tcpPacket(source: string, destination: string, segment: TcpSegment): Buffer {
+  const options = segment.options ?? new Uint8Array(0);
+  const tcp = Buffer.alloc(20 + options.length + segment.data.length);
+  tcp.writeUInt16BE(segment.sourcePort, 0);
+  tcp.writeUInt16BE(segment.destinationPort, 2);
+  tcp.writeUInt32BE(segment.sequence >>> 0, 4);
+  tcp.writeUInt32BE(segment.ack >>> 0, 8);
+  tcp[12] = ((20 + options.length) / 4) << 4;
+  tcp[13] = segment.flags;
+  tcp.writeUInt16BE(64240, 14);
+  tcp.set(options, 20);
+  tcp.set(segment.data, 20 + options.length);
+  const packet = source.includes(':') ? ipv6(source, destination, PROTOCOL_TCP, tcp) : ipv4(source, destination, PROTOCOL_TCP, tcp);
+  if (!source.includes(':') && segment.id !== undefined) {
+    packet.writeUInt16BE(segment.id, 4);
+    packet.writeUInt16BE(0, 10);
+    packet.writeUInt16BE(internetChecksum(packet.subarray(0, 20)), 10);
+  }
+  const offset = source.includes(':') ? 40 : 20;
+  packet.writeUInt16BE(internetChecksum(packet.subarray(offset), transportPseudoSum(packet, tcp.length)), offset + 16);
+  return packet;
 }
 
 export interface IpPacket {

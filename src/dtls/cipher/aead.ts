@@ -1,6 +1,8 @@
 // The record layer's AEAD seam: one small interface and one factory, so each suite can use the
-// fastest well-kept implementation (sodium for ChaCha20-Poly1305, node:crypto for AES).
+// fastest well-kept implementation (sodium for ChaCha20-Poly1305, the native addon for AES, with
+// node:crypto as the reference and the fallback).
 import { AEAD_PARAMETERS, type AeadKind } from './suites';
+import { nativeAesAead } from './native-aead';
 import { NodeAead } from './node-aead';
 import { SodiumChaCha20Poly1305 } from './sodium-aead';
 
@@ -23,13 +25,14 @@ export interface Aead {
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number;
 }
 
-export function createAead(kind: AeadKind, key: Uint8Array): Aead {
+/** `reference` picks node:crypto for AES even where the native addon loads (tests compare the two). */
+export function createAead(kind: AeadKind, key: Uint8Array, implementation: 'fastest' | 'reference' = 'fastest'): Aead {
   const keyLength = AEAD_PARAMETERS[kind].keyLength;
   if (key.length !== keyLength) throw new RangeError(`${kind} needs a ${keyLength}-byte key, got ${key.length} bytes`);
   switch (kind) {
     case 'aes-128-ccm-8':
     case 'aes-128-gcm':
-      return new NodeAead(kind, key);
+      return (implementation === 'fastest' ? nativeAesAead(kind, key) : null) ?? new NodeAead(kind, key);
     case 'chacha20-poly1305':
       return new SodiumChaCha20Poly1305(key);
   }

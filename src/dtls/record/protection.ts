@@ -14,11 +14,12 @@ export class RecordProtection {
   private readonly nonce = Buffer.alloc(AEAD_NONCE_LENGTH);
   private readonly aad = Buffer.alloc(AAD_LENGTH);
 
-  constructor(suite: CipherSuite, key: Uint8Array, fixedIv: Uint8Array) {
+  /** `implementation`: see createAead; the record layer always takes the fastest. */
+  constructor(suite: CipherSuite, key: Uint8Array, fixedIv: Uint8Array, implementation: 'fastest' | 'reference' = 'fastest') {
     if (fixedIv.length !== suite.fixedIvLength) {
       throw new RangeError(`${suite.name} needs a ${suite.fixedIvLength}-byte IV, got ${fixedIv.length} bytes`);
     }
-    this.aead = createAead(suite.aead, key);
+    this.aead = createAead(suite.aead, key, implementation);
     this.fixedIv = Buffer.from(fixedIv);
     this.explicitNonceLength = suite.explicitNonceLength;
     this.tagLength = suite.tagLength;
