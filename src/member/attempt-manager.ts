@@ -1,23 +1,22 @@
 // Starts, retries and retires the attempts to connect to peers, the one owner of Attempt: each
 // round's opening datagram (punch-schedule.ts), the server's `hello` rounds, the client's wait of
-// up to 1 s for the peer's first datagram, one
-// handshake per path (outside address, candidates and LAN endpoints; first to complete wins),
-// failed rounds retried with bounded backoff, and the replacement handshake of a restarted peer.
-// What goes toward an endpoint that never answered is bounded (UnansweredBudget).
+// up to 1 s for the peer's first datagram, one handshake per path (outside address, candidates,
+// LAN endpoints and relays; first to complete wins), failed rounds retried with bounded backoff,
+// and the replacement handshake of a restarted peer. What goes toward an endpoint that never
+// answered is bounded (UnansweredBudget).
 import type { Clock } from '../clock';
-import { DtlsSession, type CipherSuiteId, type CloseReason, type HandshakeInfo, type Role } from '../dtls/index';
+import type { Role } from '../dtls/index';
 import type { Logger } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import { Attempt } from './attempt';
-import type { BlindNetwork } from './blind-network';
 import { EndpointMap } from './endpoint-map';
-import { Path, type Peer } from './peer';
+import type { Path, Peer } from './peer';
+import type { HandshakeTimings, PathFactory } from './path-factory';
 import type { PeerStore } from './peer-store';
 import { retryDelay, type PunchTimings } from './punch-schedule';
 import type { TimerSet } from './timers';
-import { UnansweredBudget } from './unanswered-budget';
+import type { UnansweredBudget } from './unanswered-budget';
 import { HELLO } from './unsealed-datagrams';
-import type { VpnAddress } from './vpn-address';
 
 /** Server rounds without a ClientHello before status says why (with the retry backoff, about 6 s). */
 const HELLOS_BEFORE_HINT = 3;
@@ -25,12 +24,9 @@ const HELLOS_BEFORE_HINT = 3;
 const STALE_MARGIN_MS = 250;
 export const SYMMETRIC_HINT = 'its NAT or ours may be symmetric (address-dependent mapping)';
 
-export interface AttemptTimings extends PunchTimings {
+export interface AttemptTimings extends PunchTimings, HandshakeTimings {
   /** How long a client waits for the peer's first datagram before it starts the handshake (spec: 1 s). */
   helloWaitMs: number;
-  /** DTLS flight retransmission: first timeout, and tries before a handshake fails. */
-  handshakeRetransmitMs: number;
-  handshakeMaxTries: number;
   /**
    * The keepalive interval: a `hello` from an established peer starts a new handshake only once
    * the peer has been quiet for two of them (a live one of ours never is), so a forged `hello`
@@ -47,39 +43,20 @@ export interface AttemptRelays {
 
 const NO_RELAYS: AttemptRelays = { endpointsFor: () => [], announcePunch: () => {} };
 
-export interface Credentials {
-  psk: Buffer;
-  vpn: VpnAddress;
-  cipherSuites?: readonly CipherSuiteId[];
-  announceMeshboi?: boolean;
-  /** A blind network: our server's identity hint is our VPN IP sealed, and a server's hint must open. */
-  blind?: BlindNetwork | null;
-}
-
-/** The identity of a server whose hint did not open: resolveRace refuses it, saying so. */
-const UNSEALED_HINT = 'a hint not sealed for this blind network (is the peer run without --blind?)';
-
-/** What the sessions of our paths report; PeerSessions acts on it. */
-export interface PathEvents {
-  handshakeComplete(path: Path, info: HandshakeInfo): void;
-  data(path: Path, plaintext: Buffer): void;
-  closed(path: Path, reason: CloseReason): void;
-}
-
 export class AttemptManager {
   /** Clients waiting for the first datagram from one of a peer's endpoints. */
   private readonly waiters = new EndpointMap<Peer>();
   private stopped = false;
-  readonly unanswered: UnansweredBudget;
 
   constructor(
     private readonly store: PeerStore,
     private readonly transport: DatagramTransport,
-    private readonly credentials: Credentials,
+    private readonly paths: PathFactory,
+    /** Shared with the paths' client flights (PathFactory). */
+    readonly unanswered: UnansweredBudget,
     private readonly timings: AttemptTimings,
     private readonly timers: TimerSet,
     private readonly clock: Clock,
-    private readonly events: PathEvents,
     private readonly log: Logger,
     private readonly relays: AttemptRelays = NO_RELAYS,
     /**
@@ -88,9 +65,7 @@ export class AttemptManager {
      * member opened it, and leave the stray entry it is meant to avoid.
      */
     private readonly behindNat: () => boolean = () => true,
-  ) {
-    this.unanswered = new UnansweredBudget(clock);
-  }
+  ) {}
 
   /** Where a round tries the peer: its direct endpoints, and relays too until it has a session through one. */
   private endpointsOf(peer: Peer): Endpoint[] {
@@ -220,7 +195,7 @@ export class AttemptManager {
    */
   openPath(remote: Endpoint, role: Role, peer: Peer | null): Path {
     if (peer && !peer.attempt) peer.attempt = new Attempt(this.log, peer.outsideKey, 'handshaking', 0);
-    const path = this.createPath(remote, role, peer);
+    const path = this.paths.create(remote, role, peer);
     this.store.addPending(path);
     return path;
   }
@@ -354,38 +329,5 @@ export class AttemptManager {
     if (!attempt.waitingAt) return;
     for (const endpoint of attempt.waitingAt) this.waiters.delete(endpoint, peer);
     attempt.waitingAt = null;
-  }
-
-  private createPath(remote: Endpoint, role: Role, peer: Peer | null): Path {
-    const { psk, vpn, cipherSuites, announceMeshboi, blind } = this.credentials;
-    const transport = this.transport;
-    const events = this.events;
-    const unanswered = this.unanswered;
-    const session = new DtlsSession(
-      {
-        role,
-        psk,
-        identity: blind && role === 'server' ? blind.sealHint(vpn.text) : vpn.text,
-        cipherSuites,
-        announceMeshboi,
-        // A server path answers a ClientHello whose cookie proved its source; a client's flights
-        // are bounded until the peer has sent anything back.
-        send: (datagram) => {
-          if (role === 'client' && path.fed === 0 && !unanswered.take(remote.address, datagram.length)) return;
-          transport.send(datagram, remote.port, remote.address);
-        },
-        retransmitInitialMs: this.timings.handshakeRetransmitMs,
-        retransmitMaxTries: this.timings.handshakeMaxTries,
-        clock: this.clock,
-      },
-      {
-        onHandshakeComplete: (info) =>
-          events.handshakeComplete(path, blind && role === 'client' ? { ...info, peerIdentity: blind.openHint(info.peerIdentity) ?? UNSEALED_HINT } : info),
-        onData: (plaintext) => events.data(path, plaintext),
-        onClose: (reason) => events.closed(path, reason),
-      },
-    );
-    const path: Path = new Path(remote, role, session, peer, this.clock.now());
-    return path;
   }
 }

@@ -8,6 +8,8 @@ import type { DatagramTransport, Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
+import { PathFactory } from './path-factory';
+import { UnansweredBudget } from './unanswered-budget';
 import { BlindNetwork } from './blind-network';
 import { HandshakeWatch } from './handshake-watch';
 import { Inside } from './inside';
@@ -208,12 +210,11 @@ export async function startMember(
     control,
     frames,
   );
-  const attempts = new AttemptManager(
-    store,
+  const unanswered = new UnansweredBudget(clock);
+  const paths = new PathFactory(
     transport,
     { psk: config.psk, vpn, cipherSuites: config.cipherSuites, announceMeshboi: config.announceMeshboi, blind },
     timings,
-    timers,
     clock,
     {
       handshakeComplete: (path, info) => {
@@ -229,6 +230,16 @@ export async function startMember(
         sessions.closed(path, reason);
       },
     },
+    unanswered,
+  );
+  const attempts = new AttemptManager(
+    store,
+    transport,
+    paths,
+    unanswered,
+    timings,
+    timers,
+    clock,
     log,
     { endpointsFor: (peer) => transport.endpointsFor(peer), announcePunch: (peer) => transport.announcePunch(peer) },
     () => {
