@@ -267,34 +267,22 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }
 
-function parseLocalTable(value: unknown): Decoded<Map<string, Endpoint[]>> {
-  const table = new Map<string, Endpoint[]>();
+/**
+ * A table of the extension keyed by outside endpoint (`Meshboi.Local`, `Meshboi.Opaque`): an
+ * object of "ip:port" -> entry, each entry checked by `parseEntry`; an absent entry is left out.
+ */
+function parseEndpointTable<T>(value: unknown, field: string, shape: string, parseEntry: (entry: unknown) => Decoded<T | undefined>): Decoded<Map<string, T>> {
+  const table = new Map<string, T>();
   if (value === undefined) return { ok: true, value: table };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail('bad_field', 'Meshboi.Local must be an object of "ip:port" -> ["ip:port", ...]');
+    return fail('bad_field', `${field} must be an object of "ip:port" -> ${shape}`);
   }
-  for (const [key, list] of Object.entries(value)) {
+  for (const [key, entry] of Object.entries(value)) {
     const outside = parseEndpoint(key);
-    if (!outside) return fail('bad_address', `Meshboi.Local key ${JSON.stringify(key.slice(0, 60))} is not an "ip:port" endpoint`);
-    const endpoints = parseEndpointList(list, 'Meshboi.Local entry', MAX_LOCAL_ENDPOINTS);
-    if (!endpoints.ok) return endpoints;
-    table.set(formatEndpoint(outside), endpoints.value);
-  }
-  return { ok: true, value: table };
-}
-
-function parseOpaqueTable(value: unknown): Decoded<Map<string, string>> {
-  const table = new Map<string, string>();
-  if (value === undefined) return { ok: true, value: table };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail('bad_field', 'Meshboi.Opaque must be an object of "ip:port" -> "<base64>"');
-  }
-  for (const [key, text] of Object.entries(value)) {
-    const outside = parseEndpoint(key);
-    if (!outside) return fail('bad_address', `Meshboi.Opaque key ${JSON.stringify(key.slice(0, 60))} is not an "ip:port" endpoint`);
-    const opaque = parseBase64(text, 'Meshboi.Opaque entry', MAX_OPAQUE_CHARS);
-    if (!opaque.ok) return opaque;
-    if (opaque.value !== undefined) table.set(formatEndpoint(outside), opaque.value);
+    if (!outside) return fail('bad_address', `${field} key ${JSON.stringify(key.slice(0, 60))} is not an "ip:port" endpoint`);
+    const parsed = parseEntry(entry);
+    if (!parsed.ok) return parsed;
+    if (parsed.value !== undefined) table.set(formatEndpoint(outside), parsed.value);
   }
   return { ok: true, value: table };
 }
@@ -315,10 +303,10 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
   let gone: Endpoint[] = [];
   let opaque = new Map<string, string>();
   if (extension.value) {
-    const table = parseLocalTable(extension.value.Local);
+    const table = parseEndpointTable(extension.value.Local, 'Meshboi.Local', '["ip:port", ...]', (list) => parseEndpointList(list, 'Meshboi.Local entry', MAX_LOCAL_ENDPOINTS));
     if (!table.ok) return table;
     local = table.value;
-    const opaqueTable = parseOpaqueTable(extension.value.Opaque);
+    const opaqueTable = parseEndpointTable(extension.value.Opaque, 'Meshboi.Opaque', '"<base64>"', (text) => parseBase64(text, 'Meshboi.Opaque entry', MAX_OPAQUE_CHARS));
     if (!opaqueTable.ok) return opaqueTable;
     opaque = opaqueTable.value;
     if (extension.value.Gone !== undefined) {
