@@ -1,6 +1,7 @@
 // Takes in the members the rolodexes list: a new one becomes a peer with the role the spec's
 // order gives and its first attempt at once; a known one has its LAN endpoints and listing refreshed.
-// A full table admits newcomers in turn, in place of peers that never answered.
+// A full table admits newcomers in turn, in place of peers that never answered, and at once one
+// that speaks to us: invented listings never do.
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import { RateLimitedLog } from '../log';
@@ -97,26 +98,43 @@ export class Listings {
     }
   }
 
+  /**
+   * A `hello` from `from`, which has no peer: a waiting newcomer that punches toward us is a member
+   * that exists, so it takes the place of the peer that has waited longest for an answer, trial
+   * over or not. Without this a server newcomer (it only sends `hello`s and waits for our
+   * ClientHello) would queue behind every invented listing the map names before it.
+   */
+  heardFrom(from: Endpoint): boolean {
+    const key = formatEndpoint(from);
+    const waiting = this.waiting.get(key);
+    if (!waiting || waiting.lastListedAt < this.clock.now() - this.timings.peerTrialMs) return false;
+    if (!this.evictUnanswered(this.clock.now())) return false;
+    this.waiting.delete(key);
+    this.admit(key, waiting.listing, waiting.role);
+    return true;
+  }
+
   /** Newcomers that are still listed take, oldest first, the places of peers whose trial ran out. */
   private admitWaiting(): void {
     const listedSince = this.clock.now() - this.timings.peerTrialMs;
     for (const [key, waiting] of this.waiting) {
-      if (waiting.lastListedAt < listedSince) {
+      // Gone from the maps, or became a peer meanwhile (it handshook with us as client).
+      if (waiting.lastListedAt < listedSince || this.store.peers.has(key)) {
         this.waiting.delete(key);
         continue;
       }
-      if (!this.evictUnanswered()) return;
+      if (!this.evictUnanswered(listedSince)) return;
       this.waiting.delete(key);
       this.admit(key, waiting.listing, waiting.role);
     }
   }
 
   /**
-   * Makes room: the listed peer that never completed a handshake (its kind is still unknown) and started its trial first goes.
-   * Peers that answered stay whatever a rolodex lists. False when no trial has run out yet.
+   * Makes room: of the listed peers created before `cutoff` that never completed a handshake (their
+   * kind is still unknown), the oldest goes. Peers that answered stay whatever a rolodex lists.
+   * False when there is none.
    */
-  private evictUnanswered(): boolean {
-    const cutoff = this.clock.now() - this.timings.peerTrialMs;
+  private evictUnanswered(cutoff: number): boolean {
     let oldest: Peer | null = null;
     for (const candidate of this.store.peers.values()) {
       if (candidate.kind !== 'unknown' || candidate.lastListedAt === null || candidate.state === 'established') continue;

@@ -267,8 +267,8 @@ export async function startMember(
     log,
   );
   const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);
-  const slowPath = new SlowPath(store, transport, attempts, candidates, clock, log);
   const listings = new Listings(store, attempts, sessions, clock, timings, log);
+  const slowPath = new SlowPath(store, transport, attempts, candidates, listings, clock, log);
   const rolodex = new RolodexClient(
     io.transport,
     config.network,

@@ -1,6 +1,7 @@
 // The slow path of received datagrams: everything that is not application data on an established
 // session (see outside.ts). Handshake records go to their pending path, a ClientHello through the
-// stateless cookie gate to resolveRace, a `hello` to the attempt it concerns; the rest is dropped.
+// stateless cookie gate to resolveRace, a `hello` to the attempt it concerns
+// or the waiting newcomer it comes from; the rest is dropped.
 import type { Clock } from '../clock';
 import { CookieGate, looksLikeClientHello } from '../dtls/index';
 import type { Logger } from '../log';
@@ -9,6 +10,7 @@ import type { DatagramTransport } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import type { AttemptManager } from './attempt-manager';
 import type { Path, Peer } from './peer';
+import type { Listings } from './listings';
 import type { PeerStore } from './peer-store';
 import type { ReflexiveCandidates } from './reflexive-candidates';
 import { isHello } from './unsealed-datagrams';
@@ -35,6 +37,7 @@ export class SlowPath {
     private readonly transport: DatagramTransport,
     private readonly attempts: AttemptManager,
     private readonly candidates: ReflexiveCandidates,
+    private readonly listings: Pick<Listings, 'heardFrom'>,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
@@ -57,7 +60,7 @@ export class SlowPath {
     if (looksLikeClientHello(data)) return this.clientHello(data, from);
     const waiting = this.attempts.waiterAt(from.address, from.port);
     if (waiting) return this.attempts.beginHandshakes(waiting);
-    if (isHello(data) && this.candidates.strayHello(from)) return;
+    if (isHello(data) && (this.candidates.strayHello(from) || this.listings.heardFrom(from))) return;
     this.drops.unknown_source++;
   }
 

@@ -42,6 +42,20 @@ test('invented listings ahead of the real ones take turns in a full table, so a 
   });
 });
 
+test('a listed member that punches toward a full table takes a place at once instead of queuing behind invented ones', async () => {
+  await withMesh(async (mesh) => {
+    inventMembers(mesh, 30, 'before');
+    const alice = await mesh.addMember('alice', { vpnIp: '192.168.50.1', address: '192.0.2.10', timings: { maxPeers: 10, peerTrialMs: 10_000 } });
+    await mesh.run(12_000);
+    // Bob's outside address sorts after alice's: he is the server and only sends `hello`s until her ClientHello.
+    await mesh.addMember('bob', { vpnIp: '192.168.50.2', address: '192.0.2.20' });
+    // In turn he would wait for three trials of ten invented peers each.
+    await mesh.waitEstablished('alice', '192.168.50.2', 8_000);
+    assert.ok(alice.member.status().peers.length <= 10);
+    await mesh.ping('bob', 'alice');
+  });
+});
+
 test('at real timings, 2,000 invented listings and maps forged with the rolodex\'s address leave a real peer, and one restarted on a new port, connecting within 30 s', async () => {
   await withMesh(
     async (mesh) => {
