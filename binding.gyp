@@ -1,6 +1,7 @@
-# Builds the TUN/TAP addon (native/tun.cc) that src/tun/linux.ts loads, the batched UDP send
-# addon (native/udp.cc) that src/net/udp-transport.ts loads, and the AES record AEAD (native/aead.cc,
-# against the OpenSSL Node carries) that src/dtls/cipher/native-aead.ts loads; `npm install` runs it
+# Builds the TUN/TAP addon (native/tun.cc) that src/tun/linux.ts loads, the batched UDP addon
+# (native/udp.cc, with the receive path of native/fast-receive.h) that src/net/udp-transport.ts
+# loads, and the AES record AEAD (native/aead.cc, against the OpenSSL Node carries) that
+# src/dtls/cipher/native-aead.ts loads; `npm install` runs it
 # through node-gyp against the local Node headers, offline.
 {
   "targets": [

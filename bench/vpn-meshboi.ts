@@ -159,7 +159,9 @@ async function describeMembers(members: readonly MeshMember[]): Promise<string> 
       const status = await member.status();
       const peers = status.peers.map((peer) =>
         `peer ${peer.vpnIp ?? '?'} ${peer.state}, in ${peer.packetsIn} out ${peer.packetsOut} packets, drops ${nonZero(peer.drops)}`);
-      return `${member.vpnIp}: member drops ${nonZero(status.drops)}; ${peers.join('; ')}`;
+      const native = status.nativeReceive?.counters;
+      const nativeText = native ? `native receive ${native.packets} packets, ${native.openedUp} opened for JavaScript, drops ${nonZero({ replay: native.droppedReplay, auth: native.droppedAuth, malformed: native.malformed, tun: native.deviceDrops })}` : `native receive off (${status.nativeReceive?.problem ?? 'TAP'})`;
+      return `${member.vpnIp}: member drops ${nonZero(status.drops)}; ${nativeText}; ${peers.join('; ')}`;
     }),
   );
   return lines.join(' / ');

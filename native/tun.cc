@@ -99,6 +99,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                        {
                            InstanceAccessor<&TunDevice::Name>("name"),
                            InstanceAccessor<&TunDevice::Offloads>("offloads"),
+                           InstanceAccessor<&TunDevice::Descriptor>("descriptor"),
                            InstanceMethod<&TunDevice::Start>("start"),
                            InstanceMethod<&TunDevice::WriteBatch>("writeBatch"),
                            InstanceMethod<&TunDevice::ReadCounters>("readCounters"),
@@ -180,6 +181,17 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
  private:
   Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+
+  // { fd, vnet } for the native receive path in native/udp.cc, which writes packets here itself;
+  // null once closed.
+  Napi::Value Descriptor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) return env.Null();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("fd", fd_);
+    result.Set("vnet", vnet_);
+    return result;
+  }
 
   // { enabled: ["tso4", ...], problem: "" }: what the kernel took, and why anything is missing.
   Napi::Value Offloads(const Napi::CallbackInfo& info) {

@@ -1,7 +1,8 @@
 // Batched UDP for src/net/udp-transport.ts on the fd of Node's own (nonblocking) dgram socket:
 // sends leave through one sendmmsg(2) per batch, runs of equal-sized datagrams to one destination
 // as one UDP_SEGMENT (GSO) message each; receives arrive through recvmmsg(2), with UDP_GRO where the
-// kernel has it, one batch per call into JavaScript.
+// kernel has it, one batch per call into JavaScript, less the records of armed sessions, which the
+// native receive path (native/fast-receive.h) opens and writes to the TUN device itself.
 #include <napi.h>
 #include <uv.h>
 
@@ -21,6 +22,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "fast-receive.h"
 
 namespace {
 
@@ -205,15 +208,35 @@ Napi::Value SendWithTtl(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, result >= 0);
 }
 // A datagram's source as a key: family, port and address bytes.
-using SourceKey = std::array<uint8_t, 20>;
+using SourceKey = fast::Key;
+using SourceKeyHash = fast::KeyHash;
 
-struct SourceKeyHash {
-  size_t operator()(const SourceKey& key) const {
-    uint64_t hash = 1469598103934665603ull;
-    for (uint8_t byte : key) hash = (hash ^ byte) * 1099511628211ull;
-    return static_cast<size_t>(hash);
+SourceKey KeyOf(const sockaddr_storage& name) {
+  SourceKey key = {};
+  if (name.ss_family == AF_INET) {
+    const sockaddr_in& v4 = reinterpret_cast<const sockaddr_in&>(name);
+    key[0] = 4;
+    memcpy(&key[1], &v4.sin_port, 2);
+    memcpy(&key[4], &v4.sin_addr, 4);
+  } else {
+    const sockaddr_in6& v6 = reinterpret_cast<const sockaddr_in6&>(name);
+    key[0] = 6;
+    memcpy(&key[1], &v6.sin6_port, 2);
+    memcpy(&key[4], &v6.sin6_addr, 16);
   }
-};
+  return key;
+}
+
+// The key of a sockaddr Buffer made by sockaddr() above.
+SourceKey KeyOf(const Napi::Buffer<uint8_t>& address) {
+  sockaddr_storage name = {};
+  memcpy(&name, address.Data(), std::min(address.Length(), sizeof(name)));
+  return KeyOf(name);
+}
+
+// Marks an entry whose record the native receive path opened but left to JavaScript: the entry
+// then describes the plaintext, not the datagram.
+constexpr uint32_t kOpenedFlag = 0x80000000u;
 
 // Sources numbered so JavaScript can cache one endpoint object per number; the table starts over
 // past this many, and JavaScript learns that from the generation.
@@ -231,6 +254,10 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
                            InstanceMethod<&UdpReceiver::Start>("start"),
                            InstanceMethod<&UdpReceiver::Source>("source"),
                            InstanceMethod<&UdpReceiver::ReadCounters>("readCounters"),
+                           InstanceMethod<&UdpReceiver::Arm>("arm"),
+                           InstanceMethod<&UdpReceiver::Disarm>("disarm"),
+                           InstanceMethod<&UdpReceiver::SessionCounters>("sessionCounters"),
+                           InstanceMethod<&UdpReceiver::AttachTun>("attachTun"),
                            InstanceMethod<&UdpReceiver::Close>("close"),
                        });
   }
@@ -323,10 +350,14 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     return result;
   }
 
-  // [datagrams, batches (recvmmsg calls that returned some), super-datagrams split, errors]
+  // [datagrams, batches (recvmmsg calls that returned some), super-datagrams split, errors,
+  // then the native receive path's fast::Counter values, then its armed sessions]
   void ReadCounters(const Napi::CallbackInfo& info) {
     Napi::Float64Array out = info[0].As<Napi::Float64Array>();
-    for (size_t i = 0; i < 4 && i < out.ElementLength(); i++) out[i] = counters_[i];
+    size_t at = 0;
+    for (size_t i = 0; i < 4 && at < out.ElementLength(); i++) out[at++] = counters_[i];
+    for (size_t i = 0; i < fast::kCounterCount && at < out.ElementLength(); i++) out[at++] = fast_.counters()[i];
+    if (at < out.ElementLength()) out[at] = static_cast<double>(fast_.armed());
   }
 
   void Close(const Napi::CallbackInfo&) { Shutdown(); }
@@ -335,19 +366,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     static_cast<UdpReceiver*>(handle->data)->ReadBatch(status);
   }
 
-  uint32_t SourceNumber(const sockaddr_storage& name) {
-    SourceKey key = {};
-    if (name.ss_family == AF_INET) {
-      const sockaddr_in& v4 = reinterpret_cast<const sockaddr_in&>(name);
-      key[0] = 4;
-      memcpy(&key[1], &v4.sin_port, 2);
-      memcpy(&key[4], &v4.sin_addr, 4);
-    } else {
-      const sockaddr_in6& v6 = reinterpret_cast<const sockaddr_in6&>(name);
-      key[0] = 6;
-      memcpy(&key[1], &v6.sin6_port, 2);
-      memcpy(&key[4], &v6.sin6_addr, 16);
-    }
+  uint32_t SourceNumber(const SourceKey& key) {
     if (lastNumber_ < sourceList_.size() && sourceList_[lastNumber_] == key) return lastNumber_;
     auto found = sourceNumbers_.find(key);
     if (found != sourceNumbers_.end()) return lastNumber_ = found->second;
@@ -402,7 +421,8 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
         }
       }
       if (segment < length) counters_[2]++;
-      uint32_t source = SourceNumber(names_[i]);
+      SourceKey key = KeyOf(names_[i]);
+      uint32_t source = SourceNumber(key);
       uint32_t base = messageSize_ * static_cast<uint32_t>(i);
       for (size_t offset = 0; offset < length || length == 0; offset += segment) {
         if (count == entryCount_) {
@@ -411,15 +431,70 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
           if (fd_ < 0) return;
         }
         size_t piece = length - offset < segment ? length - offset : segment;
-        offsets_[count] = base + static_cast<uint32_t>(offset);
-        lengths_[count] = static_cast<uint32_t>(piece);
-        sources_[count] = source;
-        count++;
         counters_[0]++;
+        uint8_t* plaintext = nullptr;
+        size_t plaintextLength = 0;
+        fast::Verdict verdict = fast_.Take(key, slab_ + base + offset, piece, &plaintext, &plaintextLength);
+        if (verdict == fast::Verdict::kOpened) {
+          offsets_[count] = static_cast<uint32_t>(plaintext - slab_);
+          lengths_[count] = static_cast<uint32_t>(plaintextLength);
+          sources_[count] = source | kOpenedFlag;
+          count++;
+        } else if (verdict == fast::Verdict::kNotOwned) {
+          offsets_[count] = base + static_cast<uint32_t>(offset);
+          lengths_[count] = static_cast<uint32_t>(piece);
+          sources_[count] = source;
+          count++;
+        }
         if (length == 0) break;
       }
     }
+    // The opened packets view the slab, which the next recvmmsg reuses.
+    fast_.Flush();
     if (count > 0) Deliver(count);
+  }
+
+  // arm(sockaddr, kind, key, iv, epoch, highest, bits: Uint32Array, vpn) -> whether the session
+  // is now opened natively: from here on its application data of that epoch never reaches
+  // JavaScript unopened, and the window in `bits` (with `highest`, -1 for none) is the one in use.
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Buffer<uint8_t> address = info[0].As<Napi::Buffer<uint8_t>>();
+    std::string kind = info[1].As<Napi::String>().Utf8Value();
+    Napi::Uint8Array secret = info[2].As<Napi::Uint8Array>();
+    Napi::Uint8Array iv = info[3].As<Napi::Uint8Array>();
+    uint32_t epoch = info[4].As<Napi::Number>().Uint32Value();
+    int64_t highest = info[5].As<Napi::Number>().Int64Value();
+    Napi::Uint32Array bits = info[6].As<Napi::Uint32Array>();
+    Napi::Uint8Array vpn = info[7].As<Napi::Uint8Array>();
+    if (fd_ < 0 || !fast_.HasTun() || epoch == 0 || epoch > 0xffff) return Napi::Boolean::New(env, false);
+    bool armed = fast_.Arm(KeyOf(address), kind, secret.Data(), secret.ByteLength(), iv.Data(), iv.ByteLength(), static_cast<uint16_t>(epoch),
+                           highest, bits.Data(), bits.ElementLength(), vpn.Data(), vpn.ByteLength());
+    return Napi::Boolean::New(env, armed);
+  }
+
+  // disarm(sockaddr, bits: Uint32Array) -> the window's highest sequence number (bits filled in),
+  // or null when the source was not armed.
+  Napi::Value Disarm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Uint32Array bits = info[1].As<Napi::Uint32Array>();
+    int64_t highest = -1;
+    if (!fast_.Disarm(KeyOf(info[0].As<Napi::Buffer<uint8_t>>()), &highest, bits.Data(), bits.ElementLength())) return env.Null();
+    return Napi::Number::New(env, static_cast<double>(highest));
+  }
+
+  // sessionCounters(sockaddr, out: Float64Array): [packets, bytes] written to TUN for one armed source.
+  void SessionCounters(const Napi::CallbackInfo& info) {
+    Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+    const fast::Session* session = fast_.Find(KeyOf(info[0].As<Napi::Buffer<uint8_t>>()));
+    if (out.ElementLength() < 2) return;
+    out[0] = session ? session->packets : 0;
+    out[1] = session ? session->bytes : 0;
+  }
+
+  // attachTun(fd, vnet): where armed sessions' packets go; fd -1 detaches (every session disarmed first).
+  void AttachTun(const Napi::CallbackInfo& info) {
+    fast_.AttachTun(info[0].As<Napi::Number>().Int32Value(), info[1].ToBoolean());
   }
 
   void Deliver(uint32_t count) {
@@ -471,6 +546,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
   std::vector<SourceKey> sourceList_;
   uint32_t lastNumber_ = 0;
   double counters_[4] = {};
+  fast::Receive fast_;
   Napi::FunctionReference onReadable_;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;
   uv_poll_t* poll_ = nullptr;

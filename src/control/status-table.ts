@@ -33,6 +33,7 @@ export function renderStatus(status: MemberStatus): string {
       `tun ${status.tun.name} (mtu ${status.tun.mtu})`,
   );
   lines.push(`offloads: ${formatOffloads('tun', status.offloads.tun)}; ${formatOffloads('udp', status.offloads.udp)}`);
+  if (status.nativeReceive !== null) lines.push(`native receive: ${formatNativeReceive(status.nativeReceive)}`);
   lines.push(`drops not charged to a peer: ${formatDrops(status.drops)}`);
   lines.push(
     `DTLS records of current sessions: ${status.dtls.recordsIn} in, ${status.dtls.recordsOut} out, ` +
@@ -75,6 +76,14 @@ function formatOffloads(what: string, offloads: MemberStatus['offloads']['tun'])
   if (offloads === null) return `${what} none`;
   const enabled = offloads.enabled.length > 0 ? offloads.enabled.join(' ') : 'none';
   return `${what} ${enabled}${offloads.problem ? ` (missing: ${offloads.problem})` : ''}`;
+}
+
+/** "3 sessions, 1200 packets (1.5MiB) to tun, 4 opened for JavaScript, dropped replay=1", or "off (why)". */
+function formatNativeReceive(native: NonNullable<MemberStatus['nativeReceive']>): string {
+  const counters = native.counters;
+  if (!native.enabled || counters === null) return `off (${native.problem})`;
+  const drops = formatDrops({ replay: counters.droppedReplay, auth: counters.droppedAuth, malformed: counters.malformed, tun_full: counters.deviceDrops });
+  return `${counters.armed} sessions, ${counters.packets} packets (${formatBytes(counters.bytes)}) to tun, ${counters.openedUp} opened for JavaScript, dropped ${drops}`;
 }
 
 /** Left-aligned columns two spaces apart, indented; the last column is not padded. */

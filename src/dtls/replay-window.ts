@@ -47,6 +47,23 @@ export class ReplayWindow {
     this.highest = -1;
   }
 
+  /** A copy of the window, for native code that keeps it from here on (ReadHandover). */
+  snapshot(): { highest: number; bits: Uint32Array } {
+    return { highest: this.highest, bits: this.bits.slice() };
+  }
+
+  /**
+   * Takes in what a window of the same size kept elsewhere: afterwards every number either
+   * accepted counts as seen. Ascending, so each accept() clears only numbers neither had seen.
+   */
+  absorb(highest: number, bits: Uint32Array): void {
+    if (bits.length !== this.bits.length) throw new RangeError(`a replay window of ${bits.length * 32} bits cannot join one of ${this.size}`);
+    for (let sequence = Math.max(0, highest - this.size + 1); sequence <= highest; sequence++) {
+      const position = sequence % this.size;
+      if ((bits[position >>> 5]! & (1 << (position & 31))) !== 0) this.accept(sequence);
+    }
+  }
+
   get highestAccepted(): number {
     return this.highest;
   }

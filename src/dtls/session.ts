@@ -16,7 +16,7 @@ import { Reassembler, type HandshakeMessage } from './handshake/fragmentation';
 import { decodeHandshakeFragments, HandshakeType } from './handshake/header';
 import { logger } from '../log';
 import { ContentType, decodeRecordHeader, MAX_PLAINTEXT_LENGTH, RecordError } from './record/header';
-import { RecordLayer } from './record/record-layer';
+import { RecordLayer, type ReadHandover } from './record/record-layer';
 
 /** Handshake datagrams stay below common path MTUs; our flights are a few hundred bytes anyway. */
 const HANDSHAKE_DATAGRAM_LIMIT = 1200;
@@ -132,6 +132,21 @@ export class DtlsSession {
       this.droppedUnexpected++;
       log.error('DTLS session dropped a datagram after an internal error', { error: error instanceof Error ? error.message : String(error) });
     }
+  }
+
+  /** The read keys and window for native code (see RecordLayer.handOverRead), while established; null otherwise. */
+  handOverRead(): ReadHandover | null {
+    return this.sessionState === 'established' ? this.records.handOverRead() : null;
+  }
+
+  /** The window native code kept comes back, when it stops opening this session's records. */
+  takeBackRead(epoch: number, highest: number, bits: Uint32Array): void {
+    this.records.takeBackRead(epoch, highest, bits);
+  }
+
+  /** An application_data record that native code opened with the handed-over keys: as if opened here. */
+  receiveOpened(plaintext: Buffer): void {
+    this.onRecord(ContentType.applicationData, this.records.readEpoch, plaintext);
   }
 
   /** One application_data record; false unless established. The packet path: no allocation but the record. */

@@ -81,6 +81,8 @@ export class PeerStore {
     /** Whether some rolodex still lists the peer (see Liveness): an unlisted holder may be taken over. */
     private readonly isListed: (peer: Peer) => boolean,
     private readonly own: OwnHoldings = {},
+    /** Called before a path stops being a peer's active one or is forgotten (fast-receive.ts disarms it). */
+    private readonly leaving: (path: Path) => void = () => {},
   ) {}
 
   /**
@@ -199,6 +201,7 @@ export class PeerStore {
 
   /** Forgets a path everywhere it may be listed; true if it was still known. */
   forgetPath(path: Path): boolean {
+    this.leaving(path);
     const known = this.pending.get(path.remote.address, path.remote.port) === path || this.established.get(path.remote.address, path.remote.port) === path;
     this.pending.delete(path.remote, path);
     this.established.delete(path.remote, path);
@@ -212,6 +215,7 @@ export class PeerStore {
 
   /** Makes `path` the peer's active established path, and the peer the holder of `vpn`. */
   activate(peer: Peer, path: Path, vpn: VpnAddress): void {
+    if (peer.active !== null && peer.active !== path) this.leaving(peer.active);
     this.establish(peer, path);
     peer.active = path;
     this.claim(peer, vpn);
@@ -232,7 +236,10 @@ export class PeerStore {
 
   /** Only after an authenticated record on `path`: the peer now sends from there. */
   roam(peer: Peer, path: Path): void {
-    if (peer.active) peer.standby.add(peer.active);
+    if (peer.active) {
+      this.leaving(peer.active);
+      peer.standby.add(peer.active);
+    }
     peer.standby.delete(path);
     peer.active = path;
   }

@@ -1,12 +1,14 @@
 // The real DatagramTransport: one node:dgram socket. Only composition roots create it. On Linux,
 // datagrams sent in one turn of the event loop leave together through sendmmsg(2), equal-sized runs
 // to one destination as UDP GSO messages, and datagrams arrive in batches through recvmmsg(2) with
-// UDP GRO (native/udp.cc), one call into JavaScript per batch.
+// UDP GRO (native/udp.cc), one call into JavaScript per batch; records of sessions armed for the
+// native receive path are opened and written to the TUN device there (NativeReceive).
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { logger } from '../log';
-import type { DatagramTransport, Endpoint, MessageHandler, Offloads } from './transport';
+import type { ReadHandover } from '../dtls/index';
+import type { DatagramTransport, Endpoint, MessageHandler, NativeReceive, NativeReceiveCounters, Offloads } from './transport';
 
 export interface UdpOptions {
   /** Bind address; '::' listens on IPv6 and, unless ipv6Only, IPv4-mapped addresses too. */
@@ -30,8 +32,18 @@ interface NativeReceiver {
   /** A source number's address and port, or null once the numbering started over. */
   source(number: number): [string, number] | null;
   readCounters(out: Float64Array): void;
+  arm(sockaddr: Buffer, aead: string, key: Uint8Array, iv: Uint8Array, epoch: number, highest: number, bits: Uint32Array, vpn: Uint8Array): boolean;
+  disarm(sockaddr: Buffer, bits: Uint32Array): number | null;
+  sessionCounters(sockaddr: Buffer, out: Float64Array): void;
+  attachTun(fd: number, vnet: boolean): void;
   close(): void;
 }
+
+/** native/udp.cc's receive counters, then fast::Counter in native/fast-receive.h, then the armed sources. */
+const RECEIVE_COUNTERS = 4;
+const FAST_COUNTER_NAMES = ['packets', 'bytes', 'openedUp', 'droppedReplay', 'droppedAuth', 'malformed', 'deviceDrops', 'armed'] as const satisfies ReadonlyArray<keyof NativeReceiveCounters>;
+/** Set on a source number by the addon: the entry is a plaintext the native receive path opened. */
+const OPENED_FLAG = 0x80000000;
 
 interface BatchAddon {
   sockaddr(address: string, port: number, mapIPv4: boolean): Buffer | null;
@@ -157,7 +169,9 @@ export class UdpTransport implements DatagramTransport {
   readonly batchCounters = { sent: 0, batches: 0, dropped: 0 };
   private readonly flushQueued = (): void => this.flush();
   private receiver: BatchReceiver | null = null;
-  private readonly receiveCounterValues = new Float64Array(4);
+  private readonly receiveCounterValues = new Float64Array(RECEIVE_COUNTERS + FAST_COUNTER_NAMES.length);
+  private openedHandler: MessageHandler = () => {};
+  private readonly sessionCounterValues = new Float64Array(2);
   /** [errno that stopped UDP GSO], set by the addon; logged once. */
   private readonly gsoState = new Int32Array(1);
   private gsoRefusalLogged = false;
@@ -247,9 +261,53 @@ export class UdpTransport implements DatagramTransport {
     for (let i = 0; i < count; i++) {
       const offset = offsets[i];
       const view = slab.subarray(offset, offset + lengths[i]);
-      this.handler(view[0] === APPLICATION_DATA ? view : Buffer.from(view), receiver.endpoint(sources[i]));
+      const source = sources[i];
+      if (source >= OPENED_FLAG) this.openedHandler(view, receiver.endpoint(source - OPENED_FLAG));
+      else this.handler(view[0] === APPLICATION_DATA ? view : Buffer.from(view), receiver.endpoint(source));
     }
   };
+
+  /** The native receive path, where the addon reads this socket; null where dgram does. */
+  get nativeReceive(): NativeReceive | null {
+    return this.receiver === null ? null : this.nativeReceivePath;
+  }
+
+  private readonly nativeReceivePath: NativeReceive = {
+    attachDevice: (descriptor) => this.receiver?.native.attachTun(descriptor?.fd ?? -1, descriptor?.vnet ?? false),
+    arm: (remote: Endpoint, read: ReadHandover, vpn: Uint8Array): boolean => {
+      const sockaddr = this.sockaddrOf(remote);
+      if (sockaddr === null || this.receiver === null) return false;
+      return this.receiver.native.arm(sockaddr, read.aead, read.key, read.iv, read.epoch, read.highest, read.bits, vpn);
+    },
+    disarm: (remote, bits) => {
+      const sockaddr = this.sockaddrOf(remote);
+      return sockaddr === null || this.receiver === null ? null : this.receiver.native.disarm(sockaddr, bits);
+    },
+    sessionCounters: (remote) => {
+      const values = this.sessionCounterValues;
+      values.fill(0);
+      const sockaddr = this.sockaddrOf(remote);
+      if (sockaddr !== null) this.receiver?.native.sessionCounters(sockaddr, values);
+      return { packets: values[0], bytes: values[1] };
+    },
+    counters: () => this.fastCounters(),
+    onOpened: (handler) => {
+      this.openedHandler = handler;
+    },
+  };
+
+  private fastCounters(): NativeReceiveCounters {
+    const values = this.receiveCounterValues;
+    this.receiver?.native.readCounters(values);
+    const counters = {} as NativeReceiveCounters;
+    FAST_COUNTER_NAMES.forEach((name, index) => (counters[name] = values[RECEIVE_COUNTERS + index]));
+    return counters;
+  }
+
+  /** The sockaddr the addon keys a remote by, as the kernel reports it (IPv4-mapped on a dual-stack socket). */
+  private sockaddrOf(remote: Endpoint): Buffer | null {
+    return (this.addon ?? loadBatchAddon())?.sockaddr(remote.address, remote.port, this.mapsIPv4) ?? null;
+  }
 
   /**
    * What the kernel does for us: batched sends and receives, GSO, GRO; and why any of them that

@@ -11,6 +11,11 @@ export interface PacketDevice {
    */
   readonly offloads?: { readonly enabled: readonly string[]; readonly problem: string };
   /**
+   * The kernel device's descriptor and whether it takes virtio-net headers, for the native receive
+   * path that writes packets to it itself; absent on devices without one, null once closed.
+   */
+  readonly descriptor?: { readonly fd: number; readonly vnet: boolean } | null;
+  /**
    * One handler at a time, called with a batch of packets read together. The buffers may be
    * reused by the device once the handler returns: copy anything kept longer.
    */

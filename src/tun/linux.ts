@@ -121,6 +121,7 @@ const COUNTER_NAMES = [
 interface NativeTunDevice {
   readonly name: string;
   readonly offloads: TunOffloads;
+  readonly descriptor: { fd: number; vnet: boolean } | null;
   start(onReadable: (count: number) => void): void;
   writeBatch(packets: readonly Uint8Array[], count: number): void;
   readCounters(out: Float64Array): void;
@@ -224,6 +225,10 @@ export class TunDevice implements PacketDevice {
     this.name = native.name;
     this.offloads = native.offloads;
     this.views = Array.from(lengths, (_, slot) => slab.subarray(slot * slotSize, slot * slotSize));
+  }
+
+  get descriptor(): { fd: number; vnet: boolean } | null {
+    return this.closed ? null : this.native.descriptor;
   }
 
   get counters(): TunCounters {

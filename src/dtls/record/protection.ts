@@ -1,15 +1,18 @@
 // One direction's record protection for one epoch (RFC 5246 6.2.3.3 with RFC 6347's epoch+sequence):
 // builds each record's nonce and additional data, then seals or opens with the suite's AEAD.
 import { createAead, AEAD_NONCE_LENGTH, type Aead } from '../cipher/aead';
-import type { CipherSuite } from '../cipher/suites';
+import type { AeadKind, CipherSuite } from '../cipher/suites';
 
 const AAD_LENGTH = 13;
 
 export class RecordProtection {
   readonly explicitNonceLength: number;
   readonly tagLength: number;
+  readonly aeadKind: AeadKind;
+  /** Kept only to hand a read epoch to native code (ReadHandover); never logged. */
+  readonly key: Buffer;
+  readonly fixedIv: Buffer;
   private readonly aead: Aead;
-  private readonly fixedIv: Buffer;
   /** Scratch, reused by every record: one protection is used by one receive or send loop at a time. */
   private readonly nonce = Buffer.alloc(AEAD_NONCE_LENGTH);
   private readonly aad = Buffer.alloc(AAD_LENGTH);
@@ -20,6 +23,8 @@ export class RecordProtection {
       throw new RangeError(`${suite.name} needs a ${suite.fixedIvLength}-byte IV, got ${fixedIv.length} bytes`);
     }
     this.aead = createAead(suite.aead, key, implementation);
+    this.aeadKind = suite.aead;
+    this.key = Buffer.from(key);
     this.fixedIv = Buffer.from(fixedIv);
     this.explicitNonceLength = suite.explicitNonceLength;
     this.tagLength = suite.tagLength;

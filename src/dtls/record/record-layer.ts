@@ -2,7 +2,7 @@
 // window, and the receive loop that turns a datagram into records for the handshake or the app.
 // Receive pipeline: header check -> epoch filter -> replay check -> open in place -> window update -> receiver.
 import type { Role } from '../api';
-import type { CipherSuite } from '../cipher/suites';
+import type { AeadKind, CipherSuite } from '../cipher/suites';
 import type { KeyBlock } from '../prf';
 import { ReplayWindow } from '../replay-window';
 import {
@@ -41,6 +41,18 @@ export interface RecordLayerCounters {
   droppedMalformed: number;
   /** Records of an epoch we cannot read now (future, old), and application data in epoch 0. */
   droppedEpoch: number;
+}
+
+/** The current read epoch's keys and replay window, for native code that opens its records from then on. */
+export interface ReadHandover {
+  aead: AeadKind;
+  key: Uint8Array;
+  /** The 12-byte ChaCha20 IV or the 4-byte AES-GCM salt. */
+  iv: Uint8Array;
+  epoch: number;
+  /** The replay window: its highest accepted sequence number (-1 for none) and its bits (replay-window.ts). */
+  highest: number;
+  bits: Uint32Array;
 }
 
 interface WriteState {
@@ -108,6 +120,23 @@ export class RecordLayer {
     this.pendingRead = null;
     this.readEpochNumber++;
     this.replayWindow.reset();
+  }
+
+  /**
+   * The read epoch for native code, which then opens its application data: this layer still opens
+   * the epoch's other records, each record number being checked by exactly one of the two windows
+   * (the content type is authenticated). Null before the first protected epoch.
+   */
+  handOverRead(): ReadHandover | null {
+    const protection = this.readProtection;
+    if (protection === null) return null;
+    const { highest, bits } = this.replayWindow.snapshot();
+    return { aead: protection.aeadKind, key: protection.key, iv: protection.fixedIv, epoch: this.readEpochNumber, highest, bits };
+  }
+
+  /** The window native code kept for `epoch` comes back (see handOverRead); ignored once the epoch moved on. */
+  takeBackRead(epoch: number, highest: number, bits: Uint32Array): void {
+    if (epoch === this.readEpochNumber) this.replayWindow.absorb(highest, bits);
   }
 
   /**
