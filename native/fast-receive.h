@@ -6,7 +6,6 @@
 #pragma once
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -20,12 +19,9 @@
 #include <vector>
 
 #include "offload.h"
+#include "record-cipher.h"
 
 namespace fast {
-
-constexpr size_t kHeader = 13;
-constexpr size_t kMaxPlaintext = 16384;
-constexpr uint8_t kApplicationData = 23;
 
 // What Take() decided about one datagram.
 enum class Verdict {
@@ -38,15 +34,9 @@ enum class Verdict {
 // Order shared with FAST_COUNTER_NAMES in src/net/udp-transport.ts.
 enum Counter { kPackets, kBytes, kOpenedUp, kReplay, kAuth, kMalformed, kTunDrops, kCounterCount };
 
-struct CtxDeleter {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-
 // One armed session: its read epoch's keys and replay window, and the peer's VPN address.
 struct Session {
-  std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx;
-  bool explicitNonce = false;  // AES-GCM: 4-byte salt + 8 bytes in the record; ChaCha20: IV XOR seq
-  uint8_t iv[12] = {};
+  record::Cipher cipher;
   uint16_t epoch = 0;
   // The same ring as src/dtls/replay-window.ts, so the window moves between the two unchanged.
   int64_t highest = -1;
@@ -55,8 +45,6 @@ struct Session {
   size_t vpnLength = 0;
   double packets = 0;
   double bytes = 0;
-
-  ~Session() { OPENSSL_cleanse(iv, sizeof(iv)); }
 
   size_t Size() const { return bits.size() * 32; }
 
@@ -100,22 +88,9 @@ class Receive {
   // Arms `key`: kind is "chacha20-poly1305" or "aes-128-gcm"; false for anything else.
   bool Arm(const Key& key, const std::string& kind, const uint8_t* secret, size_t secretLength, const uint8_t* iv, size_t ivLength,
            uint16_t epoch, int64_t highest, const uint32_t* bits, size_t words, const uint8_t* vpn, size_t vpnLength) {
-    bool chacha = kind == "chacha20-poly1305";
-    if ((!chacha && kind != "aes-128-gcm") || secretLength != (chacha ? 32u : 16u) || ivLength != (chacha ? 12u : 4u) ||
-        words < 2 || (vpnLength != 4 && vpnLength != 16)) {
-      return false;
-    }
+    if (words < 2 || (vpnLength != 4 && vpnLength != 16)) return false;
     auto session = std::make_unique<Session>();
-    session->ctx.reset(EVP_CIPHER_CTX_new());
-    EVP_CIPHER_CTX* ctx = session->ctx.get();
-    const EVP_CIPHER* cipher = chacha ? EVP_chacha20_poly1305() : EVP_aes_128_gcm();
-    if (ctx == nullptr || EVP_DecryptInit_ex(ctx, cipher, nullptr, nullptr, nullptr) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, nullptr) != 1 ||
-        EVP_DecryptInit_ex(ctx, nullptr, nullptr, secret, nullptr) != 1) {
-      return false;
-    }
-    session->explicitNonce = !chacha;
-    memcpy(session->iv, iv, ivLength);
+    if (!session->cipher.Init(kind, false, secret, secretLength, iv, ivLength)) return false;
     session->epoch = epoch;
     session->highest = highest;
     session->bits.assign(bits, bits + words);
@@ -153,7 +128,7 @@ class Receive {
 
   // One datagram from `key`. Opens in place; a kToTun or kOpened plaintext is [*plaintext, +*length).
   Verdict Take(const Key& key, uint8_t* data, size_t length, uint8_t** plaintext, size_t* plaintextLength) {
-    if (tunFd_ < 0 || sessions_.empty() || length < kHeader || data[0] != kApplicationData) return Verdict::kNotOwned;
+    if (tunFd_ < 0 || sessions_.empty() || length < record::kHeader || data[0] != record::kApplicationData) return Verdict::kNotOwned;
     auto found = sessions_.find(key);
     if (found == sessions_.end()) return Verdict::kNotOwned;
     Session& session = *found->second;
@@ -162,52 +137,27 @@ class Receive {
     // From here on the record is this session's: JavaScript's window does not see application data
     // any more, so nothing of it may go there unopened (a replay would pass).
     size_t fragment = static_cast<size_t>(data[11] << 8 | data[12]);
-    size_t explicitLength = session.explicitNonce ? 8 : 0;
-    size_t expansion = explicitLength + 16;
-    if (data[1] != 0xfe || data[2] != 0xfd || kHeader + fragment > length || fragment < expansion || fragment - expansion > kMaxPlaintext) {
+    size_t expansion = session.cipher.Expansion();
+    if (data[1] != 0xfe || data[2] != 0xfd || record::kHeader + fragment > length || fragment < expansion ||
+        fragment - expansion > record::kMaxPlaintext) {
       counters_[kMalformed]++;
       return Verdict::kDropped;
     }
     // A second record behind an application_data record is not something our peers or pion send.
-    if (kHeader + fragment < length) counters_[kMalformed]++;
+    if (record::kHeader + fragment < length) counters_[kMalformed]++;
     int64_t sequence = 0;
     for (int i = 5; i < 11; i++) sequence = sequence << 8 | data[i];
     if (!session.Check(sequence)) {
       counters_[kReplay]++;
       return Verdict::kDropped;
     }
-    size_t textLength = fragment - expansion;
-    uint8_t nonce[12];
-    if (session.explicitNonce) {
-      memcpy(nonce, session.iv, 4);
-      memcpy(nonce + 4, data + kHeader, 8);
-    } else {
-      memcpy(nonce, session.iv, 12);
-      for (int i = 0; i < 8; i++) nonce[4 + i] ^= data[3 + i];
-    }
-    uint8_t aad[13];
-    memcpy(aad, data + 3, 8);
-    memcpy(aad + 8, data, 3);
-    aad[11] = static_cast<uint8_t>(textLength >> 8);
-    aad[12] = static_cast<uint8_t>(textLength);
-    uint8_t* text = data + kHeader + explicitLength;
-    uint8_t tag[16];
-    memcpy(tag, text + textLength, 16);
-    EVP_CIPHER_CTX* ctx = session.ctx.get();
-    int written = 0;
-    int finished = 0;
-    uint8_t empty = 0;
-    uint8_t* out = textLength == 0 ? &empty : text;
-    bool ok = EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) == 1 &&
-              EVP_DecryptUpdate(ctx, nullptr, &written, aad, sizeof(aad)) == 1 &&
-              (textLength == 0 || EVP_DecryptUpdate(ctx, out, &written, out, static_cast<int>(textLength)) == 1) &&
-              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1 &&
-              EVP_DecryptFinal_ex(ctx, out + (textLength == 0 ? 0 : written), &finished) == 1;
-    if (!ok) {
-      memset(text, 0, textLength);
+    uint8_t* text = nullptr;
+    long opened = session.cipher.Open(data, fragment, &text);
+    if (opened < 0) {
       counters_[kAuth]++;
       return Verdict::kDropped;
     }
+    size_t textLength = static_cast<size_t>(opened);
     // Authenticate before you mutate: the window moves only for records that opened.
     session.Accept(sequence);
     *plaintext = text;

@@ -23,23 +23,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "batch-send.h"
 #include "fast-receive.h"
 
 namespace {
-
-// Messages per sendmmsg call; a longer list goes out in several calls.
-constexpr uint32_t kChunk = 64;
-// Datagrams one GSO message carries at most (the kernel's UDP_MAX_SEGMENTS is 64 before 6.9).
-constexpr uint32_t kMaxSegments = 64;
-// A GSO message's payload at most: the largest UDP payload over IPv4.
-constexpr size_t kMaxGsoBytes = 65507;
-// GSO sends the kernel refused: EIO (the route's device lacks checksum offload) at once, or a
-// segment over the path MTU (EINVAL) again and again, stops GSO for every later batch.
-uint32_t gsoFailures = 0;
-bool gsoRefused = false;
-// The errno of the send that stopped GSO, for the caller's log and status.
-int gsoRefusedErrno = 0;
-constexpr uint32_t kGsoFailureLimit = 16;
 
 // sockaddr(address, port, mapIPv4) -> Buffer holding a sockaddr_in/sockaddr_in6, or null when the
 // address is not a numeric IPv4/IPv6 address. mapIPv4 turns an IPv4 address into ::ffff:a.b.c.d
@@ -69,12 +56,6 @@ Napi::Value Sockaddr(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&out6), sizeof(out6));
 }
 
-// One sendmmsg message: datagrams [first, first + count) of the batch, GSO when count > 1.
-struct Run {
-  uint32_t first;
-  uint32_t count;
-};
-
 // sendBatch(fd, datagrams: Uint8Array[], sockaddrs: Buffer[], count, segment, gsoState) -> how
 // many left; segment: whether runs may leave as GSO messages; gsoState (an Int32Array of one) gets
 // the errno that stopped GSO for the process, 0 while it works. A datagram
@@ -95,79 +76,10 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     vectors[i] = {data.Data(), data.ByteLength()};
     addresses[i] = {address.Data(), static_cast<socklen_t>(address.Length())};
   }
-  mmsghdr messages[kChunk];
-  Run runs[kChunk];
-  alignas(cmsghdr) char controls[kChunk][CMSG_SPACE(sizeof(uint16_t))];
-  uint32_t sent = 0;
-  uint32_t next = 0;
-  bool gso = info[4].ToBoolean() && !gsoRefused;
-  while (next < count) {
-    // Runs: equal sizes to one destination, the last of a run may be shorter.
-    uint32_t chunk = 0;
-    uint32_t at = next;
-    while (at < count && chunk < kChunk) {
-      Run run{at, 1};
-      size_t size = vectors[at].iov_len;
-      size_t bytes = size;
-      while (gso && run.first + run.count < count && run.count < kMaxSegments && size > 0) {
-        uint32_t candidate = run.first + run.count;
-        size_t length = vectors[candidate].iov_len;
-        if (addresses[candidate].first != addresses[at].first || length > size || length == 0 || bytes + length > kMaxGsoBytes) break;
-        run.count++;
-        bytes += length;
-        if (length < size) break;
-      }
-      mmsghdr& message = messages[chunk];
-      memset(&message, 0, sizeof(message));
-      message.msg_hdr.msg_name = addresses[at].first;
-      message.msg_hdr.msg_namelen = addresses[at].second;
-      message.msg_hdr.msg_iov = &vectors[at];
-      message.msg_hdr.msg_iovlen = run.count;
-      if (run.count > 1) {
-        message.msg_hdr.msg_control = controls[chunk];
-        message.msg_hdr.msg_controllen = sizeof(controls[chunk]);
-        cmsghdr* control = CMSG_FIRSTHDR(&message.msg_hdr);
-        control->cmsg_level = SOL_UDP;
-        control->cmsg_type = UDP_SEGMENT;
-        control->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-        uint16_t segment = static_cast<uint16_t>(size);
-        memcpy(CMSG_DATA(control), &segment, sizeof(segment));
-      }
-      runs[chunk++] = run;
-      at += run.count;
-    }
-    uint32_t done = 0;
-    bool retry = false;
-    while (done < chunk) {
-      int result = sendmmsg(fd, messages + done, chunk - done, MSG_DONTWAIT);
-      if (result < 0) {
-        if (errno == EINTR) continue;
-        // A full buffer stays full for the rest of this batch.
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        // A refused GSO message goes again as single datagrams, with the rest of the batch.
-        if (runs[done].count > 1) {
-          gso = false;
-          if (errno == EIO || ++gsoFailures >= kGsoFailureLimit) {
-            gsoRefused = true;
-            gsoRefusedErrno = errno;
-          }
-          next = runs[done].first;
-          retry = true;
-          break;
-        }
-        // Any other error belongs to this datagram alone, so skip it and go on.
-        done++;
-        continue;
-      }
-      for (int i = 0; i < result; i++) sent += runs[done + i].count;
-      done += static_cast<uint32_t>(result);
-    }
-    if (retry) continue;
-    next = at;
-  }
-  if (gsoRefused && info[5].IsTypedArray()) {
+  uint32_t sent = batch::Send(fd, vectors.data(), addresses.data(), count, info[4].ToBoolean());
+  if (batch::gsoRefused && info[5].IsTypedArray()) {
     Napi::Int32Array state = info[5].As<Napi::Int32Array>();
-    if (state.ElementLength() > 0) state[0] = gsoRefusedErrno;
+    if (state.ElementLength() > 0) state[0] = batch::gsoRefusedErrno;
   }
   return Napi::Number::New(env, sent);
 }

@@ -91,3 +91,21 @@ test('window sizes that are not multiples of 32 or below 64 are refused', () => 
   assert.throws(() => new ReplayWindow(100), RangeError);
   assert.equal(new ReplayWindow().size, 256);
 });
+
+test('a window absorbed from a copy kept elsewhere knows every number either accepted', () => {
+  const here = new ReplayWindow(64);
+  for (const sequence of [1, 3]) receive(here, sequence);
+  const elsewhere = new ReplayWindow(64);
+  const handed = here.snapshot();
+  elsewhere.absorb(handed.highest, handed.bits);
+  for (const sequence of [2, 5, 100, 98]) assert.ok(receive(elsewhere, sequence), `elsewhere ${sequence}`);
+  here.accept(4);
+  const back = elsewhere.snapshot();
+  here.absorb(back.highest, back.bits);
+  for (const sequence of [98, 100, 4]) assert.ok(!here.check(sequence), `seen ${sequence}`);
+  // Numbers the copy slid past count as too old; ones inside its window that nobody took stay open.
+  assert.ok(!here.check(5));
+  assert.ok(here.check(99));
+  assert.ok(here.check(101));
+  assert.throws(() => here.absorb(0, new Uint32Array(4)), /64 bits|128 bits/);
+});
