@@ -159,8 +159,10 @@ async function describeMembers(members: readonly MeshMember[]): Promise<string> 
       const status = await member.status();
       const peers = status.peers.map((peer) =>
         `peer ${peer.vpnIp ?? '?'} ${peer.state}, in ${peer.packetsIn} out ${peer.packetsOut} packets, drops ${nonZero(peer.drops)}`);
-      const native = status.nativeReceive?.counters;
-      const nativeText = native ? `native receive ${native.packets} packets, ${native.openedUp} opened for JavaScript, drops ${nonZero({ replay: native.droppedReplay, auth: native.droppedAuth, malformed: native.malformed, tun: native.deviceDrops })}` : `native receive off (${status.nativeReceive?.problem ?? 'TAP'})`;
+      const native = status.nativePath;
+      const nativeText = native?.receive && native.send
+        ? `native path in ${native.receive.packets} packets, ${native.receive.openedUp} opened for JavaScript, drops ${nonZero({ replay: native.receive.droppedReplay, auth: native.receive.droppedAuth, malformed: native.receive.malformed, tun: native.receive.deviceDrops })}, out ${native.send.sent} records, ${native.send.refused} refused`
+        : `native path off (${native?.problem ?? 'TAP'})`;
       return `${member.vpnIp}: member drops ${nonZero(status.drops)}; ${nativeText}; ${peers.join('; ')}`;
     }),
   );

@@ -2,7 +2,8 @@
 // writes with write(2). Only src/tun/linux.ts loads it; JavaScript owns the read slab, so packets
 // reach handlers as views into it. A TUN device opened with offloads (IFF_VNET_HDR) reads TCP and
 // UDP super-packets, cut here into MTU-sized packets, and writes batches with TCP segments of one
-// flow coalesced into super-packets (native/offload.h).
+// flow coalesced into super-packets (native/offload.h). Packets for peers armed on the native send
+// path (native/fast-send.h) are sealed and sent from here; only the rest reach JavaScript.
 #include <napi.h>
 #include <uv.h>
 
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "fast-send.h"
 #include "offload.h"
 
 namespace {
@@ -103,6 +105,11 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
                            InstanceMethod<&TunDevice::Start>("start"),
                            InstanceMethod<&TunDevice::WriteBatch>("writeBatch"),
                            InstanceMethod<&TunDevice::ReadCounters>("readCounters"),
+                           InstanceMethod<&TunDevice::AttachSocket>("attachSocket"),
+                           InstanceMethod<&TunDevice::ArmSend>("armSend"),
+                           InstanceMethod<&TunDevice::DisarmSend>("disarmSend"),
+                           InstanceMethod<&TunDevice::TakeSequence>("takeSequence"),
+                           InstanceMethod<&TunDevice::SendCounters>("sendCounters"),
                            InstanceMethod<&TunDevice::Close>("close"),
                        });
   }
@@ -152,6 +159,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     }
 
     bool tap = options.Get("tap").ToBoolean();
+    tap_ = tap;
     bool vnet = !tap && options.Get("offloads").ToBoolean();
     struct ifreq request;
     int err = 0;
@@ -284,10 +292,72 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     }
   }
 
+  // The device's counters (Counter), then the native send path's (fast::SendCounter), then its armed peers.
   void ReadCounters(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsTypedArray()) return;
     Napi::Float64Array out = info[0].As<Napi::Float64Array>();
-    for (size_t i = 0; i < kCounterCount && i < out.ElementLength(); i++) out[i] = counters_[i];
+    size_t at = 0;
+    for (size_t i = 0; i < kCounterCount && at < out.ElementLength(); i++) out[at++] = counters_[i];
+    for (size_t i = 0; i < fast::kSendCounterCount && at < out.ElementLength(); i++) out[at++] = send_.counters()[i];
+    if (at < out.ElementLength()) out[at] = static_cast<double>(send_.armed());
+  }
+
+  // attachSocket(fd): the UDP socket the native send path sends through; -1 stops (disarm every peer first).
+  void AttachSocket(const Napi::CallbackInfo& info) {
+    send_.AttachSocket(info[0].As<Napi::Number>().Int32Value(), slotCount_, slotSize_ + kRecordRoom);
+  }
+
+  // armSend(vpn, sockaddr, kind, key, iv, epoch, next, maxPacket) -> whether packets to `vpn` are
+  // now sealed here; from then on this device owns the session's write sequence numbers.
+  Napi::Value ArmSend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    fast::Destination destination;
+    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
+    Napi::Buffer<uint8_t> address = info[1].As<Napi::Buffer<uint8_t>>();
+    std::string kind = info[2].As<Napi::String>().Utf8Value();
+    Napi::Uint8Array key = info[3].As<Napi::Uint8Array>();
+    Napi::Uint8Array iv = info[4].As<Napi::Uint8Array>();
+    uint32_t epoch = info[5].As<Napi::Number>().Uint32Value();
+    double next = info[6].As<Napi::Number>().DoubleValue();
+    double maxPacket = info[7].As<Napi::Number>().DoubleValue();
+    if (fd_ < 0 || tap_ || epoch == 0 || epoch > 0xffff || next < 0 || !fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination)) {
+      return Napi::Boolean::New(env, false);
+    }
+    size_t limit = maxPacket >= static_cast<double>(record::kMaxPlaintext) ? record::kMaxPlaintext : static_cast<size_t>(maxPacket);
+    bool armed = send_.Arm(destination, address.Data(), address.Length(), kind, key.Data(), key.ByteLength(), iv.Data(), iv.ByteLength(),
+                           static_cast<uint16_t>(epoch), static_cast<uint64_t>(next), limit);
+    return Napi::Boolean::New(env, armed);
+  }
+
+  // disarmSend(vpn) -> the session's next write sequence number, or null when it was not armed.
+  Napi::Value DisarmSend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    fast::Destination destination;
+    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
+    uint64_t next = 0;
+    if (!fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination) || !send_.Disarm(destination, &next)) return env.Null();
+    return Napi::Number::New(env, static_cast<double>(next));
+  }
+
+  // takeSequence(vpn) -> the next write sequence number of an armed peer, taken, or null.
+  Napi::Value TakeSequence(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    fast::Destination destination;
+    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
+    uint64_t sequence = 0;
+    if (!fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination) || !send_.TakeSequence(destination, &sequence)) return env.Null();
+    return Napi::Number::New(env, static_cast<double>(sequence));
+  }
+
+  // sendCounters(vpn, out: Float64Array): [packets, bytes] sealed natively for one armed peer.
+  void SendCounters(const Napi::CallbackInfo& info) {
+    fast::Destination destination;
+    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
+    Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+    if (out.ElementLength() < 2) return;
+    const fast::WriteSession* session = fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination) ? send_.Find(destination) : nullptr;
+    out[0] = session ? session->packets : 0;
+    out[1] = session ? session->bytes : 0;
   }
 
   void Close(const Napi::CallbackInfo&) { Shutdown(); }
@@ -331,7 +401,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       if (length >= device->slotSize_) return nullptr;
       if (count == device->slotCount_) {
         device->counters_[kReadBatches]++;
-        device->Deliver(static_cast<int>(count));
+        device->DeliverSlots(count);
         count = 0;
         if (device->fd_ < 0) return nullptr;
       }
@@ -387,13 +457,31 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     }
     if (count > 0) {
       counters_[kReadBatches]++;
-      Deliver(static_cast<int>(count));
+      DeliverSlots(count);
     }
     if (failure != 0 && poll_ != nullptr) {
       // The interface is gone: stop watching before telling JavaScript, which will close us.
       uv_poll_stop(poll_);
       Deliver(-failure);
     }
+  }
+
+  // The native send path takes the packets of armed peers; the rest move down to the first slots
+  // and go to JavaScript, in the order they were read.
+  void DeliverSlots(uint32_t count) {
+    uint32_t kept = 0;
+    for (uint32_t slot = 0; slot < count; slot++) {
+      uint8_t* packet = slab_ + size_t{slotSize_} * slot;
+      uint32_t length = lengths_[slot];
+      if (send_.Take(packet, length)) continue;
+      if (kept != slot) {
+        memcpy(slab_ + size_t{slotSize_} * kept, packet, length);
+        lengths_[kept] = length;
+      }
+      kept++;
+    }
+    send_.Flush();
+    if (kept > 0) Deliver(static_cast<int>(kept));
   }
 
   void Deliver(int value) {
@@ -429,9 +517,14 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     }
   }
 
+  // Room a record needs beyond its packet: header, explicit nonce and tag.
+  static constexpr size_t kRecordRoom = 64;
+
   int fd_ = -1;
   std::string name_;
   bool vnet_ = false;
+  bool tap_ = false;
+  fast::Send send_;
   std::vector<std::string> offloads_;
   std::string offloadProblem_;
   std::vector<uint8_t> scratch_;

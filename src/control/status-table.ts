@@ -33,7 +33,7 @@ export function renderStatus(status: MemberStatus): string {
       `tun ${status.tun.name} (mtu ${status.tun.mtu})`,
   );
   lines.push(`offloads: ${formatOffloads('tun', status.offloads.tun)}; ${formatOffloads('udp', status.offloads.udp)}`);
-  if (status.nativeReceive !== null) lines.push(`native receive: ${formatNativeReceive(status.nativeReceive)}`);
+  if (status.nativePath !== null) lines.push(`native path: ${formatNativePath(status.nativePath)}`);
   lines.push(`drops not charged to a peer: ${formatDrops(status.drops)}`);
   lines.push(
     `DTLS records of current sessions: ${status.dtls.recordsIn} in, ${status.dtls.recordsOut} out, ` +
@@ -78,12 +78,15 @@ function formatOffloads(what: string, offloads: MemberStatus['offloads']['tun'])
   return `${what} ${enabled}${offloads.problem ? ` (missing: ${offloads.problem})` : ''}`;
 }
 
-/** "3 sessions, 1200 packets (1.5MiB) to tun, 4 opened for JavaScript, dropped replay=1", or "off (why)". */
-function formatNativeReceive(native: NonNullable<MemberStatus['nativeReceive']>): string {
-  const counters = native.counters;
-  if (!native.enabled || counters === null) return `off (${native.problem})`;
-  const drops = formatDrops({ replay: counters.droppedReplay, auth: counters.droppedAuth, malformed: counters.malformed, tun_full: counters.deviceDrops });
-  return `${counters.armed} sessions, ${counters.packets} packets (${formatBytes(counters.bytes)}) to tun, ${counters.openedUp} opened for JavaScript, dropped ${drops}`;
+/** "2 sessions; in 1150 packets (1.4MiB) to tun, 50 opened for JavaScript, dropped replay=1; out 900 records sent, 0 refused", or "off (why)". */
+function formatNativePath(native: NonNullable<MemberStatus['nativePath']>): string {
+  const { receive, send } = native;
+  if (!native.enabled || receive === null || send === null) return `off (${native.problem})`;
+  const drops = formatDrops({ replay: receive.droppedReplay, auth: receive.droppedAuth, malformed: receive.malformed, tun_full: receive.deviceDrops });
+  return (
+    `${receive.armed} sessions; in ${receive.packets} packets (${formatBytes(receive.bytes)}) to tun, ${receive.openedUp} opened for JavaScript, ` +
+    `dropped ${drops}; out ${send.sent} records sent, ${send.refused} refused`
+  );
 }
 
 /** Left-aligned columns two spaces apart, indented; the last column is not padded. */

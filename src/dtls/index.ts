@@ -5,5 +5,5 @@ export { CookieGate, looksLikeClientHello, type CookieVerdict } from './cookie';
 export * from './api';
 export { cipherSuiteById } from './cipher/suites';
 export { MAX_PLAINTEXT_LENGTH } from './record/header';
-export type { ReadHandover } from './record/record-layer';
+export type { ReadHandover, WriteHandover } from './record/record-layer';
 export { AlertDescription } from './alert';

@@ -16,7 +16,7 @@ import { Reassembler, type HandshakeMessage } from './handshake/fragmentation';
 import { decodeHandshakeFragments, HandshakeType } from './handshake/header';
 import { logger } from '../log';
 import { ContentType, decodeRecordHeader, MAX_PLAINTEXT_LENGTH, RecordError } from './record/header';
-import { RecordLayer, type ReadHandover } from './record/record-layer';
+import { RecordLayer, type ReadHandover, type WriteHandover } from './record/record-layer';
 
 /** Handshake datagrams stay below common path MTUs; our flights are a few hundred bytes anyway. */
 const HANDSHAKE_DATAGRAM_LIMIT = 1200;
@@ -142,6 +142,16 @@ export class DtlsSession {
   /** The window native code kept comes back, when it stops opening this session's records. */
   takeBackRead(epoch: number, highest: number, bits: Uint32Array): void {
     this.records.takeBackRead(epoch, highest, bits);
+  }
+
+  /** The write keys for native code (see RecordLayer.handOverWrite), while established; null otherwise. */
+  handOverWrite(take: () => number | null): WriteHandover | null {
+    return this.sessionState === 'established' ? this.records.handOverWrite(take) : null;
+  }
+
+  /** Native code stopped sealing for this session; `next` is the epoch's next sequence number. */
+  takeBackWrite(epoch: number, next: number): void {
+    this.records.takeBackWrite(epoch, next);
   }
 
   /** An application_data record that native code opened with the handed-over keys: as if opened here. */

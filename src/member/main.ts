@@ -11,7 +11,7 @@ import { AttemptManager, type AttemptTimings } from './attempt-manager';
 import { PathFactory } from './path-factory';
 import { UnansweredBudget } from './unanswered-budget';
 import { BlindNetwork } from './blind-network';
-import { FastReceive } from './fast-receive';
+import { FastPath } from './fast-path';
 import { HandshakeWatch } from './handshake-watch';
 import { Inside } from './inside';
 import { Listings, type ListingTimings } from './listings';
@@ -98,8 +98,8 @@ export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessT
 }
 
 /** The spec's timings where it has them (heartbeat 5 s, client wait 1 s); the rest are ours. */
-/** How often packet counts and liveness come over from the native receive path (fast-receive.ts). */
-const FAST_RECEIVE_SYNC_MS = 500;
+/** How often packet counts and liveness come over from the native data path (fast-path.ts). */
+const FAST_PATH_SYNC_MS = 500;
 
 export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   heartbeatMs: 5_000,
@@ -188,12 +188,12 @@ export async function startMember(
     timings,
     isListed,
     { extraVpn: second ? [second.vpn] : [], prefixes: [...ownPrefixes, ...advertised], name },
-    (path) => fastReceive?.disarm(path),
+    (path) => fastPath?.disarm(path),
   );
   const control = new ControlRecords();
   const frames = config.mode === 'tap' ? new TapSwitch(store, device, clock) : null;
-  // A TAP member's records are Ethernet frames, which the native receive path does not take.
-  const fastReceive = frames ? null : new FastReceive(io.transport.nativeReceive ?? null, device, store, clock, log);
+  // A TAP member's records are Ethernet frames, which the native data path does not take.
+  const fastPath = frames ? null : new FastPath(io.transport.nativeReceive ?? null, device, store, clock, log);
   /** Our socket's own endpoints (the LAN endpoints we advertise): the rolodex seeing one of them means no NAT. */
   const ownEndpoints = new Set((config.localEndpoints ?? []).map(formatEndpoint));
   // Everything but the rolodex client sends through Relays: relayed endpoints go through a relay.
@@ -221,7 +221,7 @@ export async function startMember(
     },
     control,
     frames,
-    fastReceive,
+    fastPath,
   );
   const unanswered = new UnansweredBudget(clock);
   const paths = new PathFactory(
@@ -308,7 +308,7 @@ export async function startMember(
   else inside.attach(device);
   rolodex.start();
   liveness.start(sessions, attempts);
-  if (fastReceive) timers.every(FAST_RECEIVE_SYNC_MS, () => fastReceive.sync());
+  if (fastPath) timers.every(FAST_PATH_SYNC_MS, () => fastPath.sync());
   transport.start(timers);
   if (ours) peerInfo.attach(control, Math.max(1, Math.floor(timings.keepaliveMs / 2)));
   log.info('member started', {
@@ -337,7 +337,7 @@ export async function startMember(
         outsideAddress: self ? formatEndpoint(self) : null,
         tun: { name: device.name, mtu: device.mtu },
         offloads: { tun: device.offloads ?? null, udp: io.transport.offloads ?? null },
-        nativeReceive: fastReceive?.status() ?? null,
+        nativePath: fastPath?.status() ?? null,
         rolodexes: rolodex.status(now),
         peers,
         drops: {
@@ -364,7 +364,7 @@ export async function startMember(
         device.onPackets(() => {});
         for (const socket of io.dns ?? []) socket.onMessage(() => {});
         probes.stop();
-        fastReceive?.stop();
+        fastPath?.stop();
         sessions.stop();
         timers.clear();
         log.info('member stopped', { network: config.network });

@@ -2,8 +2,8 @@
 //   UDP -> demux by remote address (established session; anything else goes to the slow path:
 //   handshakes, rolodex maps, hellos) -> open (the DTLS session authenticates and decrypts) ->
 //   check the inner source is the peer's VPN IP (or another address or route of it) -> TUN, and
-//   the active path's session armed for the native receive path (fast-receive.ts), which from
-//   then on takes its records before they reach JavaScript;
+//   the active path's session armed for the native data path (fast-path.ts), which from then
+//   on takes its records before they reach JavaScript;
 //   a control record between our members (see control-record.ts) goes to its handler instead,
 //   and a TAP member's frames to its switch (tap-switch.ts).
 // Hot path: no logs, promises, closures or JSON per packet; problems become counters. Only a
@@ -12,7 +12,7 @@ import type { Clock } from '../clock';
 import type { DatagramTransport, Endpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { isControlRecord, type ControlRecords } from './control-record';
-import type { FastReceive } from './fast-receive';
+import type { FastPath } from './fast-path';
 import type { Path } from './peer';
 import type { PeerStore } from './peer-store';
 import { isRelayed } from './relay-endpoint';
@@ -33,7 +33,7 @@ export class Outside {
     private readonly control: ControlRecords,
     /** A TAP member's switch: every other record is an Ethernet frame for it. */
     private readonly frames: TapSwitch | null = null,
-    private readonly fast: FastReceive | null = null,
+    private readonly fast: FastPath | null = null,
   ) {}
 
   attach(transport: DatagramTransport): void {
@@ -87,6 +87,6 @@ export class Outside {
     this.device.write(plaintext);
     peer.packetsIn++;
     peer.bytesIn += plaintext.length;
-    if (path.nativeReceive === 'off' && this.fast !== null) this.fast.arm(path);
+    if (path.native === 'off' && this.fast !== null) this.fast.arm(path);
   }
 }

@@ -81,7 +81,7 @@ export class PeerStore {
     /** Whether some rolodex still lists the peer (see Liveness): an unlisted holder may be taken over. */
     private readonly isListed: (peer: Peer) => boolean,
     private readonly own: OwnHoldings = {},
-    /** Called before a path stops being a peer's active one or is forgotten (fast-receive.ts disarms it). */
+    /** Called before a path stops being a peer's active one or is forgotten (fast-path.ts disarms it). */
     private readonly leaving: (path: Path) => void = () => {},
   ) {}
 

@@ -3,7 +3,7 @@
 // DTLS counters of its current sessions.
 import { cipherSuiteById, type SessionCounters } from '../dtls/index';
 import { formatEndpoint, type Offloads } from '../net/transport';
-import type { FastReceiveStatus } from './fast-receive';
+import type { FastPathStatus } from './fast-path';
 import type { HandshakeCounts } from './handshake-watch';
 import type { Path, Peer } from './peer';
 import type { RelayStatus } from './relays';
@@ -60,8 +60,8 @@ export interface MemberStatus {
   tun: { name: string; mtu: number };
   /** Kernel offloads of the TUN device and the UDP socket; null where the device or socket has none to offer. */
   offloads: { tun: Offloads | null; udp: Offloads | null };
-  /** The native receive path (fast-receive.ts): on or why not, and what it handled; null on a TAP member. */
-  nativeReceive: FastReceiveStatus | null;
+  /** The native data path (fast-path.ts): on or why not, and what it handled; null on a TAP member. */
+  nativePath: FastPathStatus | null;
   rolodexes: RolodexLinkStatus[];
   peers: PeerStatus[];
   /** Drops no single peer can be charged with (no route, unknown sources, bad ClientHellos, bad maps). */

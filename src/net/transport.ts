@@ -21,6 +21,10 @@ export interface Offloads {
  * carry arrives through onOpened, already opened. Only a real UDP socket with a TUN device has one.
  */
 export interface NativeReceive {
+  /** The socket's descriptor, for the native send path (NativeSend in tun/device.ts) to send through. */
+  readonly socketFd: number;
+  /** The sockaddr the addons key `remote` by, as the kernel reports it; null for a name or a bad port. */
+  sockaddr(remote: Endpoint): Buffer | null;
   /** Where armed sessions' packets go: the device's descriptor, or null to stop (disarm everything first). */
   attachDevice(descriptor: { fd: number; vnet: boolean } | null): void;
   /** False when native code cannot take this session (suite, no device): it stays JavaScript's. */

@@ -269,32 +269,40 @@ export class UdpTransport implements DatagramTransport {
 
   /** The native receive path, where the addon reads this socket; null where dgram does. */
   get nativeReceive(): NativeReceive | null {
-    return this.receiver === null ? null : this.nativeReceivePath;
+    if (this.receiver === null) return null;
+    this.nativeReceivePath ??= this.makeNativeReceive();
+    return this.nativeReceivePath;
   }
 
-  private readonly nativeReceivePath: NativeReceive = {
-    attachDevice: (descriptor) => this.receiver?.native.attachTun(descriptor?.fd ?? -1, descriptor?.vnet ?? false),
-    arm: (remote: Endpoint, read: ReadHandover, vpn: Uint8Array): boolean => {
-      const sockaddr = this.sockaddrOf(remote);
-      if (sockaddr === null || this.receiver === null) return false;
-      return this.receiver.native.arm(sockaddr, read.aead, read.key, read.iv, read.epoch, read.highest, read.bits, vpn);
-    },
-    disarm: (remote, bits) => {
-      const sockaddr = this.sockaddrOf(remote);
-      return sockaddr === null || this.receiver === null ? null : this.receiver.native.disarm(sockaddr, bits);
-    },
-    sessionCounters: (remote) => {
-      const values = this.sessionCounterValues;
-      values.fill(0);
-      const sockaddr = this.sockaddrOf(remote);
-      if (sockaddr !== null) this.receiver?.native.sessionCounters(sockaddr, values);
-      return { packets: values[0], bytes: values[1] };
-    },
-    counters: () => this.fastCounters(),
-    onOpened: (handler) => {
-      this.openedHandler = handler;
-    },
-  };
+  private nativeReceivePath: NativeReceive | null = null;
+
+  private makeNativeReceive(): NativeReceive {
+    return {
+      socketFd: this.fd,
+      sockaddr: (remote) => this.sockaddrOf(remote),
+      attachDevice: (descriptor) => this.receiver?.native.attachTun(descriptor?.fd ?? -1, descriptor?.vnet ?? false),
+      arm: (remote: Endpoint, read: ReadHandover, vpn: Uint8Array): boolean => {
+        const sockaddr = this.sockaddrOf(remote);
+        if (sockaddr === null || this.receiver === null) return false;
+        return this.receiver.native.arm(sockaddr, read.aead, read.key, read.iv, read.epoch, read.highest, read.bits, vpn);
+      },
+      disarm: (remote, bits) => {
+        const sockaddr = this.sockaddrOf(remote);
+        return sockaddr === null || this.receiver === null ? null : this.receiver.native.disarm(sockaddr, bits);
+      },
+      sessionCounters: (remote) => {
+        const values = this.sessionCounterValues;
+        values.fill(0);
+        const sockaddr = this.sockaddrOf(remote);
+        if (sockaddr !== null) this.receiver?.native.sessionCounters(sockaddr, values);
+        return { packets: values[0], bytes: values[1] };
+      },
+      counters: () => this.fastCounters(),
+      onOpened: (handler) => {
+        this.openedHandler = handler;
+      },
+    };
+  }
 
   private fastCounters(): NativeReceiveCounters {
     const values = this.receiveCounterValues;

@@ -1,6 +1,33 @@
 // The packet-device seam: a TUN device (or an in-memory fake) that yields and accepts whole IP packets.
+import type { WriteHandover } from '../dtls/index';
 
 export type PacketsHandler = (packets: readonly Buffer[]) => void;
+
+/**
+ * The native send path (native/fast-send.h): packets read for an armed peer's VPN address are
+ * sealed and sent without JavaScript; only the rest reach the packets handler. Only a real TUN
+ * device has one.
+ */
+export interface NativeSend {
+  /** The UDP socket records leave through, or -1 to stop (disarm every peer first). */
+  attachSocket(fd: number): void;
+  /** False when native code cannot take the session (suite): it stays JavaScript's. */
+  arm(vpn: Uint8Array, sockaddr: Buffer, write: WriteHandover, maxPacketBytes: number): boolean;
+  /** Stops sealing for `vpn`; its next write sequence number, or null when not armed. */
+  disarm(vpn: Uint8Array): number | null;
+  /** The next write sequence number of an armed peer, taken for a record sealed in JavaScript; null when not armed. */
+  takeSequence(vpn: Uint8Array): number | null;
+  /** Packets and bytes sealed natively for one armed peer so far. */
+  sessionCounters(vpn: Uint8Array): { packets: number; bytes: number };
+  /** Records that left, ones the kernel refused, and the number of armed peers. */
+  counters(): NativeSendCounters;
+}
+
+export interface NativeSendCounters {
+  sent: number;
+  refused: number;
+  armed: number;
+}
 
 export interface PacketDevice {
   readonly name: string;
@@ -15,6 +42,8 @@ export interface PacketDevice {
    * path that writes packets to it itself; absent on devices without one, null once closed.
    */
   readonly descriptor?: { readonly fd: number; readonly vnet: boolean } | null;
+  /** Absent or null where the device has no native send path (in-memory devices, TAP). */
+  readonly nativeSend?: NativeSend | null;
   /**
    * One handler at a time, called with a batch of packets read together. The buffers may be
    * reused by the device once the handler returns: copy anything kept longer.

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { Address4, Address6 } from 'ip-address';
 import { logger } from '../log';
-import type { PacketDevice, PacketsHandler } from './device';
+import type { WriteHandover } from '../dtls/index';
+import type { NativeSend, NativeSendCounters, PacketDevice, PacketsHandler } from './device';
 
 export type TunMode = 'tun' | 'tap';
 
@@ -125,8 +126,16 @@ interface NativeTunDevice {
   start(onReadable: (count: number) => void): void;
   writeBatch(packets: readonly Uint8Array[], count: number): void;
   readCounters(out: Float64Array): void;
+  attachSocket(fd: number): void;
+  armSend(vpn: Uint8Array, sockaddr: Buffer, aead: string, key: Uint8Array, iv: Uint8Array, epoch: number, next: number, maxPacket: number): boolean;
+  disarmSend(vpn: Uint8Array): number | null;
+  takeSequence(vpn: Uint8Array): number | null;
+  sendCounters(vpn: Uint8Array, out: Float64Array): void;
   close(): void;
 }
+
+/** After COUNTER_NAMES: fast::SendCounter in native/fast-send.h, then the armed peers. */
+const SEND_COUNTER_NAMES = ['sent', 'refused', 'armed'] as const satisfies ReadonlyArray<keyof NativeSendCounters>;
 
 /** The addon's offload codecs without a device, for tests and fuzzing (native/offload.h). */
 export interface OffloadCodec {
@@ -205,7 +214,8 @@ export class TunDevice implements PacketDevice {
   /** One view per slot, kept while packets of the same length keep arriving in it. */
   private readonly views: Buffer[];
   private readonly batch: Buffer[] = [];
-  private readonly counterValues = new Float64Array(COUNTER_NAMES.length);
+  private readonly counterValues = new Float64Array(COUNTER_NAMES.length + SEND_COUNTER_NAMES.length);
+  private readonly sessionCounterValues = new Float64Array(2);
   /** Packets written this turn, waiting for one native call; slots are reused. */
   private readonly queued: Uint8Array[] = [];
   private queuedCount = 0;
@@ -226,6 +236,30 @@ export class TunDevice implements PacketDevice {
     this.offloads = native.offloads;
     this.views = Array.from(lengths, (_, slot) => slab.subarray(slot * slotSize, slot * slotSize));
   }
+
+  /** The native send path; null on a TAP device, whose frames it does not take. */
+  get nativeSend(): NativeSend | null {
+    return this.mode === 'tap' ? null : this.nativeSendPath;
+  }
+
+  private readonly nativeSendPath: NativeSend = {
+    attachSocket: (fd) => this.native.attachSocket(fd),
+    arm: (vpn: Uint8Array, sockaddr: Buffer, write: WriteHandover, maxPacketBytes: number) =>
+      !this.closed && this.native.armSend(vpn, sockaddr, write.aead, write.key, write.iv, write.epoch, write.next, maxPacketBytes),
+    disarm: (vpn) => this.native.disarmSend(vpn),
+    takeSequence: (vpn) => this.native.takeSequence(vpn),
+    sessionCounters: (vpn) => {
+      const values = this.sessionCounterValues;
+      this.native.sendCounters(vpn, values);
+      return { packets: values[0], bytes: values[1] };
+    },
+    counters: () => {
+      this.native.readCounters(this.counterValues);
+      const counters = {} as NativeSendCounters;
+      SEND_COUNTER_NAMES.forEach((name, index) => (counters[name] = this.counterValues[COUNTER_NAMES.length + index]));
+      return counters;
+    },
+  };
 
   get descriptor(): { fd: number; vnet: boolean } | null {
     return this.closed ? null : this.native.descriptor;

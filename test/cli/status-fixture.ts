@@ -17,10 +17,11 @@ export const STATUS_FIXTURE: MemberStatus = {
     tun: { enabled: ['csum', 'tso4', 'tso6', 'gro'], problem: 'the kernel refused USO (Linux 6.2 has it)' },
     udp: { enabled: ['sendmmsg', 'gso', 'recvmmsg', 'gro'], problem: '' },
   },
-  nativeReceive: {
+  nativePath: {
     enabled: true,
     problem: '',
-    counters: { packets: 1_150, bytes: 1_500_000, openedUp: 50, droppedReplay: 1, droppedAuth: 0, malformed: 0, deviceDrops: 0, armed: 2 },
+    receive: { packets: 1_150, bytes: 1_500_000, openedUp: 50, droppedReplay: 1, droppedAuth: 0, malformed: 0, deviceDrops: 0, armed: 2 },
+    send: { sent: 900, refused: 0, armed: 2 },
   },
   drops: { no_route: 3, unknown_source: 0, bad_client_hello: 1 },
   handshakes: { completed: 4, failed: { psk_mismatch: 2, timeout: 1, refused: 0, closed: 0 } },

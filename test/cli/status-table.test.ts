@@ -8,7 +8,7 @@ test('the status table shows every column for every peer, sorted by VPN IP, with
   const expected = [
     'network office  vpn-ip 192.168.50.1,fd00:6d62::1  name desk.office.meshboi  outside 203.0.113.7:41234  tun tun0 (mtu 1200)',
     'offloads: tun csum tso4 tso6 gro (missing: the kernel refused USO (Linux 6.2 has it)); udp sendmmsg gso recvmmsg gro',
-    'native receive: 2 sessions, 1150 packets (1.4MiB) to tun, 50 opened for JavaScript, dropped replay=1',
+    'native path: 2 sessions; in 1150 packets (1.4MiB) to tun, 50 opened for JavaScript, dropped replay=1; out 900 records sent, 0 refused',
     'drops not charged to a peer: no_route=3,bad_client_hello=1',
     'DTLS records of current sessions: 1207 in, 1109 out, dropped auth=20000,replay=3, 2 flights retransmitted',
     'handshakes: 4 ok, failed psk_mismatch=2,timeout=1',
@@ -45,8 +45,8 @@ test('a member without peers or a map yet says so', () => {
   assert.match(text, /drops not charged to a peer: -/);
   const plain = renderStatus({ ...STATUS_FIXTURE, offloads: { tun: null, udp: { enabled: [], problem: 'no addon' } } });
   assert.match(plain, /^offloads: tun none; udp none \(missing: no addon\)$/m);
-  const off = renderStatus({ ...STATUS_FIXTURE, nativeReceive: { enabled: false, problem: 'no addon', counters: null } });
-  assert.match(off, /^native receive: off \(no addon\)$/m);
+  const off = renderStatus({ ...STATUS_FIXTURE, nativePath: { enabled: false, problem: 'no addon', receive: null, send: null } });
+  assert.match(off, /^native path: off \(no addon\)$/m);
   assert.match(text, /peers \(0, 0 established\):\n  none yet/);
 });
 

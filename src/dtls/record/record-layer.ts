@@ -55,9 +55,20 @@ export interface ReadHandover {
   bits: Uint32Array;
 }
 
+/** The current write epoch's keys and next sequence number, for native code that seals its application data from then on. */
+export interface WriteHandover {
+  aead: AeadKind;
+  key: Uint8Array;
+  iv: Uint8Array;
+  epoch: number;
+  next: number;
+}
+
 interface WriteState {
   protection: RecordProtection | null;
   nextSequence: number;
+  /** Set while native code owns the epoch's sequence numbers: gives this layer the next one. */
+  lender: (() => number | null) | null;
 }
 
 export class RecordLayer {
@@ -73,7 +84,7 @@ export class RecordLayer {
   };
   private readonly receiver: RecordReceiver;
   /** Index = epoch. Older write epochs stay so a retransmitted flight keeps its original epochs (RFC 6347 4.2.4). */
-  private readonly writeStates: WriteState[] = [{ protection: null, nextSequence: 0 }];
+  private readonly writeStates: WriteState[] = [{ protection: null, nextSequence: 0, lender: null }];
   private readEpochNumber = 0;
   private readProtection: RecordProtection | null = null;
   private readonly replayWindow: ReplayWindow;
@@ -109,7 +120,7 @@ export class RecordLayer {
   activateWrite(): void {
     if (this.pendingWrite === null) throw new Error('activateWrite() without pending keys: call setPendingKeys() first');
     if (this.writeEpoch >= MAX_EPOCH) throw new Error('write epoch exhausted');
-    this.writeStates.push({ protection: this.pendingWrite, nextSequence: 0 });
+    this.writeStates.push({ protection: this.pendingWrite, nextSequence: 0, lender: null });
     this.pendingWrite = null;
   }
 
@@ -137,6 +148,28 @@ export class RecordLayer {
   /** The window native code kept for `epoch` comes back (see handOverRead); ignored once the epoch moved on. */
   takeBackRead(epoch: number, highest: number, bits: Uint32Array): void {
     if (epoch === this.readEpochNumber) this.replayWindow.absorb(highest, bits);
+  }
+
+  /**
+   * The write epoch for native code, which from then on owns its sequence numbers: a record this
+   * layer seals in that epoch takes its number from `take` (null when native code let go, which
+   * takeBackWrite must come before). Null before the first protected epoch.
+   */
+  handOverWrite(take: () => number | null): WriteHandover | null {
+    const epoch = this.writeEpoch;
+    const state = this.writeStates[epoch]!;
+    const protection = state.protection;
+    if (protection === null) return null;
+    state.lender = take;
+    return { aead: protection.aeadKind, key: protection.key, iv: protection.fixedIv, epoch, next: state.nextSequence };
+  }
+
+  /** Native code let go of `epoch` with `next` as its next number: this layer numbers its records again. */
+  takeBackWrite(epoch: number, next: number): void {
+    const state = this.writeStates[epoch];
+    if (state === undefined) return;
+    state.lender = null;
+    state.nextSequence = Math.max(state.nextSequence, next);
   }
 
   /**
@@ -169,9 +202,10 @@ export class RecordLayer {
     if (payload.length > MAX_PLAINTEXT_LENGTH) {
       throw new RecordError('too_long', `record payload of ${payload.length} bytes exceeds ${MAX_PLAINTEXT_LENGTH}`);
     }
-    const sequenceNumber = state.nextSequence;
+    const sequenceNumber = state.lender === null ? state.nextSequence : state.lender();
+    if (sequenceNumber === null) throw new Error(`epoch ${epoch}'s sequence numbers were lent to native code and not taken back`);
     if (sequenceNumber > MAX_SEQUENCE_NUMBER) throw new RecordError('sequence_exhausted', `epoch ${epoch} used every 48-bit sequence number; the session needs a new handshake`);
-    state.nextSequence = sequenceNumber + 1;
+    if (state.lender === null) state.nextSequence = sequenceNumber + 1;
     const protection = state.protection;
     const length = payload.length + (protection ? protection.expansion : 0);
     const record = allocateRecord(RECORD_HEADER_LENGTH + length);
