@@ -1,7 +1,7 @@
 // One direction of one epoch of a DTLS 1.2 session, in native code: ChaCha20-Poly1305 (RFC 7905)
 // or AES-128-GCM (RFC 5288) records sealed and opened in place through the OpenSSL inside Node,
 // with the keys the TypeScript DTLS engine hands over. src/dtls/record/protection.ts is the
-// reference; test/net/native-path.test.ts holds both to the same bytes.
+// reference; test/net/native-receive.test.ts and test/tun/native-send.test.ts hold both to the same bytes.
 #pragma once
 
 #include <openssl/crypto.h>
