@@ -33,6 +33,9 @@ interface Armed {
   bytesOut: number;
 }
 
+/** Settled once: `.then` on it runs after the current turn's handlers, as in udp-transport.ts. */
+const TURN_END = Promise.resolve();
+
 export class FastPath {
   private readonly armed = new Map<Path, Armed>();
   private readonly receive: NativeReceive | null;
@@ -65,14 +68,24 @@ export class FastPath {
   }
 
   /**
-   * Called after JavaScript delivered an IP packet on `path`: hands its session over when it is
-   * the peer's active direct path. A suite native code lacks (AES-CCM-8, which only original
+   * Called after JavaScript delivered an IP packet on `path`: hands its session over, once the
+   * current batch is done, when it is still the peer's active direct path. A suite native code lacks (AES-CCM-8, which only original
    * peers use) leaves the path JavaScript's; the check is one field per record from then on.
    */
   arm(path: Path): void {
+    if (this.receive === null || path.native !== 'off') return;
+    // After the batch: a datagram may hold more records, which the record layer's window must
+    // have seen before it is handed over.
+    path.native = 'pending';
+    void TURN_END.then(() => this.armNow(path));
+  }
+
+  private armNow(path: Path): void {
     const { receive, send } = this;
     const peer = path.peer;
-    if (receive === null || send === null || path.native !== 'off' || peer === null || peer.active !== path || peer.vpn === null || isRelayed(path.remote)) return;
+    if (path.native !== 'pending') return;
+    path.native = 'off';
+    if (receive === null || send === null || peer === null || peer.active !== path || peer.vpn === null || isRelayed(path.remote)) return;
     const vpn = vpnAddressBytes(peer.vpn);
     const sockaddr = receive.sockaddr(path.remote);
     const read = path.session.handOverRead();

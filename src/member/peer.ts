@@ -33,8 +33,8 @@ export class Path {
   info: HandshakeInfo | null = null;
   /** Last authenticated record on this path (or its creation); a standby path silent too long is dropped. */
   lastAuthenticatedAt: number;
-  /** Whether native code seals and opens this path's records (fast-path.ts): off, armed, or refused (its suite). */
-  native: 'off' | 'armed' | 'refused' = 'off';
+  /** Whether native code seals and opens this path's records (fast-path.ts): off, pending (armed after the batch), armed, or refused (its suite). */
+  native: 'off' | 'pending' | 'armed' | 'refused' = 'off';
 
   constructor(
     readonly remote: Endpoint,

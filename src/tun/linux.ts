@@ -96,13 +96,14 @@ const WRITE_QUEUE_LIMIT = 1024;
 /**
  * With TSO each packet the kernel queues for us can be a 64 KiB super-packet, and the TUN queue
  * counts packets, not bytes: 500 of them (the default) held tens of milliseconds of a TCP stream in
- * front of every other packet. Super-packets of at most 16 KiB and 64 of them bound it to 1 MiB,
- * a few milliseconds at a member's speed, and TCP's own small-queue limit keeps a stream well
- * below it. Packets that are not super-packets (UDP, IP fragments) need the room: at 8 a flood
- * lost every packet that came while the member was not scheduled, and UDP moved half as much.
+ * front of every other packet. Super-packets of at most 8 KiB and 16 of them bound it to 128 KiB,
+ * a few milliseconds at a member's speed; TCP sees the loss sooner instead of filling the queue.
+ * Packets that are not super-packets (UDP, IP fragments) need the slots: with 8 a UDP flood lost
+ * every packet that came while the member was not scheduled. 64 slots of 16 KiB held 10 ms of
+ * TCP under load; the cost of smaller super-packets is one more TUN read per 8 KiB.
  */
-const OFFLOAD_QUEUE_PACKETS = 64;
-const OFFLOAD_SUPER_PACKET_BYTES = 16_384;
+const OFFLOAD_QUEUE_PACKETS = 16;
+const OFFLOAD_SUPER_PACKET_BYTES = 8192;
 /** An Ethernet header and one VLAN tag, which a TAP frame carries on top of the MTU. */
 const LINK_HEADER_ROOM = 18;
 const ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'meshboi_tun.node');
