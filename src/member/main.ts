@@ -197,6 +197,7 @@ export async function startMember(
       punch: (peer) => attempts.punchNow(peer),
     },
     log.child({ component: 'relays' }),
+    { relayAt: (key) => rolodex.relayAt(key), relays: () => rolodex.relays() },
   );
   for (const type of RELAY_FRAME_TYPES) control.on(type, (peer, record) => transport.frame(peer, record));
   const outside = new Outside(
@@ -279,6 +280,7 @@ export async function startMember(
     { onListed: (listing) => listings.listed(listing), onGone: (gone) => listings.gone(gone) },
     log.child({ component: 'rolodex-client' }),
     blind,
+    config.useRelays ?? true,
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);

@@ -6,16 +6,21 @@
 // of its network that hold a session with it, within a budget per pair, never to an original
 // member. It also tells which relays are alive: relays announce themselves (`offer`) and answer
 // the `ping` their members send every relayPingMs; a relay silent relayDeadMs is lost and the
-// paths through it end at once, so their peers move to another relay or to direct.
+// paths through it end at once, so their peers move to another relay or to direct. A rolodex that
+// relays (rolodex-client.ts) is the last resort: a peer is tried through it only once a round
+// failed with no relay member to try (three rounds with one); its frames are plain datagrams to
+// the rolodex (src/relay/rolodex-frame.ts), the relayed endpoint names it as it names a member.
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { DatagramTransport, Endpoint, MessageHandler } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import { RelayBudget, type RelayCounters, type RelayLimits, type RelayPairStatus } from '../relay/budget';
 import { decodeRelayFrame, encodeRelayFrame, RelayCodecError } from '../relay/wire';
+import { decodeRolodexFrame, encodeRolodexFrame, ROLODEX_FRAME_MAGIC } from '../relay/rolodex-frame';
 import type { Path, Peer } from './peer';
 import type { PeerStore } from './peer-store';
 import { isRelayed, relayedParts, relayEndpoint } from './relay-endpoint';
+import type { RolodexRelayLink } from './rolodex-client';
 import type { TimerSet } from './timers';
 
 export interface RelayTimings {
@@ -33,8 +38,16 @@ export interface RelayOptions {
   limits: RelayLimits;
 }
 
-/** Relays a peer is tried through at most, so one unreachable peer costs a bounded number of handshakes. */
+/** Relay members a peer is tried through at most, so one unreachable peer costs a bounded number of handshakes. */
 const MAX_RELAYS_PER_PEER = 2;
+/** Failed rounds with relay members to try after which a rolodex that relays is tried too. */
+const ROUNDS_BEFORE_ROLODEX = 3;
+
+/** The rolodexes that relay for us (RolodexClient). */
+export interface RolodexRelays {
+  relayAt(key: string): RolodexRelayLink | undefined;
+  relays(): RolodexRelayLink[];
+}
 
 /** What `meshboi status` shows of a relay: what it forwards. */
 export interface RelayStatus extends RelayCounters {
@@ -44,8 +57,8 @@ export interface RelayStatus extends RelayCounters {
 export interface RelayEvents {
   /** A relay offered itself: peers not yet reached may be tried through it at once. */
   relayFound(relay: Peer): void;
-  /** A relay was lost: every path through it ends (the member moves its peers elsewhere). */
-  relayLost(relay: Peer, paths: Path[]): void;
+  /** A relay (`name`: its VPN IP, or "rolodex ADDRESS") was lost: every path through it ends (the member moves its peers elsewhere). */
+  relayLost(name: string, paths: Path[]): void;
   /** A peer whose session runs through a relay starts a direct punching round: start ours too. */
   punch(peer: Peer): void;
 }
@@ -63,6 +76,8 @@ export class Relays implements DatagramTransport {
   private readonly used = new Map<string, UsedRelay>();
   /** The active paths we offered ourselves on, so each hears `offer` once. */
   private readonly offered = new WeakSet<Path>();
+  /** Rolodexes that relayed for us at the last tick, by key: one that stops is lost as a relay member is. */
+  private readonly rolodexesInUse = new Set<string>();
   private readonly budget: RelayBudget;
   /** Frames we could not decode, and relayed datagrams with no live relay to carry them. */
   readonly drops = { relay_malformed: 0, relay_unavailable: 0 };
@@ -75,6 +90,7 @@ export class Relays implements DatagramTransport {
     private readonly clock: Clock,
     private readonly events: RelayEvents,
     private readonly log: Logger,
+    private readonly rolodexes: RolodexRelays = { relayAt: () => undefined, relays: () => [] },
   ) {
     this.budget = new RelayBudget(options.limits);
   }
@@ -89,8 +105,14 @@ export class Relays implements DatagramTransport {
     // Our opening hello: a relay carries nothing it could only send with a TTL.
     if (ttl !== undefined) return;
     const parts = relayedParts({ address, port });
-    const relay = parts && this.used.get(parts.relay)?.peer;
     const target = parts && this.store.peers.get(parts.peer);
+    const rolodex = parts && this.rolodexes.relayAt(parts.relay);
+    if (rolodex?.cookieBytes && target) {
+      const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const frame = encodeRolodexFrame({ type: 'forward', cookie: rolodex.cookieBytes, peer: target.outside, payload });
+      return this.inner.send(frame, rolodex.endpoint.port, rolodex.endpoint.address);
+    }
+    const relay = parts && this.used.get(parts.relay)?.peer;
     if (!relay?.active || !target) {
       this.drops.relay_unavailable++;
       return;
@@ -102,7 +124,30 @@ export class Relays implements DatagramTransport {
 
   onMessage(handler: MessageHandler): void {
     this.handler = handler;
-    this.inner.onMessage(handler);
+    this.inner.onMessage(this.receive);
+  }
+
+  /** Everything from the socket: a rolodex's deliver frame comes up from its relayed endpoint, the rest as it came. */
+  private readonly receive = (data: Buffer, from: Endpoint): void => {
+    if (data.length > 0 && data[0] === ROLODEX_FRAME_MAGIC && this.fromRolodex(data, from)) return;
+    this.handler(data, from);
+  };
+
+  /** A frame from a rolodex that relays for us: true when handled (delivered or dropped). */
+  private fromRolodex(data: Buffer, from: Endpoint): boolean {
+    const rolodex = this.rolodexes.relayAt(formatEndpoint(from));
+    if (rolodex === undefined) return false;
+    let frame;
+    try {
+      frame = decodeRolodexFrame(data);
+    } catch (error) {
+      if (!(error instanceof RelayCodecError)) throw error;
+      this.drops.relay_malformed++;
+      return true;
+    }
+    if (frame.type === 'deliver') this.handler(frame.payload, relayEndpoint(rolodex.endpoint, frame.peer));
+    else this.drops.relay_malformed++;
+    return true;
   }
 
   localEndpoint(): Endpoint {
@@ -113,12 +158,21 @@ export class Relays implements DatagramTransport {
     return this.inner.close();
   }
 
-  /** The relayed endpoints a peer may be tried through: live relays other than the peer itself. */
+  /**
+   * The relayed endpoints a peer may be tried through: live relay members other than the peer
+   * itself, and as a last resort (after a failed round with none to try, or three with some) the
+   * first rolodex that relays for us.
+   */
   endpointsFor(peer: Peer): Endpoint[] {
     const endpoints: Endpoint[] = [];
     for (const { peer: relay } of this.used.values()) {
       if (relay === peer || relay.active === null || endpoints.length >= MAX_RELAYS_PER_PEER) continue;
       endpoints.push(relayEndpoint(relay.outside, peer.outside));
+    }
+    const failures = peer.attempt?.failures ?? 0;
+    if (this.options.use && failures >= (endpoints.length === 0 ? 1 : ROUNDS_BEFORE_ROLODEX)) {
+      const rolodex = this.rolodexes.relays()[0];
+      if (rolodex !== undefined) endpoints.push(relayEndpoint(rolodex.endpoint, peer.outside));
     }
     return endpoints;
   }
@@ -194,6 +248,7 @@ export class Relays implements DatagramTransport {
   relayOf(path: Path): string | null {
     const parts = relayedParts(path.remote);
     if (parts === null) return null;
+    if (this.rolodexesInUse.has(parts.relay) || this.rolodexes.relayAt(parts.relay)) return `rolodex ${parts.relay}`;
     const relay = this.used.get(parts.relay)?.peer ?? this.store.peers.get(parts.relay);
     return relay?.vpn?.text ?? parts.relay;
   }
@@ -213,13 +268,27 @@ export class Relays implements DatagramTransport {
       const relay = used.peer;
       if (relay.active === null || relay.state === 'closed' || now - used.lastPongAt > this.timings.relayDeadMs) {
         this.used.delete(key);
-        this.log.info('relay lost', { relay: relay.vpn?.text ?? key, silentMs: now - used.lastPongAt });
-        this.events.relayLost(relay, this.pathsThrough(key));
+        const name = relay.vpn?.text ?? key;
+        this.log.info('relay lost', { relay: name, silentMs: now - used.lastPongAt });
+        this.events.relayLost(name, this.pathsThrough(key));
         continue;
       }
       used.nonce = (used.nonce + 1) >>> 0;
       relay.active.session.send(encodeRelayFrame({ type: 'ping', nonce: used.nonce }));
     }
+    this.checkRolodexes();
+  }
+
+  /** A rolodex that went silent or stopped relaying ends every path through it, as a lost relay member does. */
+  private checkRolodexes(): void {
+    const live = new Set(this.rolodexes.relays().map((rolodex) => rolodex.key));
+    for (const key of this.rolodexesInUse) {
+      if (live.has(key)) continue;
+      this.rolodexesInUse.delete(key);
+      this.log.info('relay lost', { relay: `rolodex ${key}` });
+      this.events.relayLost(`rolodex ${key}`, this.pathsThrough(key));
+    }
+    for (const key of live) this.rolodexesInUse.add(key);
   }
 
   private pathsThrough(relayKey: string): Path[] {
