@@ -103,9 +103,15 @@ export class AttemptManager {
    */
   tryThroughRelay(relay: Peer): void {
     for (const peer of this.store.peers.values()) {
-      if (peer === relay || peer.role !== 'client' || peer.active !== null || peer.attempt === null || peer.state === 'closed') continue;
-      for (const endpoint of this.relays.endpointsFor(peer)) this.startClientPath(peer, endpoint);
+      if (peer === relay) continue;
+      for (const endpoint of this.relays.endpointsFor(peer)) this.tryThrough(peer, endpoint);
     }
+  }
+
+  /** As client, a handshake through the relayed `endpoint` toward a peer still unreached, unless one is under way there. */
+  tryThrough(peer: Peer, endpoint: Endpoint): void {
+    if (peer.role !== 'client' || peer.active !== null || peer.attempt === null || peer.state === 'closed') return;
+    this.startClientPath(peer, endpoint);
   }
 
   /**

@@ -118,6 +118,8 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   maxPending: 256,
   relayPingMs: 1_000,
   relayDeadMs: 4_000,
+  // Direct punching, or a relay member, connects a pair within a few seconds when it can.
+  rolodexRelayAfterMs: 5_000,
   probeTimeoutMs: 2_000,
 };
 
@@ -195,6 +197,7 @@ export async function startMember(
       relayFound: (relay) => attempts.tryThroughRelay(relay),
       relayLost: (relay, paths) => sessions.relayLost(relay, paths),
       punch: (peer) => attempts.punchNow(peer),
+      lastResort: (peer, endpoint) => attempts.tryThrough(peer, endpoint),
     },
     log.child({ component: 'relays' }),
     { relayAt: (key) => rolodex.relayAt(key), relays: () => rolodex.relays() },

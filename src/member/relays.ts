@@ -7,9 +7,10 @@
 // member. It also tells which relays are alive: relays announce themselves (`offer`) and answer
 // the `ping` their members send every relayPingMs; a relay silent relayDeadMs is lost and the
 // paths through it end at once, so their peers move to another relay or to direct. A rolodex that
-// relays (rolodex-client.ts) is the last resort: a peer is tried through it only once a round
-// failed with no relay member to try (three rounds with one); its frames are plain datagrams to
-// the rolodex (src/relay/rolodex-frame.ts), the relayed endpoint names it as it names a member.
+// relays (rolodex-client.ts) is the last resort: a peer is tried through it only once it went
+// unreached rolodexAfterMs with no relay member to try (three times that with one); its frames
+// are plain datagrams to the rolodex (src/relay/rolodex-frame.ts), and the relayed endpoint names
+// it as it names a relay member.
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { DatagramTransport, Endpoint, MessageHandler } from '../net/transport';
@@ -28,6 +29,11 @@ export interface RelayTimings {
   relayPingMs: number;
   /** A relay that answered no ping for this long is lost. */
   relayDeadMs: number;
+  /**
+   * A peer unreached this long with no relay member to try (three times this with one) is tried
+   * through a rolodex that relays: a last resort, after direct punching had its chance.
+   */
+  rolodexRelayAfterMs: number;
 }
 
 export interface RelayOptions {
@@ -40,8 +46,8 @@ export interface RelayOptions {
 
 /** Relay members a peer is tried through at most, so one unreachable peer costs a bounded number of handshakes. */
 const MAX_RELAYS_PER_PEER = 2;
-/** Failed rounds with relay members to try after which a rolodex that relays is tried too. */
-const ROUNDS_BEFORE_ROLODEX = 3;
+/** How much longer a peer with relay members to try waits before it is tried through a rolodex too. */
+const ROLODEX_WAIT_WITH_RELAY_MEMBERS = 3;
 
 /** The rolodexes that relay for us (RolodexClient). */
 export interface RolodexRelays {
@@ -61,6 +67,8 @@ export interface RelayEvents {
   relayLost(name: string, paths: Path[]): void;
   /** A peer whose session runs through a relay starts a direct punching round: start ours too. */
   punch(peer: Peer): void;
+  /** A peer unreached long enough may be tried through a rolodex that relays, now rather than at its next round. */
+  lastResort(peer: Peer, endpoint: Endpoint): void;
 }
 
 interface UsedRelay {
@@ -78,6 +86,8 @@ export class Relays implements DatagramTransport {
   private readonly offered = new WeakSet<Path>();
   /** Rolodexes that relayed for us at the last tick, by key: one that stops is lost as a relay member is. */
   private readonly rolodexesInUse = new Set<string>();
+  /** Since when each peer without a session has had none (seen at ticks). */
+  private readonly unreachedSince = new WeakMap<Peer, number>();
   private readonly budget: RelayBudget;
   /** Frames we could not decode, and relayed datagrams with no live relay to carry them. */
   readonly drops = { relay_malformed: 0, relay_unavailable: 0 };
@@ -160,21 +170,36 @@ export class Relays implements DatagramTransport {
 
   /**
    * The relayed endpoints a peer may be tried through: live relay members other than the peer
-   * itself, and as a last resort (after a failed round with none to try, or three with some) the
-   * first rolodex that relays for us.
+   * itself, and as the last resort the first rolodex that relays for us (see rolodexEndpointFor).
    */
   endpointsFor(peer: Peer): Endpoint[] {
+    const endpoints = this.memberRelayEndpoints(peer);
+    const rolodex = this.rolodexEndpointFor(peer, endpoints.length > 0);
+    if (rolodex !== null) endpoints.push(rolodex);
+    return endpoints;
+  }
+
+  private memberRelayEndpoints(peer: Peer): Endpoint[] {
     const endpoints: Endpoint[] = [];
     for (const { peer: relay } of this.used.values()) {
       if (relay === peer || relay.active === null || endpoints.length >= MAX_RELAYS_PER_PEER) continue;
       endpoints.push(relayEndpoint(relay.outside, peer.outside));
     }
-    const failures = peer.attempt?.failures ?? 0;
-    if (this.options.use && failures >= (endpoints.length === 0 ? 1 : ROUNDS_BEFORE_ROLODEX)) {
-      const rolodex = this.rolodexes.relays()[0];
-      if (rolodex !== undefined) endpoints.push(relayEndpoint(rolodex.endpoint, peer.outside));
-    }
     return endpoints;
+  }
+
+  /**
+   * The peer through the first rolodex that relays for us, once the peer has gone unreached
+   * rolodexRelayAfterMs (three times that when relay members may carry it); null before, or with
+   * no such rolodex.
+   */
+  private rolodexEndpointFor(peer: Peer, withRelayMembers: boolean): Endpoint | null {
+    if (!this.options.use || peer.active !== null || peer.kind === 'original') return null;
+    const since = this.unreachedSince.get(peer);
+    const waitMs = this.timings.rolodexRelayAfterMs * (withRelayMembers ? ROLODEX_WAIT_WITH_RELAY_MEMBERS : 1);
+    if (since === undefined || this.clock.now() - since < waitMs) return null;
+    const rolodex = this.rolodexes.relays()[0];
+    return rolodex === undefined ? null : relayEndpoint(rolodex.endpoint, peer.outside);
   }
 
   /** A relay frame, a control record authenticated from one of our own peers (Outside and ControlRecords send them here). */
@@ -277,6 +302,20 @@ export class Relays implements DatagramTransport {
       relay.active.session.send(encodeRelayFrame({ type: 'ping', nonce: used.nonce }));
     }
     this.checkRolodexes();
+    this.lastResorts(now);
+  }
+
+  /** Notes since when each peer has had no session, and offers those unreached long enough a rolodex that relays. */
+  private lastResorts(now: number): void {
+    for (const peer of this.store.peers.values()) {
+      if (peer.active !== null) {
+        this.unreachedSince.delete(peer);
+        continue;
+      }
+      if (!this.unreachedSince.has(peer)) this.unreachedSince.set(peer, now);
+      const endpoint = this.rolodexEndpointFor(peer, this.memberRelayEndpoints(peer).length > 0);
+      if (endpoint !== null) this.events.lastResort(peer, endpoint);
+    }
   }
 
   /** A rolodex that went silent or stopped relaying ends every path through it, as a lost relay member does. */
