@@ -52,6 +52,37 @@ test('two members behind symmetric NATs and no relay member connect through a ro
   }, RELAYING);
 });
 
+test('a pair that can punch, relayed through the rolodex first, moves to direct without dropping its session', async () => {
+  await withMesh(async (mesh) => {
+    const natA = mesh.network.addNat({ publicAddress: '203.0.113.1' });
+    const natB = mesh.network.addNat({ publicAddress: '203.0.113.2' });
+    // Direct datagrams between the two NATs are lost until the test lets them through.
+    let blocked = true;
+    mesh.network.interceptor = (d) => (blocked && d.from.address.startsWith('10.0.') && d.to.address.startsWith('203.0.113.') ? null : d);
+    await mesh.addMember('a', { vpnIp: '192.168.50.1', address: '10.0.1.2', nat: natA });
+    await mesh.addMember('b', { vpnIp: '192.168.50.2', address: '10.0.2.2', nat: natB });
+    const relayed = await mesh.waitEstablished('a', '192.168.50.2', 5_000);
+    assert.equal(relayed.relay, `rolodex ${ROLODEX}:6264`);
+    blocked = false;
+    await mesh.until('a and b direct', () => mesh.peerOf('a', '192.168.50.2')?.path === 'direct' && mesh.peerOf('b', '192.168.50.1')?.path === 'direct', 3_000);
+    const relayedBefore = mesh.rolodexes[0].stats().relayedFrames;
+    await mesh.ping('a', 'b');
+    await mesh.ping('b', 'a');
+    assert.equal(mesh.rolodexes[0].stats().relayedFrames, relayedBefore, 'nothing more through the rolodex');
+  }, RELAYING);
+});
+
+test('a rolodex that goes silent ends the paths through it', async () => {
+  await withMesh(async (mesh) => {
+    await symmetricPair(mesh);
+    await mesh.waitEstablished('sym1', '192.168.50.2', 5_000);
+    mesh.network.interceptor = (d) => (d.from.address === ROLODEX ? null : d);
+    await mesh.until('the relayed session to end', () => mesh.peerOf('sym1', '192.168.50.2') === undefined, 1_000);
+    const lost = mesh.get('sym1').logs.lines.find((line) => line.message === 'relay lost');
+    assert.equal(lost?.relay, `rolodex ${ROLODEX}:6264`);
+  }, RELAYING);
+});
+
 test('a rolodex without --relay is sent no frame and relays nothing: the symmetric pair stays apart', async () => {
   await withMesh(async (mesh) => {
     const frames = watchFrames(mesh);
