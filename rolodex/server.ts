@@ -59,8 +59,8 @@ export interface RolodexStats {
 const RELAY_REFUSALS: Record<ForwardRefusal, string> = {
   relay_unverified: 'refused a relay frame: its sender is no member that takes relay frames and proved its address with its current cookie',
   relay_no_route: 'refused a relay frame: it names no member of a network its sender is in that takes relay frames',
-  relay_endpoint_budget: "refused a relay frame: its sender spent its relay budget (--relay-endpoint-budget)",
-  relay_network_budget: "refused a relay frame: its network spent its relay budget (--relay-network-budget)",
+  relay_endpoint_budget: 'refused a relay frame: its sender spent its relay budget (--relay-endpoint-budget)',
+  relay_network_budget: 'refused a relay frame: its network spent its relay budget (--relay-network-budget)',
 };
 
 /** Granularity of the timer wheel and of catch-up passes. */

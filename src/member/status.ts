@@ -33,7 +33,7 @@ export interface PeerStatus {
   bytesOut: number;
   drops: Record<string, number>;
   lastError: string | null;
-  /** `direct`, or `relay` through `relay` (the relay's VPN IP); null without a session. */
+  /** `direct`, or `relay` through `relay` (the relay member's VPN IP, or "rolodex ADDRESS:PORT"); null without a session. */
   path: 'direct' | 'relay' | null;
   relay: string | null;
   /** Why the session is not direct: the last direct round's failure; null when direct or not yet known. */
@@ -81,7 +81,7 @@ export function addSessionCounters(sum: SessionCounters, more: SessionCounters):
   return sum;
 }
 
-/** `zone`: the labels our names end in, null when names are off; `relay`: the VPN IP of the relay the active session runs through, null when direct. */
+/** `zone`: the labels our names end in, null when names are off; `relay`: the VPN IP of the relay member (or "rolodex ADDRESS:PORT") the active session runs through, null when direct. */
 export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts, zone: readonly string[] | null, relay: string | null): PeerStatus {
   const path = peer.active;
   const suite = path?.info?.cipherSuite;
