@@ -24,7 +24,8 @@ import { Relays, type RelayTimings } from './relays';
 import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
 import { SlowPath } from './slow-path';
-import { addSessionCounters, emptySessionCounters, peerStatus, type MemberStatus } from './status';
+import { addSessionCounters, emptySessionCounters } from './session-counters';
+import { peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
 import { ControlRecords } from './control-record';
 import { parsePrefix, prefixesOverlap, prefixOfAddress, type IpPrefix } from './ip-prefix';
@@ -341,7 +342,10 @@ export async function startMember(
           control_unknown: control.unknown,
         },
         handshakes: { completed: handshakes.total.completed, failed: { ...handshakes.total.failed } },
-        dtls: peers.reduce((sum, peer) => addSessionCounters(sum, peer.dtls), emptySessionCounters()),
+        dtls: [...store.pending.values(), ...store.established.values()].reduce(
+          (sum, path) => addSessionCounters(sum, path.session.counters),
+          addSessionCounters(emptySessionCounters(), store.endedSessions),
+        ),
         relay: transport.status(),
       };
     },

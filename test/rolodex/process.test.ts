@@ -99,8 +99,9 @@ test('a second member joining sends both members a map at once', async () => {
     await eventually('the first map', () => first.maps.length === 1);
     const joinedAt = Date.now();
     second.heartbeat();
-    await eventually('both to know both', () => first.known.has(second.key) && second.known.has(first.key), 2000);
-    assert.ok(Date.now() - joinedAt < 2000);
+    // Far sooner than the 60 s interval, with room for a loaded machine.
+    await eventually('both to know both', () => first.known.has(second.key) && second.known.has(first.key), 10_000);
+    assert.ok(Date.now() - joinedAt < 10_000);
     for (const recipient of [first, second]) {
       const map = recipient.lastMap() as NetworkMap;
       assert.deepEqual(map.addresses.map(formatEndpoint).sort(), [first.key, second.key].sort());
