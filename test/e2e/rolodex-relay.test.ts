@@ -43,7 +43,8 @@ describe('every pair connects through a rolodex started with --relay when no mem
         const lines = rolodex!.output().split('\n').filter((line) => line.includes('summary') && /relayedFrames[=":]+[1-9]/.test(line));
         return lines.length > 0 ? lines[lines.length - 1] : undefined;
       });
-      process.stdout.write(`# rolodex: ${summary.trim()}\n`);
+      const refusals = rolodex!.output().split('\n').filter((line) => line.includes(' WARN '));
+      process.stdout.write(`# rolodex: ${summary.trim()}\n${refusals.map((line) => `# rolodex: ${line}\n`).join('')}`);
       assert.doesNotMatch(rolodex!.output(), /relay budget/);
     }));
 });
