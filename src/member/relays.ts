@@ -8,7 +8,7 @@
 // the `ping` their members send every relayPingMs; a relay silent relayDeadMs is lost and the
 // paths through it end at once, so their peers move to another relay or to direct. A rolodex that
 // relays (rolodex-client.ts) is the last resort: a peer is tried through it only once it went
-// unreached rolodexAfterMs with no relay member to try (three times that with one); its frames
+// unreached rolodexRelayAfterMs with no relay member to try (three times that with one); its frames
 // are plain datagrams to the rolodex (src/relay/rolodex-frame.ts), and the relayed endpoint names
 // it as it names a relay member.
 import type { Clock } from '../clock';
