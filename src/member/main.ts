@@ -23,6 +23,7 @@ import { Probes, type ProbeResult } from './probes';
 import { Relays, type RelayTimings } from './relays';
 import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
+import { SessionReplacement, type ReplacementTimings } from './session-replacement';
 import { SlowPath } from './slow-path';
 import { addSessionCounters, emptySessionCounters } from './session-counters';
 import { peerStatus, type MemberStatus } from './status';
@@ -85,7 +86,7 @@ export interface DeviceRoutes {
   set(prefixes: readonly IpPrefix[]): void;
 }
 
-export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings, RelayTimings {
+export interface MemberTimings extends RolodexTimings, AttemptTimings, ReplacementTimings, LivenessTimings, ListingTimings, RelayTimings {
   /**
    * An established peer silent this long is presumed restarted when another member claims its
    * VPN IP: two keepalive intervals (a live one of ours sends at least every 1.5 intervals).
@@ -195,10 +196,9 @@ export async function startMember(
     timings,
     clock,
     {
-      relayFound: (relay) => attempts.tryThroughRelay(relay),
       relayLost: (relay, paths) => sessions.relayLost(relay, paths),
       punch: (peer) => attempts.punchNow(peer),
-      lastResort: (peer, endpoint) => attempts.tryThrough(peer, endpoint),
+      tryThrough: (peer, endpoint) => attempts.tryThrough(peer, endpoint),
     },
     log.child({ component: 'relays' }),
     { relayAt: (key) => rolodex.relayAt(key), relays: () => rolodex.relays() },
@@ -273,7 +273,8 @@ export async function startMember(
   );
   const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);
   const listings = new Listings(store, attempts, sessions, clock, timings, log);
-  const slowPath = new SlowPath(store, transport, attempts, candidates, listings, clock, log);
+  const replacement = new SessionReplacement(store, attempts, timings, clock);
+  const slowPath = new SlowPath(store, transport, attempts, candidates, listings, replacement, clock, log);
   const rolodex = new RolodexClient(
     io.transport,
     config.network,

@@ -5,7 +5,7 @@ import { cipherSuiteById, type SessionCounters } from '../dtls/index';
 import { formatEndpoint, type Offloads } from '../net/transport';
 import type { HandshakeCounts } from './handshake-watch';
 import type { Path, Peer } from './peer';
-import type { RelayStatus } from './relays';
+import type { RelayStatus } from './relay-service';
 import type { RolodexLinkStatus } from './rolodex-client';
 import { addSessionCounters, emptySessionCounters } from './session-counters';
 
