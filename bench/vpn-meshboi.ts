@@ -1,6 +1,7 @@
 // meshboi itself: a rolodex on host B and one member on each host, driven through the real CLI,
 // at its default MTU (1200), at the largest MTU its own members carry between them, or through a
-// relay member on a third host (UDP between the two members' ports dropped, docs/relays.md).
+// relay member, or a rolodex started with --relay, on a third host (UDP between the two members'
+// ports dropped, docs/relays.md).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,12 +25,17 @@ interface Variant {
   rolodexPort: number;
   tunName: string;
   subnet: string;
-  /** Through a relay member on the third host, direct UDP between the members blocked. */
-  relayed?: boolean;
+  /** Through a relay member, or a rolodex with --relay, on the third host, direct UDP between the members blocked. */
+  relayed?: 'member' | 'rolodex';
 }
 
-/** Fixed member ports of the relayed variant, so host A's firewall can drop exactly their direct UDP. */
-const RELAYED_PORTS = [6301, 6302] as const;
+/** Fixed member ports of a relayed variant (one pair per port base), so host A's firewall can drop exactly their direct UDP. */
+const RELAYED_PORTS = { member: [6301, 6302], rolodex: [6303, 6304] } as const;
+/**
+ * The rolodex relay's budgets in the bench, per second and at once: far above what one pair moves,
+ * so the figures show the relay's cost, not its limits (docs/relays.md has the defaults).
+ */
+const BENCH_ROLODEX_RELAY_BUDGET = '1000000000';
 
 export interface ProfiledMember {
   label: string;
@@ -67,9 +73,13 @@ function meshboiVersion(): string {
 
 async function startPair(pair: HostPair, variant: Variant, mtu: number, third: LabHost): Promise<{ members: MeshMember[]; daemons: Tunnel['daemons'] }> {
   const [client, server] = pair;
-  const rolodex = await startRolodex(server, { port: variant.rolodexPort, logLevel: 'warn' });
+  const throughRolodex = variant.relayed === 'rolodex';
+  const rolodexHost = throughRolodex ? third : server;
+  const rolodexArgs = throughRolodex ? ['--relay', '--relay-network-budget', BENCH_ROLODEX_RELAY_BUDGET, '--relay-endpoint-budget', BENCH_ROLODEX_RELAY_BUDGET] : [];
+  const rolodex = await startRolodex(rolodexHost, { port: variant.rolodexPort, logLevel: 'warn', extraArgs: rolodexArgs });
   const psk = randomBytes(24).toString('base64url');
-  const relay = variant.relayed ? await startRelay(client, server, third, variant, psk, mtu) : null;
+  if (variant.relayed) await blockDirect(client, server, variant.rolodexPort, RELAYED_PORTS[variant.relayed]);
+  const relay = variant.relayed === 'member' ? await startRelay(server, third, variant, psk, mtu) : null;
   // The profiling environment is set only while startMember runs synchronously: it spawns the
   // member (and its first status probe) before it first awaits. Profiles are picked by pid.
   const saved = { ...process.env };
@@ -79,9 +89,9 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number, third: L
       network: `bench-${variant.name}`,
       psk,
       vpnIp: `${variant.subnet}.${index + 1}/24`,
-      rolodexes: [`${server.address}:${variant.rolodexPort}`],
+      rolodexes: [`${rolodexHost.address}:${variant.rolodexPort}`],
       logLevel: 'warn',
-      listenPort: variant.relayed ? RELAYED_PORTS[index] : 0,
+      listenPort: variant.relayed ? RELAYED_PORTS[variant.relayed][index] : 0,
       extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu)],
     }),
   );
@@ -92,22 +102,21 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number, third: L
   const members = await Promise.all(starting);
   const [first, second] = members as [MeshMember, MeshMember];
   await first.waitForEstablished([second.vpnIp], ESTABLISH_TIMEOUT_MS);
-  if (relay) {
-    const path = (await first.peer(second.vpnIp))?.path;
-    if (path !== 'relay') throw new Error(`the relayed variant's members reached each other ${path ?? 'somehow'}, not through the relay`);
+  if (variant.relayed) {
+    const peer = await first.peer(second.vpnIp);
+    const expected = throughRolodex ? `rolodex ${rolodexHost.address}:${variant.rolodexPort}` : relay?.vpnIp;
+    if (peer?.path !== 'relay' || peer.relay !== expected) {
+      throw new Error(`the relayed variant's members reached each other ${peer?.path ?? 'somehow'} ${peer?.relay ?? ''}, not through ${expected}`);
+    }
   }
   const daemons = [...members.map((member) => member.process), rolodex, ...(relay ? [relay.process] : [])];
   await waitForPath(client, second.vpnIp, variant.tunName, daemons);
   return { members, daemons };
 }
 
-/**
- * The relay member on the third host (its own VPN IP in the pair's subnet), once host A's nftables
- * drop UDP between the pair's member ports both ways: the members can reach each other only through it.
- */
-async function startRelay(client: LabHost, server: LabHost, third: LabHost, variant: Variant, psk: string, mtu: number): Promise<MeshMember> {
-  const [portA, portB] = RELAYED_PORTS;
-  const table = `mbrelay${variant.rolodexPort}`;
+/** Host A's nftables drop UDP between the pair's member ports both ways: the members can reach each other only through a relay. */
+async function blockDirect(client: LabHost, server: LabHost, rolodexPort: number, [portA, portB]: readonly [number, number]): Promise<void> {
+  const table = `mbrelay${rolodexPort}`;
   const rules = [
     `add table inet ${table}`,
     `add chain inet ${table} out { type filter hook output priority 0; }`,
@@ -116,6 +125,10 @@ async function startRelay(client: LabHost, server: LabHost, third: LabHost, vari
     `add rule inet ${table} in ip saddr ${server.address} udp sport ${portB} udp dport ${portA} drop`,
   ];
   await client.mustExec('nft', ['-f', '-'], { input: `${rules.join('\n')}\n` });
+}
+
+/** The relay member on the third host (its own VPN IP in the pair's subnet). */
+async function startRelay(server: LabHost, third: LabHost, variant: Variant, psk: string, mtu: number): Promise<MeshMember> {
   return startMember(third, {
     network: `bench-${variant.name}`,
     psk,
@@ -204,4 +217,5 @@ export const meshboiDefault = meshboiTool({ name: 'meshboi', mtu: DEFAULT_MTU, r
 export const meshboiLargest = meshboiTool({ name: 'meshboi-max-mtu', mtu: 'largest', rolodexPort: 6265, tunName: 'mbbench1', subnet: '172.30.4' });
 /** At wireguard-go's default MTU, where an IPv4 outer datagram still fits a 1500-byte link; run only when named. */
 export const meshboi1420 = meshboiTool({ name: 'meshboi-1420', mtu: 1420, rolodexPort: 6266, tunName: 'mbbench2', subnet: '172.30.5' });
-export const meshboiRelayed = meshboiTool({ name: 'meshboi-relayed', mtu: DEFAULT_MTU, rolodexPort: 6267, tunName: 'mbbench3', subnet: '172.30.6', relayed: true });
+export const meshboiRelayed = meshboiTool({ name: 'meshboi-relayed', mtu: DEFAULT_MTU, rolodexPort: 6267, tunName: 'mbbench3', subnet: '172.30.6', relayed: 'member' });
+export const meshboiRolodexRelayed = meshboiTool({ name: 'meshboi-rolodex-relayed', mtu: DEFAULT_MTU, rolodexPort: 6268, tunName: 'mbbench4', subnet: '172.30.7', relayed: 'rolodex' });

@@ -128,8 +128,8 @@ const TARGETS: ReadonlyArray<{ metric: Metric; reference: string; target: string
 const JUDGED = 'meshboi';
 export const MEMORY_TARGET_MB = 100;
 
-/** The row of meshboi through a relay: compared with meshboi's direct row (relayedVsDirect), not with Nebula's direct one. */
-const RELAYED = 'meshboi-relayed';
+/** The rows of meshboi through a relay member and through a rolodex: compared with meshboi's direct row (relayedVsDirect), not with Nebula's direct one. */
+const RELAYED = ['meshboi-relayed', 'meshboi-rolodex-relayed'];
 
 /** The default member's row against Nebula's and wireguard-go's, and the member's memory against its limit. */
 export function judgeTargets(tools: readonly ToolResult[], memory: MemoryResult | null): Target[] {
@@ -202,13 +202,18 @@ export function renderTable(tools: readonly ToolResult[]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** What a relay costs: the relayed row's TCP, added RTT and UDP as ratios of the direct row's, measured in the same run. */
+/** What a relay costs: each relayed row's TCP, added RTT and UDP as ratios of the direct row's, measured in the same run. */
 export function relayedVsDirect(tools: readonly ToolResult[]): string {
   const direct = tools.find((result) => result.tool === 'meshboi');
-  const relayed = tools.find((result) => result.tool === RELAYED);
-  if (!direct || !relayed) return '';
-  const figure = (metric: Metric): number | string => round(ratio(relayed, direct, metric), 2) ?? '—';
-  return `- ${RELAYED} vs meshboi direct: TCP ${figure('tcp_mbps_median')}x, UDP ${figure('udp_pps')}x, added RTT ${figure('rtt_added_ms')}x`;
+  if (!direct) return '';
+  const lines: string[] = [];
+  for (const name of RELAYED) {
+    const relayed = tools.find((result) => result.tool === name);
+    if (!relayed) continue;
+    const figure = (metric: Metric): number | string => round(ratio(relayed, direct, metric), 2) ?? '—';
+    lines.push(`- ${name} vs meshboi direct: TCP ${figure('tcp_mbps_median')}x, UDP ${figure('udp_pps')}x, added RTT ${figure('rtt_added_ms')}x`);
+  }
+  return lines.join('\n');
 }
 
 export function renderTargets(targets: readonly Target[]): string {

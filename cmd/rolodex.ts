@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { logger } from '../src/log';
 import { UdpTransport } from '../src/net/udp-transport';
 import { formatEndpoint } from '../src/net/transport';
-import { DEFAULT_OPTIONS, resolveOptions } from '../rolodex/options';
+import { DEFAULT_OPTIONS, MIN_RELAY_BUDGET_BYTES, resolveOptions } from '../rolodex/options';
 import { RolodexServer } from '../rolodex/server';
 import { MetricsExporter, type MetricsAddress } from '../src/metrics/exporter';
 import { acceptConfigFile } from './config-file';
@@ -27,6 +27,9 @@ interface RolodexCommandOptions {
   joinBurst: number;
   networkRate: number;
   networkBurst: number;
+  relay?: boolean;
+  relayNetworkBudget: number;
+  relayEndpointBudget: number;
   metricsAddress?: MetricsAddress;
 }
 
@@ -67,6 +70,9 @@ export function addRolodexCommand(program: Command): void {
     .option('--join-burst <n>', 'new members one address may register at once', count('--join-burst', 1), DEFAULT_OPTIONS.joinBurst)
     .option('--network-rate <n>', 'new networks one address may create per second', count('--network-rate', 1), DEFAULT_OPTIONS.networksPerSecond)
     .option('--network-burst <n>', 'new networks one address may create at once', count('--network-burst', 1), DEFAULT_OPTIONS.networkBurst)
+    .option('--relay', 'relay for members of a network that reach each other no other way (their end-to-end encrypted records, within the budgets below); off by default', false)
+    .option('--relay-network-budget <bytes>', 'with --relay: bytes per second one network may send through us, and as much at once', count('--relay-network-budget', MIN_RELAY_BUDGET_BYTES), DEFAULT_OPTIONS.relayNetworkBytesPerSecond)
+    .option('--relay-endpoint-budget <bytes>', 'with --relay: bytes per second one member may send through us, and as much at once', count('--relay-endpoint-budget', MIN_RELAY_BUDGET_BYTES), DEFAULT_OPTIONS.relayEndpointBytesPerSecond)
     .addOption(metricsAddressOption())
     .action(async (options: RolodexCommandOptions) => {
       await runRolodex(options);
@@ -90,6 +96,9 @@ async function runRolodex(options: RolodexCommandOptions): Promise<void> {
     joinBurst: options.joinBurst,
     networksPerSecond: options.networkRate,
     networkBurst: options.networkBurst,
+    relay: options.relay === true,
+    relayNetworkBytesPerSecond: options.relayNetworkBudget,
+    relayEndpointBytesPerSecond: options.relayEndpointBudget,
   });
   // Signals are caught before the socket opens, so one that comes at any point stops us cleanly.
   const stopSignal = waitForStopSignal(log);

@@ -17,6 +17,10 @@ export class Member {
   firstCookieAt = Number.NEGATIVE_INFINITY;
   /** The opaque field of its last heartbeat, relayed unread beside its entry. */
   opaque: string | undefined = undefined;
+  /** Its last heartbeat said it takes relay frames (`Meshboi.Relay`). */
+  takesRelay = false;
+  /** verifiedCookie's bytes, which its relay frames carry (compared in constant time). */
+  verifiedCookieBytes: Buffer | null = null;
 
   constructor(
     readonly address: string,
@@ -94,6 +98,8 @@ export class Network {
     moved.cursor = member.cursor;
     moved.verifiedAt = member.verifiedAt;
     moved.verifiedCookie = member.verifiedCookie;
+    moved.verifiedCookieBytes = member.verifiedCookieBytes;
+    moved.takesRelay = member.takesRelay;
     moved.cookieSentAt = member.cookieSentAt;
     moved.firstCookieAt = member.firstCookieAt;
     this.drop(member);

@@ -29,7 +29,16 @@ export interface RolodexOptions {
   networksPerSecond: number;
   /** New networks one source may create at once. */
   networkBurst: number;
+  /** Relay opaque records between members of one network (`--relay`, docs/relays.md); off by default. */
+  relay: boolean;
+  /** Bytes per second one network's members may send through us in all, and as much at once. */
+  relayNetworkBytesPerSecond: number;
+  /** Bytes per second one member (its outside endpoint) may send through us, and as much at once. */
+  relayEndpointBytesPerSecond: number;
 }
+
+/** A relay budget smaller than one full-size record (and its frame) would refuse every packet of a session. */
+export const MIN_RELAY_BUDGET_BYTES = 2_048;
 
 export const DEFAULT_OPTIONS: Readonly<RolodexOptions> = {
   maxNameBytes: 256,
@@ -46,12 +55,18 @@ export const DEFAULT_OPTIONS: Readonly<RolodexOptions> = {
   joinBurst: 2_000,
   networksPerSecond: 50,
   networkBurst: 1_000,
+  relay: false,
+  // A last resort for a few pairs, not a network's bulk traffic: 8 Mbit/s per network, 4 per member.
+  relayNetworkBytesPerSecond: 1_000_000,
+  relayEndpointBytesPerSecond: 500_000,
 };
+
+type NumericOption = { [K in keyof RolodexOptions]: RolodexOptions[K] extends number ? K : never }[keyof RolodexOptions];
 
 /** Merges `overrides` over the defaults; throws naming the option when a value is unusable. */
 export function resolveOptions(overrides: Partial<RolodexOptions> = {}): RolodexOptions {
   const options = { ...DEFAULT_OPTIONS, ...overrides };
-  const positive: Array<keyof RolodexOptions> = [
+  const positive: NumericOption[] = [
     'maxNameBytes',
     'maxNetworks',
     'maxMembersPerNetwork',
@@ -64,6 +79,8 @@ export function resolveOptions(overrides: Partial<RolodexOptions> = {}): Rolodex
     'joinBurst',
     'networksPerSecond',
     'networkBurst',
+    'relayNetworkBytesPerSecond',
+    'relayEndpointBytesPerSecond',
   ];
   for (const key of positive) {
     if (!Number.isFinite(options[key]) || options[key] <= 0) {
@@ -73,6 +90,11 @@ export function resolveOptions(overrides: Partial<RolodexOptions> = {}): Rolodex
   for (const key of ['summaryIntervalMs', 'joinFlushMs'] as const) {
     if (!Number.isFinite(options[key]) || options[key] < 0) {
       throw new Error(`rolodex option ${key} must be zero or more, got ${String(options[key])}`);
+    }
+  }
+  for (const key of ['relayNetworkBytesPerSecond', 'relayEndpointBytesPerSecond'] as const) {
+    if (options[key] < MIN_RELAY_BUDGET_BYTES) {
+      throw new Error(`rolodex option ${key} must be at least one full-size record (${MIN_RELAY_BUDGET_BYTES} bytes), got ${options[key]}`);
     }
   }
   if (options.budgetBurstBytes < 1200) {

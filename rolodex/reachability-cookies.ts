@@ -3,10 +3,11 @@
 // echo one back. The rolodex keeps no per-cookie state; a cookie stays valid for one to two
 // rotations (the current secret or the one before).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { COOKIE_BYTES } from '../src/relay/rolodex-frame';
 
 const SECRET_BYTES = 32;
-/** 12 bytes of HMAC-SHA256: guessing one is a 2^-96 chance per try. */
-const COOKIE_BYTES = 12;
+// COOKIE_BYTES (12) of HMAC-SHA256: guessing one is a 2^-96 chance per try. Our members' relay
+// frames carry it as bytes (rolodex-frame.ts).
 
 export class ReachabilityCookies {
   private current = randomBytes(SECRET_BYTES);

@@ -5,6 +5,8 @@
 // per pass), everyone else only the chunk(s) holding the newcomers, and once per map interval
 // every member gets one chunk of a slow rotation, which repairs losses and keeps its NAT
 // mapping open. Networks are spread over a timer wheel so map intervals do not all fall at once.
+// Started with `--relay` it also forwards relay frames between members of a network (relay.ts).
+import { timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock, type ClockTimer } from '../src/clock';
 import type { DatagramTransport, Endpoint } from '../src/net/transport';
 import { formatEndpoint } from '../src/net/transport';
@@ -23,9 +25,12 @@ import { Member, Network } from './network';
 import { resolveOptions, type RolodexOptions } from './options';
 import { ReachabilityCookies } from './reachability-cookies';
 import { budgetKey, TokenBuckets } from '../src/net/token-buckets';
+import { decodeRolodexFrame, isRolodexFrame } from '../src/relay/rolodex-frame';
+import { RelayCodecError } from '../src/relay/wire';
+import { RolodexRelay, type ForwardRefusal, type RelayRefusal } from './relay';
 
 export type RefusalReason = 'name_too_long' | 'too_many_networks' | 'network_full' | 'rolodex_full' | 'join_rate' | 'network_rate';
-export type DropReason = RolodexCodecReason | RefusalReason;
+export type DropReason = RolodexCodecReason | RefusalReason | RelayRefusal;
 
 export interface RolodexStats {
   networks: number;
@@ -43,9 +48,20 @@ export interface RolodexStats {
   verifications: number;
   /** Members still owed part of their network's list (newcomers, or announcements not yet sent). */
   catchingUp: number;
-  /** Received datagrams dropped, by reason (malformed input and refused registrations). */
+  /** Relay frames forwarded (`--relay`), and the bytes of the deliver frames sent for them. */
+  relayedFrames: number;
+  relayedBytes: number;
+  /** Received datagrams dropped, by reason (malformed input, refused registrations and relay frames). */
   drops: Partial<Record<DropReason, number>>;
 }
+
+/** What the log says of each refused relay frame (at most once per 10 s per reason). */
+const RELAY_REFUSALS: Record<ForwardRefusal, string> = {
+  relay_unverified: 'refused a relay frame: its sender is no member that takes relay frames and proved its address with its current cookie',
+  relay_no_route: 'refused a relay frame: it names no member of a network its sender is in that takes relay frames',
+  relay_endpoint_budget: 'refused a relay frame: its sender spent its relay budget (--relay-endpoint-budget)',
+  relay_network_budget: 'refused a relay frame: its network spent its relay budget (--relay-network-budget)',
+};
 
 /** Granularity of the timer wheel and of catch-up passes. */
 const PASS_MS = 100;
@@ -82,6 +98,8 @@ export class RolodexServer {
   private readonly joinRate: TokenBuckets;
   private readonly networkRate: TokenBuckets;
   private readonly cookies: ReachabilityCookies;
+  /** Null unless started with `relay` (off by default). */
+  private readonly relay: RolodexRelay | null;
   private readonly cookieEchoWaitMs: number;
   private readonly networks = new Map<string, Network>();
   /** Networks with a pending join announcement or members still catching up. */
@@ -126,6 +144,7 @@ export class RolodexServer {
     this.joinRate = new TokenBuckets(this.options.joinsPerSecond, this.options.joinBurst);
     this.networkRate = new TokenBuckets(this.options.networksPerSecond, this.options.networkBurst);
     this.cookies = new ReachabilityCookies(this.options.forgetAfterMs, this.clock.now());
+    this.relay = this.options.relay ? new RolodexRelay(this.options, this.networks, (member, cookie, now) => this.relayProven(member, cookie, now)) : null;
     // Never so long that a member heartbeating at the forget time's pace would be forgotten first.
     this.cookieEchoWaitMs = Math.min(COOKIE_ECHO_WAIT_MS, this.options.forgetAfterMs / 4);
     const slots = Math.max(1, Math.round(this.options.mapIntervalMs / Math.min(PASS_MS, this.options.mapIntervalMs)));
@@ -156,7 +175,15 @@ export class RolodexServer {
   stats(): RolodexStats {
     let catchingUp = 0;
     for (const network of this.active) catchingUp += network.lagging.size;
-    return { networks: this.networks.size, members: this.memberCount, ...this.counters, catchingUp, drops: { ...this.drops } };
+    return {
+      networks: this.networks.size,
+      members: this.memberCount,
+      ...this.counters,
+      catchingUp,
+      relayedFrames: this.relay?.counters.frames ?? 0,
+      relayedBytes: this.relay?.counters.bytes ?? 0,
+      drops: { ...this.drops },
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -165,6 +192,7 @@ export class RolodexServer {
   private receive(data: Buffer, from: Endpoint): void {
     this.counters.datagramsIn++;
     this.counters.bytesIn += data.length;
+    if (isRolodexFrame(data)) return this.relayFrame(data, from);
     const decoded = decodeHeartbeat(data);
     if (!decoded.ok) {
       this.drop(decoded.error.reason, `dropped a datagram that is not a valid heartbeat: ${decoded.error.message}`, from);
@@ -174,6 +202,44 @@ export class RolodexServer {
     this.heartbeat(decoded.value, from, this.clock.now());
   }
 
+  /** A relay frame from one of our members: on to the member it names, if relay.ts allows. */
+  private relayFrame(data: Buffer, from: Endpoint): void {
+    if (this.relay === null) {
+      this.drop('relay_off', 'dropped a relay frame: this rolodex does not relay (start it with --relay to)', from);
+      return;
+    }
+    let frame;
+    try {
+      frame = decodeRolodexFrame(data);
+    } catch (error) {
+      if (!(error instanceof RelayCodecError)) throw error;
+      this.drop('relay_malformed', `dropped a relay frame: ${error.message}`, from);
+      return;
+    }
+    if (frame.type !== 'forward') {
+      this.drop('relay_malformed', 'dropped a deliver frame: only a rolodex sends those', from);
+      return;
+    }
+    const outcome = this.relay.forward(from, frame.cookie, frame.peer, frame.payload, this.clock.now());
+    if (typeof outcome === 'string') {
+      this.drop(outcome, RELAY_REFUSALS[outcome], from);
+      return;
+    }
+    this.transport.send(outcome.datagram, outcome.to.port, outcome.to.address);
+  }
+
+  /**
+   * A member we relay for: it takes relay frames and echoed a cookie lately (so it receives at its
+   * address); a frame's `cookie` must be the one it echoed, or another we issued for it lately
+   * (it took a new one and its echo is on the way).
+   */
+  private relayProven(member: Member, cookie: Buffer | null, now: number): boolean {
+    if (!member.takesRelay || !this.isVerified(member, now)) return false;
+    if (cookie === null) return true;
+    if (member.verifiedCookieBytes !== null && timingSafeEqual(cookie, member.verifiedCookieBytes)) return true;
+    return this.cookies.verify(member.entry.key, cookie.toString('base64url'), now);
+  }
+
   private heartbeat(heartbeat: Heartbeat, from: Endpoint, now: number): void {
     const key = formatEndpoint(from);
     let network = this.networks.get(heartbeat.networkName);
@@ -181,6 +247,7 @@ export class RolodexServer {
     if (network && known) {
       known.lastHeardAt = now;
       known.meshboi = heartbeat.meshboi;
+      known.takesRelay = heartbeat.relay === true;
       this.checkCookie(known, heartbeat.cookie, now);
       // A cookie the budget held back goes with the next heartbeat rather than a whole interval later.
       if (known.meshboi) this.sendCookie(known, now);
@@ -222,7 +289,9 @@ export class RolodexServer {
     }
     const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local, heartbeat.opaque), source, heartbeat.meshboi, now);
     member.opaque = heartbeat.opaque;
+    member.takesRelay = heartbeat.relay === true;
     network.append(member);
+    this.relay?.registered(network, member.entry.key);
     this.memberCount++;
     this.counters.joins++;
     this.checkCookie(member, heartbeat.cookie, now);
@@ -257,6 +326,7 @@ export class RolodexServer {
     if (!this.cookies.verify(member.entry.key, cookie, now)) return;
     member.verifiedAt = now;
     member.verifiedCookie = cookie;
+    member.verifiedCookieBytes = Buffer.from(cookie, 'base64url');
     this.counters.verifications++;
   }
 
@@ -271,7 +341,7 @@ export class RolodexServer {
   private sendCookie(member: Member, now: number): void {
     const quarter = this.options.forgetAfterMs / 4;
     if (now - member.verifiedAt <= 2 * quarter || now - member.cookieSentAt < quarter) return;
-    if (!this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry), now)) return;
+    if (!this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry, this.relay !== null && member.takesRelay), now)) return;
     member.cookieSentAt = now;
     if (member.firstCookieAt === Number.NEGATIVE_INFINITY) member.firstCookieAt = now;
   }
@@ -332,6 +402,7 @@ export class RolodexServer {
       this.budget.prune(now, 2 * this.options.mapIntervalMs);
       this.joinRate.prune(now, 2 * this.options.mapIntervalMs);
       this.networkRate.prune(now, 2 * this.options.mapIntervalMs);
+      this.relay?.prune(now, 2 * this.options.mapIntervalMs);
     }
   }
 
@@ -451,6 +522,7 @@ export class RolodexServer {
       verifications: stats.verifications,
       catchingUp: stats.catchingUp,
       budgetDestinations: this.budget.size,
+      ...(this.relay ? { relayedFrames: stats.relayedFrames, relayedBytes: stats.relayedBytes, relayEndpoints: this.relay.endpoints } : {}),
     });
   }
 }

@@ -15,6 +15,8 @@ export const MAX_MAP_DATAGRAM_BYTES = 1200;
 export const MAX_LOCAL_ENDPOINTS = 8;
 /** The version of our `Meshboi` extension object. */
 export const EXTENSION_VERSION = 1;
+/** The version of the rolodex relay frames, `Meshboi.Relay` in heartbeats and cookie datagrams. */
+export const RELAY_VERSION = 1;
 /** A cookie is URL-safe base64 of at most this many characters. */
 const MAX_COOKIE_CHARS = 64;
 /**
@@ -33,6 +35,8 @@ export interface Heartbeat {
   cookie?: string;
   /** Whatever the member wants relayed beside its entry; the rolodex passes it on unread. */
   opaque?: string;
+  /** The member takes relay frames (`Meshboi.Relay`): a rolodex that relays may deliver to it. */
+  relay?: boolean;
 }
 
 export interface NetworkMap {
@@ -46,6 +50,8 @@ export interface NetworkMap {
   cookie?: string;
   /** The opaque fields of the members listed, keyed like `local`. */
   opaque: Map<string, string>;
+  /** The rolodex relays for us (`Meshboi.Relay` beside a cookie, see encodeCookieDatagram). */
+  relay?: boolean;
 }
 
 export type RolodexCodecReason =
@@ -227,6 +233,17 @@ function parseBase64(value: unknown, field: string, maxChars: number): Decoded<s
   return { ok: true, value };
 }
 
+/**
+ * `Meshboi.Relay`: the version of the rolodex relay frames (src/relay/rolodex-frame.ts) the sender
+ * speaks; a version we do not know is as good as none.
+ */
+function parseRelayFlag(extension: Record<string, unknown> | null): Decoded<boolean> {
+  const value = extension?.Relay;
+  if (value === undefined) return { ok: true, value: false };
+  if (!Number.isInteger(value) || (value as number) < 1) return fail('bad_field', 'Meshboi.Relay must be a positive integer');
+  return { ok: true, value: value === RELAY_VERSION };
+}
+
 function parseCookie(extension: Record<string, unknown> | null): Decoded<string | undefined> {
   return parseBase64(extension?.Cookie, 'Meshboi.Cookie', MAX_COOKIE_CHARS);
 }
@@ -250,9 +267,12 @@ export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
   if (!cookie.ok) return cookie;
   const opaque = parseBase64(extension.value?.Opaque, 'Meshboi.Opaque', MAX_OPAQUE_CHARS);
   if (!opaque.ok) return opaque;
+  const relay = parseRelayFlag(extension.value);
+  if (!relay.ok) return relay;
   const heartbeat: Heartbeat = { networkName, local, meshboi: extension.value !== null };
   if (cookie.value !== undefined) heartbeat.cookie = cookie.value;
   if (opaque.value !== undefined) heartbeat.opaque = opaque.value;
+  if (relay.value) heartbeat.relay = true;
   return { ok: true, value: heartbeat };
 }
 
@@ -262,6 +282,7 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Buffer {
     const extension: Record<string, unknown> = { V: EXTENSION_VERSION, Local: heartbeat.local.map(formatEndpoint) };
     if (heartbeat.cookie !== undefined) extension.Cookie = heartbeat.cookie;
     if (heartbeat.opaque !== undefined) extension.Opaque = heartbeat.opaque;
+    if (heartbeat.relay === true) extension.Relay = RELAY_VERSION;
     message.Meshboi = extension;
   }
   return Buffer.from(JSON.stringify(message), 'utf8');
@@ -317,8 +338,11 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
   }
   const cookie = parseCookie(extension.value);
   if (!cookie.ok) return cookie;
+  const relay = parseRelayFlag(extension.value);
+  if (!relay.ok) return relay;
   const map: NetworkMap = { addresses: addresses.value, yourIndex: yourIndex as number, local, gone, meshboi: extension.value !== null, opaque };
   if (cookie.value !== undefined) map.cookie = cookie.value;
+  if (relay.value) map.relay = true;
   return { ok: true, value: map };
 }
 
@@ -331,7 +355,8 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
 //     [,"Meshboi":{"V":1,"Local":{<chunk local entries>}[,"Opaque":{<chunk opaque entries>}]}]}
 //                                                                     (maps: joins, rotation)
 //   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Gone":[...]}}   (forgotten members)
-//   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"..."}}   (verification)
+//   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"..."[,"Relay":1]}}
+//                                                             (verification; we relay for you)
 
 /** One member's entry, rendered once when it joins. */
 export interface RenderedEntry {
@@ -447,9 +472,13 @@ export function encodeGoneDatagram(goneJson: string, recipient: RenderedEntry): 
   return Buffer.from(`${MAP_OPEN}${recipient.quoted}${MAP_INDEX}0${GONE_OPEN}${goneJson}]}}`, 'latin1');
 }
 
-/** A datagram handing an extension-aware recipient a cookie to echo in its heartbeats. */
-export function encodeCookieDatagram(cookie: string, recipient: RenderedEntry): Buffer {
-  return Buffer.from(`${MAP_OPEN}${recipient.quoted}${MAP_INDEX}0${EXTENSION_OPEN}"Cookie":${JSON.stringify(cookie)}}}`, 'latin1');
+/**
+ * A datagram handing an extension-aware recipient a cookie to echo in its heartbeats; `relay`
+ * tells a member that takes relay frames that we relay for it (and that the cookie goes in them).
+ */
+export function encodeCookieDatagram(cookie: string, recipient: RenderedEntry, relay = false): Buffer {
+  const relayJson = relay ? `,"Relay":${RELAY_VERSION}` : '';
+  return Buffer.from(`${MAP_OPEN}${recipient.quoted}${MAP_INDEX}0${EXTENSION_OPEN}"Cookie":${JSON.stringify(cookie)}${relayJson}}}`, 'latin1');
 }
 
 /** A whole map in one datagram, with no size limit: the original rolodex's form, for tests and tools. */
@@ -461,6 +490,7 @@ export function encodeMap(map: NetworkMap): Buffer {
     if (map.gone.length > 0) extension.Gone = map.gone.map(formatEndpoint);
     if (map.cookie !== undefined) extension.Cookie = map.cookie;
     if (map.opaque.size > 0) extension.Opaque = Object.fromEntries(map.opaque);
+    if (map.relay === true) extension.Relay = RELAY_VERSION;
     message.Meshboi = extension;
   }
   return Buffer.from(JSON.stringify(message), 'utf8');

@@ -1,9 +1,8 @@
 // Starts, retries and retires the attempts to connect to peers, the one owner of Attempt: each
 // round's opening datagram (punch-schedule.ts), the server's `hello` rounds, the client's wait of
 // up to 1 s for the peer's first datagram, one handshake per path (outside address, candidates,
-// LAN endpoints and relays; first to complete wins), failed rounds retried with bounded backoff,
-// and the replacement handshake of a restarted peer. What goes toward an endpoint that never
-// answered is bounded (UnansweredBudget).
+// LAN endpoints and relays; first to complete wins), and failed rounds retried with bounded
+// backoff. What goes toward an endpoint that never answered is bounded (UnansweredBudget).
 import type { Clock } from '../clock';
 import type { Role } from '../dtls/index';
 import type { Logger } from '../log';
@@ -27,12 +26,6 @@ export const SYMMETRIC_HINT = 'its NAT or ours may be symmetric (address-depende
 export interface AttemptTimings extends PunchTimings, HandshakeTimings {
   /** How long a client waits for the peer's first datagram before it starts the handshake (spec: 1 s). */
   helloWaitMs: number;
-  /**
-   * The keepalive interval: a `hello` from an established peer starts a new handshake only once
-   * the peer has been quiet for two of them (a live one of ours never is), so a forged `hello`
-   * cannot keep us re-handshaking.
-   */
-  keepaliveMs: number;
 }
 
 /** What attempts need of the relays (relays.ts): where a peer may be tried through one, and the `punch` toward a relayed peer. */
@@ -97,15 +90,10 @@ export class AttemptManager {
     this.startRound(peer, attempt, false);
   }
 
-  /**
-   * A relay offered itself: clients start a handshake through it toward every peer not yet reached,
-   * rather than at their next round (which a failing first round may hold back half a minute).
-   */
-  tryThroughRelay(relay: Peer): void {
-    for (const peer of this.store.peers.values()) {
-      if (peer === relay || peer.role !== 'client' || peer.active !== null || peer.attempt === null || peer.state === 'closed') continue;
-      for (const endpoint of this.relays.endpointsFor(peer)) this.startClientPath(peer, endpoint);
-    }
+  /** As client, a handshake through the relayed `endpoint` toward a peer still unreached, unless one is under way there. */
+  tryThrough(peer: Peer, endpoint: Endpoint): void {
+    if (peer.role !== 'client' || peer.active !== null || peer.attempt === null || peer.state === 'closed') return;
+    this.startClientPath(peer, endpoint);
   }
 
   /**
@@ -263,38 +251,16 @@ export class AttemptManager {
   }
 
   /**
-   * A `hello` from a peer we hold a session with: as server it is punching towards us again, so
-   * it lost our session (a restart on the same address), and it has stopped answering our
-   * keepalives. As its client we start a handshake beside the old session, which resolveRace
-   * replaces once the new one completes; the old one is untouched if the hello was forged.
-   * Until the peer has missed two keepalives (a live one of ours never does) we only look again
-   * at that moment, once (the attempt's one timer), rather than at its next `hello`, which its
-   * retry backoff may hold back for half a minute.
+   * An attempt that only waits: after `ms`, `then` runs if it is still the peer's attempt. Holds
+   * the peer's one attempt meanwhile, so nothing else starts one (SessionReplacement).
    */
-  replaceSession(established: Path, lookAgain = true): void {
-    const peer = established.peer;
-    if (!peer || established.role !== 'client' || this.stopped) return;
-    const attempt = peer.attempt;
-    if (attempt && attempt.paths.size > 0) return;
-    const now = this.clock.now();
-    const quietEnoughAt = peer.lastAuthenticatedAt + 2 * this.timings.keepaliveMs;
-    if (now < quietEnoughAt) {
-      if (!lookAgain) return this.retire(peer);
-      if (attempt) return;
-      const waiting = new Attempt(this.log, peer.outsideKey, 'punching', 0);
-      peer.attempt = waiting;
-      waiting.timer = this.timers.after(quietEnoughAt - now, () => this.lookAgain(peer, waiting, established));
-      return;
-    }
-    if (attempt) this.retire(peer);
-    this.openPath(established.remote, 'client', peer).session.start();
-  }
-
-  private lookAgain(peer: Peer, attempt: Attempt, established: Path): void {
-    attempt.timer = null;
-    if (peer.attempt !== attempt) return;
-    if (this.store.established.get(established.remote.address, established.remote.port) === established) this.replaceSession(established, false);
-    else this.retire(peer);
+  waitThen(peer: Peer, ms: number, then: () => void): void {
+    const waiting = new Attempt(this.log, peer.outsideKey, 'punching', 0);
+    peer.attempt = waiting;
+    waiting.timer = this.timers.after(ms, () => {
+      waiting.timer = null;
+      if (peer.attempt === waiting) then();
+    });
   }
 
   /** Aborts a path we no longer want: nothing is sent, so this is safe towards any peer. */

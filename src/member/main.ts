@@ -24,8 +24,10 @@ import { Probes, type ProbeResult } from './probes';
 import { Relays, type RelayTimings } from './relays';
 import { ReflexiveCandidates } from './reflexive-candidates';
 import { RolodexClient, type RolodexTimings } from './rolodex-client';
+import { SessionReplacement, type ReplacementTimings } from './session-replacement';
 import { SlowPath } from './slow-path';
-import { addSessionCounters, emptySessionCounters, peerStatus, type MemberStatus } from './status';
+import { addSessionCounters, emptySessionCounters } from './session-counters';
+import { peerStatus, type MemberStatus } from './status';
 import { TimerSet } from './timers';
 import { ControlRecords } from './control-record';
 import { parsePrefix, prefixesOverlap, prefixOfAddress, type IpPrefix } from './ip-prefix';
@@ -85,7 +87,7 @@ export interface DeviceRoutes {
   set(prefixes: readonly IpPrefix[]): void;
 }
 
-export interface MemberTimings extends RolodexTimings, AttemptTimings, LivenessTimings, ListingTimings, RelayTimings {
+export interface MemberTimings extends RolodexTimings, AttemptTimings, ReplacementTimings, LivenessTimings, ListingTimings, RelayTimings {
   /**
    * An established peer silent this long is presumed restarted when another member claims its
    * VPN IP: two keepalive intervals (a live one of ours sends at least every 1.5 intervals).
@@ -122,6 +124,8 @@ export const DEFAULT_TIMINGS: Readonly<MemberTimings> = {
   maxPending: 256,
   relayPingMs: 1_000,
   relayDeadMs: 4_000,
+  // Direct punching, or a relay member, connects a pair within a few seconds when it can.
+  rolodexRelayAfterMs: 5_000,
   probeTimeoutMs: 2_000,
 };
 
@@ -204,11 +208,12 @@ export async function startMember(
     timings,
     clock,
     {
-      relayFound: (relay) => attempts.tryThroughRelay(relay),
       relayLost: (relay, paths) => sessions.relayLost(relay, paths),
       punch: (peer) => attempts.punchNow(peer),
+      tryThrough: (peer, endpoint) => attempts.tryThrough(peer, endpoint),
     },
     log.child({ component: 'relays' }),
+    { relayAt: (key) => rolodex.relayAt(key), relays: () => rolodex.relays() },
   );
   for (const type of RELAY_FRAME_TYPES) control.on(type, (peer, record) => transport.frame(peer, record));
   const outside = new Outside(
@@ -281,7 +286,8 @@ export async function startMember(
   );
   const candidates = new ReflexiveCandidates(store, attempts, clock, timings.helloWaitMs, log);
   const listings = new Listings(store, attempts, sessions, clock, timings, log);
-  const slowPath = new SlowPath(store, transport, attempts, candidates, listings, clock, log);
+  const replacement = new SessionReplacement(store, attempts, timings, clock);
+  const slowPath = new SlowPath(store, transport, attempts, candidates, listings, replacement, clock, log);
   const rolodex = new RolodexClient(
     io.transport,
     config.network,
@@ -292,6 +298,7 @@ export async function startMember(
     { onListed: (listing) => listings.listed(listing), onGone: (gone) => listings.gone(gone) },
     log.child({ component: 'rolodex-client' }),
     blind,
+    config.useRelays ?? true,
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);
@@ -351,7 +358,10 @@ export async function startMember(
           control_unknown: control.unknown,
         },
         handshakes: { completed: handshakes.total.completed, failed: { ...handshakes.total.failed } },
-        dtls: peers.reduce((sum, peer) => addSessionCounters(sum, peer.dtls), emptySessionCounters()),
+        dtls: [...store.pending.values(), ...store.established.values()].reduce(
+          (sum, path) => addSessionCounters(sum, path.session.counters),
+          addSessionCounters(emptySessionCounters(), store.endedSessions),
+        ),
         relay: transport.status(),
       };
     },

@@ -1,6 +1,6 @@
 // Our members tell each other their peer-info (peer-info.ts) through the session, never an
-// original peer: sent when a session is installed, resent while the peer has not said "heard",
-// answered when the peer has not heard ours. What a peer claims is applied through
+// original peer: sent when a session is installed, resent with backoff while the peer has not said
+// "heard", answered when the peer has not heard ours. What a peer claims is applied through
 // PeerStore.claimExtras, so only what nobody else holds becomes the peer's.
 import type { Logger } from '../log';
 import { RateLimitedLog } from '../log';
@@ -20,6 +20,13 @@ export interface PeerInfoEvents {
   modeMismatch(peer: Peer, reason: string): void;
 }
 
+/**
+ * Resends to a peer that has not said "heard", each after twice the wait of the one before; then
+ * none until its next session. A member of ours from before peer-info never answers, and loss
+ * seven times in a row is the only other cause.
+ */
+const MAX_RESENDS = 6;
+
 export class PeerInfoExchange {
   /** Peer-info records that did not decode. */
   malformed = 0;
@@ -27,6 +34,9 @@ export class PeerInfoExchange {
   private readonly applied = new WeakMap<Peer, Buffer>();
   /** Peers with claims refused for now: tried again each round, since a holder may leave. */
   private readonly refused = new Map<Peer, PeerInfo>();
+  /** Per peer without a "heard": resends so far, and when the next one is due. */
+  private readonly resends = new WeakMap<Peer, { count: number; dueAt: number }>();
+  private resendMs = 0;
   private readonly warnings: RateLimitedLog;
 
   constructor(
@@ -41,9 +51,10 @@ export class PeerInfoExchange {
   }
 
   attach(control: ControlRecords, resendMs: number): void {
+    this.resendMs = resendMs;
     control.on(CONTROL_TYPE.peerInfo, (peer, record) => this.receive(peer, record));
     this.timers.every(resendMs, () => {
-      for (const peer of this.store.peers.values()) if (peer.kind === 'meshboi' && peer.active && !peer.infoAcked) this.send(peer);
+      for (const peer of this.store.peers.values()) if (peer.kind === 'meshboi' && peer.active && !peer.infoAcked) this.resend(peer);
       for (const [peer, info] of this.refused) {
         if (peer.state === 'closed') this.refused.delete(peer);
         else this.claim(peer, info);
@@ -61,6 +72,16 @@ export class PeerInfoExchange {
     peer.infoHeard = false;
     this.applied.delete(peer);
     this.refused.delete(peer);
+    this.resends.set(peer, { count: 0, dueAt: this.timers.now() + this.resendMs });
+    this.send(peer);
+  }
+
+  private resend(peer: Peer): void {
+    const due = this.resends.get(peer);
+    const now = this.timers.now();
+    if (!due || due.count >= MAX_RESENDS || now < due.dueAt) return;
+    due.count++;
+    due.dueAt = now + this.resendMs * 2 ** due.count;
     this.send(peer);
   }
 

@@ -188,8 +188,8 @@ export class PeerSessions {
    * A relay was lost: the paths through it end now rather than at dead-peer detection. A peer
    * whose active path it carried moves to a standby path, or punches again (relays and direct).
    */
-  relayLost(relay: Peer, paths: Path[]): void {
-    const reason = `relay ${relay.vpn?.text ?? relay.outsideKey} lost`;
+  relayLost(relayName: string, paths: Path[]): void {
+    const reason = `relay ${relayName} lost`;
     for (const path of paths) {
       const peer = path.peer;
       if (peer?.active === path || peer?.standby.has(path)) {

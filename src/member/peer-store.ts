@@ -6,6 +6,7 @@ import { EndpointMap } from './endpoint-map';
 import { isRelayed } from './relay-endpoint';
 import { prefixContains, prefixesOverlap, type IpPrefix } from './ip-prefix';
 import type { Path, Peer } from './peer';
+import { addSessionCounters, emptySessionCounters } from './session-counters';
 import { parseVpnAddress, sourceIs, tail6, vpnAddressBytes, type VpnAddress } from './vpn-address';
 
 /** A ClientHello with a valid cookie (CookieGate said accept) from `remote`. */
@@ -64,6 +65,8 @@ export class PeerStore {
   readonly pending = new EndpointMap<Path>();
   /** Established sessions (active and standby), by remote endpoint: the receive path's demux table. */
   readonly established = new EndpointMap<Path>();
+  /** What every session forgotten so far counted, those of peers since removed included. */
+  readonly endedSessions = emptySessionCounters();
   /** Which peer holds a VPN IP (established, or reconnecting after a session ended). */
   readonly byVpnIp = new Map<string, Peer>();
   /** The send path's IPv4 routes, by destination address as a number. */
@@ -199,10 +202,14 @@ export class PeerStore {
     path.peer?.attempt?.paths.add(path);
   }
 
-  /** Forgets a path everywhere it may be listed; true if it was still known. */
+  /** Forgets a path everywhere it may be listed, its session's counters kept in the totals; true if it was still known. */
   forgetPath(path: Path): boolean {
     this.leaving(path);
     const known = this.pending.get(path.remote.address, path.remote.port) === path || this.established.get(path.remote.address, path.remote.port) === path;
+    if (known) {
+      addSessionCounters(this.endedSessions, path.session.counters);
+      if (path.peer) addSessionCounters(path.peer.endedSessions, path.session.counters);
+    }
     this.pending.delete(path.remote, path);
     this.established.delete(path.remote, path);
     if (path.peer) {

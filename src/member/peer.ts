@@ -7,6 +7,7 @@ import { formatEndpoint } from '../net/transport';
 import type { Attempt } from './attempt';
 import { isRelayed, relayedPeerKey } from './relay-endpoint';
 import type { IpPrefix } from './ip-prefix';
+import { emptySessionCounters } from './session-counters';
 import type { VpnAddress } from './vpn-address';
 
 export type PeerKind = 'meshboi' | 'original' | 'unknown';
@@ -105,6 +106,8 @@ export class Peer {
   bytesIn = 0;
   bytesOut = 0;
   readonly drops: PeerDrops = { spoofed_source: 0, not_established: 0, malformed: 0, send_failed: 0, too_large_for_peer: 0 };
+  /** What the peer's ended sessions counted; status adds the current ones. */
+  readonly endedSessions = emptySessionCounters();
 
   constructor(
     readonly outside: Endpoint,

@@ -4,6 +4,8 @@
 // outage logged once when a rolodex goes silent and once when it answers again. In a blind network
 // the name is its tag, and our heartbeats carry our voucher instead of plain LAN endpoints; a map's
 // entry is believed only with a voucher that opens, names it and is fresh (see blind-network.ts).
+// Members that use relays say they take relay frames; a rolodex that relays says so beside each
+// cookie it gives us, and is then one of our relays of last resort (relays.ts).
 import type { Logger } from '../log';
 import { RateLimitedLog } from '../log';
 import type { DatagramTransport, Endpoint } from '../net/transport';
@@ -32,18 +34,29 @@ export interface RolodexTimings {
   silentAfterMs: number;
 }
 
+/** A rolodex that relays for us: where it is, and the cookie our frames to it carry (relayAt() returns it only with one). */
+export interface RolodexRelayLink {
+  readonly endpoint: Endpoint;
+  readonly key: string;
+  readonly cookieBytes: Buffer | null;
+}
+
 export interface RolodexLinkStatus {
   address: string;
   lastMapAgoMs: number | null;
   reachable: boolean;
 }
 
-class RolodexLink {
+class RolodexLink implements RolodexRelayLink {
   readonly key: string;
   lastMapAt: number | null = null;
   silent = false;
   /** Our outside address as this rolodex sees it. */
   self: Endpoint | null = null;
+  /** The rolodex said, beside its latest cookie, that it relays for us. */
+  relays = false;
+  /** The latest cookie's bytes, which our relay frames carry. */
+  cookieBytes: Buffer | null = null;
   /** The heartbeat for this rolodex, carrying the latest cookie it gave us and our voucher. */
   heartbeat: Buffer;
   private cookie: string | undefined;
@@ -61,6 +74,7 @@ class RolodexLink {
   takeCookie(cookie: string | undefined): boolean {
     if (cookie === undefined || cookie === this.cookie) return false;
     this.cookie = cookie;
+    this.cookieBytes = Buffer.from(cookie, 'base64url');
     this.encode();
     return true;
   }
@@ -91,6 +105,7 @@ class RolodexLink {
 export class RolodexClient {
   private readonly links: RolodexLink[];
   private readonly byEndpoint = new EndpointMap<RolodexLink>();
+  private readonly byKey = new Map<string, RolodexLink>();
   private readonly malformedLog: RateLimitedLog;
   private readonly startedAt: number;
   private readonly localEndpoints: Endpoint[];
@@ -112,6 +127,8 @@ export class RolodexClient {
     private readonly log: Logger,
     /** A blind network's keys; null for a plain one. */
     private readonly blind: BlindNetwork | null = null,
+    /** We use relays: a rolodex that relays may carry our records (and deliver to us). */
+    private readonly takesRelay = false,
   ) {
     this.startedAt = timers.now();
     this.localEndpoints = [...localEndpoints];
@@ -119,8 +136,12 @@ export class RolodexClient {
     const template: Heartbeat = blind
       ? { networkName: blind.tag, local: [], meshboi: true }
       : { networkName: network, local: this.localEndpoints, meshboi: true };
+    if (takesRelay) template.relay = true;
     this.links = rolodexes.map((endpoint) => new RolodexLink(endpoint, template));
-    for (const link of this.links) this.byEndpoint.set(link.endpoint, link);
+    for (const link of this.links) {
+      this.byEndpoint.set(link.endpoint, link);
+      this.byKey.set(link.key, link);
+    }
     this.malformedLog = new RateLimitedLog(log);
   }
 
@@ -151,6 +172,8 @@ export class RolodexClient {
       this.log.info('learned our outside address', { rolodex: link.key, outside: formatEndpoint(self) });
     }
     link.self = self;
+    // Each cookie datagram says again whether the rolodex relays (a restart may have changed it).
+    if (map.cookie !== undefined) this.relaying(link, this.takesRelay && map.relay === true);
     const newCookie = link.takeCookie(map.cookie);
     // Our first voucher goes out at once: until the rolodex relays it, our blind peers ignore us.
     const newVoucher = this.blind !== null && link.vouch(this.blind, this.localEndpoints, now);
@@ -173,6 +196,28 @@ export class RolodexClient {
     }
     for (const outside of map.gone) this.events.onGone(outside);
     return true;
+  }
+
+  /** The rolodex at `key` if it relays for us now: it said so and is not silent. */
+  relayAt(key: string): RolodexRelayLink | undefined {
+    const link = this.byKey.get(key);
+    return link !== undefined && link.relays && !link.silent && link.cookieBytes !== null ? link : undefined;
+  }
+
+  /** The rolodexes that relay for us now, in the order they were configured. */
+  relays(): RolodexRelayLink[] {
+    const found: RolodexRelayLink[] = [];
+    for (const link of this.links) {
+      const relay = this.relayAt(link.key);
+      if (relay) found.push(relay);
+    }
+    return found;
+  }
+
+  private relaying(link: RolodexLink, relays: boolean): void {
+    if (relays === link.relays) return;
+    link.relays = relays;
+    this.log.info(relays ? 'rolodex relays for us' : 'rolodex no longer relays for us', { rolodex: link.key });
   }
 
   /** Our outside address as the rolodex that answered most recently sees it. */

@@ -13,6 +13,7 @@ import type { Path, Peer } from './peer';
 import type { Listings } from './listings';
 import type { PeerStore } from './peer-store';
 import type { ReflexiveCandidates } from './reflexive-candidates';
+import type { SessionReplacement } from './session-replacement';
 import { isHello } from './unsealed-datagrams';
 
 const HANDSHAKE = 22;
@@ -38,6 +39,7 @@ export class SlowPath {
     private readonly attempts: AttemptManager,
     private readonly candidates: ReflexiveCandidates,
     private readonly listings: Pick<Listings, 'heardFrom'>,
+    private readonly replacement: SessionReplacement,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
@@ -48,7 +50,7 @@ export class SlowPath {
       const replacement = this.store.pending.get(from.address, from.port);
       if (replacement && (data[0] === HANDSHAKE || data[0] === CHANGE_CIPHER_SPEC)) return this.feed(replacement, data);
       if (looksLikeClientHello(data)) return this.clientHello(data, from);
-      if (isHello(data)) return this.attempts.replaceSession(established);
+      if (isHello(data)) return this.replacement.helloOn(established);
       established.session.handleDatagram(data);
       return;
     }

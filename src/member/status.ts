@@ -1,13 +1,14 @@
 // What a running member reports through its control surface (`meshboi status`, tests): the
 // rolodexes, and every peer with its state, role, timings, counters, drops, handshakes and the
-// DTLS counters of its current sessions.
+// DTLS counters of its sessions.
 import { cipherSuiteById, type SessionCounters } from '../dtls/index';
 import { formatEndpoint, type Offloads } from '../net/transport';
 import type { FastPathStatus } from './fast-path';
 import type { HandshakeCounts } from './handshake-watch';
 import type { Path, Peer } from './peer';
-import type { RelayStatus } from './relays';
+import type { RelayStatus } from './relay-service';
 import type { RolodexLinkStatus } from './rolodex-client';
+import { addSessionCounters, emptySessionCounters } from './session-counters';
 
 export interface PeerStatus {
   vpnIp: string | null;
@@ -34,7 +35,7 @@ export interface PeerStatus {
   bytesOut: number;
   drops: Record<string, number>;
   lastError: string | null;
-  /** `direct`, or `relay` through `relay` (the relay's VPN IP); null without a session. */
+  /** `direct`, or `relay` through `relay` (the relay member's VPN IP, or "rolodex ADDRESS:PORT"); null without a session. */
   path: 'direct' | 'relay' | null;
   relay: string | null;
   /** Why the session is not direct: the last direct round's failure; null when direct or not yet known. */
@@ -42,9 +43,9 @@ export interface PeerStatus {
   /** Handshakes with this peer since we first heard of it: completed, and failed by cause. */
   handshakes: HandshakeCounts;
   /**
-   * The DTLS engine's counters, summed over the peer's current sessions (active, standby, and the
-   * handshakes of its attempt): records that failed authentication or were replays show here. A
-   * new session starts from zero, as a restarted process does in Prometheus.
+   * The DTLS engine's counters, summed over every session with the peer, ended ones included
+   * (so a replaced session does not reset them): records that failed authentication or were
+   * replays show here.
    */
   dtls: SessionCounters;
 }
@@ -68,23 +69,13 @@ export interface MemberStatus {
   drops: Record<string, number>;
   /** Handshakes of every peer, those forgotten since included. */
   handshakes: HandshakeCounts;
-  /** The peers' DTLS counters summed: what the current sessions of all peers counted. */
+  /** The DTLS counters of every session the member has had, those of forgotten peers included. */
   dtls: SessionCounters;
   /** What this member forwards as a relay (`--relay`); null when it does not relay. */
   relay: RelayStatus | null;
 }
 
-export function emptySessionCounters(): SessionCounters {
-  return { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, droppedReplay: 0, droppedAuth: 0, droppedMalformed: 0, retransmits: 0 };
-}
-
-/** Adds `more` into `sum`, field by field. */
-export function addSessionCounters(sum: SessionCounters, more: SessionCounters): SessionCounters {
-  for (const key of Object.keys(sum) as Array<keyof SessionCounters>) sum[key] += more[key];
-  return sum;
-}
-
-/** `zone`: the labels our names end in, null when names are off; `relay`: the VPN IP of the relay the active session runs through, null when direct. */
+/** `zone`: the labels our names end in, null when names are off; `relay`: the VPN IP of the relay member (or "rolodex ADDRESS:PORT") the active session runs through, null when direct. */
 export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts, zone: readonly string[] | null, relay: string | null): PeerStatus {
   const path = peer.active;
   const suite = path?.info?.cipherSuite;
@@ -112,7 +103,7 @@ export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts,
     relay,
     notDirect: relay === null ? null : (peer.lastError ?? 'direct punching not tried yet'),
     handshakes: { completed: handshakes.completed, failed: { ...handshakes.failed } },
-    dtls: [...currentPaths(peer)].reduce((sum, path) => addSessionCounters(sum, path.session.counters), emptySessionCounters()),
+    dtls: [...currentPaths(peer)].reduce((sum, path) => addSessionCounters(sum, path.session.counters), addSessionCounters(emptySessionCounters(), peer.endedSessions)),
   };
 }
 

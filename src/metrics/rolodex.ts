@@ -1,6 +1,6 @@
 // The rolodex's metrics: what its summary line counts (networks, members, datagrams, heartbeats,
 // joins, forgotten members, drops by reason, throttled sends, verified
-// reachability cookies, members catching up), per scrape.
+// reachability cookies, members catching up, relayed frames), per scrape.
 import type { RolodexStats } from '../../rolodex/server';
 import { SnapshotMetrics, type MetricDefinition, type Samples } from './snapshot';
 
@@ -38,6 +38,8 @@ export const ROLODEX_METRICS = [
     labels: [],
     help: 'Reachability cookies echoed back, each proving a member receives our datagrams at its address.',
   },
+  { name: 'meshboi_rolodex_relayed_frames_total', type: 'counter', labels: [], help: 'Relay frames forwarded between members of a network (--relay).' },
+  { name: 'meshboi_rolodex_relayed_bytes_total', type: 'counter', labels: [], help: 'Bytes of the relay frames sent for them (--relay).' },
 ] as const satisfies readonly MetricDefinition[];
 
 export type RolodexMetricName = (typeof ROLODEX_METRICS)[number]['name'];
@@ -58,6 +60,8 @@ export function rolodexSamples(stats: RolodexStats): Samples<RolodexMetricName> 
     meshboi_rolodex_sent_bytes_total: one(stats.bytesOut),
     meshboi_rolodex_throttled_datagrams_total: one(stats.throttled),
     meshboi_rolodex_reachability_verifications_total: one(stats.verifications),
+    meshboi_rolodex_relayed_frames_total: one(stats.relayedFrames),
+    meshboi_rolodex_relayed_bytes_total: one(stats.relayedBytes),
   };
 }
 

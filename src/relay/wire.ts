@@ -53,16 +53,11 @@ export function encodeRelayFrame(frame: RelayFrame): Buffer {
     }
     case 'forward':
     case 'deliver': {
-      const address = addressBytes(frame.peer.address);
-      if (!Number.isInteger(frame.peer.port) || frame.peer.port < 1 || frame.peer.port > 65535) {
-        throw new RelayCodecError(`port ${frame.peer.port} is not between 1 and 65535`);
-      }
-      const out = Buffer.alloc(2 + address.length + 2 + frame.payload.length);
+      const peer = encodeEndpoint(frame.peer);
+      const out = Buffer.alloc(1 + peer.length + frame.payload.length);
       out[0] = TYPE_CODES[frame.type];
-      out[1] = address.length === 4 ? FAMILY_4 : FAMILY_6;
-      address.copy(out, 2);
-      out.writeUInt16BE(frame.peer.port, 2 + address.length);
-      frame.payload.copy(out, 4 + address.length);
+      peer.copy(out, 1);
+      frame.payload.copy(out, 1 + peer.length);
       return out;
     }
   }
@@ -85,20 +80,42 @@ export function decodeRelayFrame(data: Buffer): RelayFrame {
       return { type: code === TYPE_CODES.ping ? 'ping' : 'pong', nonce: data.readUInt32BE(1) };
     case TYPE_CODES.forward:
     case TYPE_CODES.deliver: {
-      if (data.length < 2) throw new RelayCodecError('relay frame cut short before its address family');
-      const family = data[1];
-      if (family !== FAMILY_4 && family !== FAMILY_6) throw new RelayCodecError(`unknown address family ${family}`);
-      const addressLength = family === FAMILY_4 ? 4 : 16;
-      if (data.length < 4 + addressLength) throw new RelayCodecError(`relay frame of ${data.length} bytes cut short in its address`);
-      const port = data.readUInt16BE(2 + addressLength);
-      if (port === 0) throw new RelayCodecError('relay frame names port 0');
-      const peer = { address: addressText(data.subarray(2, 2 + addressLength)), port };
-      const payload = data.subarray(4 + addressLength);
+      const { endpoint: peer, end } = decodeEndpoint(data, 1);
+      const payload = data.subarray(end);
       return code === TYPE_CODES.forward ? { type: 'forward', peer, payload } : { type: 'deliver', peer, payload };
     }
     default:
       throw new RelayCodecError(`unknown relay frame type 0x${code.toString(16).padStart(2, '0')}`);
   }
+}
+
+/**
+ * An endpoint as a frame carries it: family (4 or 6), address (4 or 16 bytes), port (16 bits).
+ * Shared with the rolodex's relay frames (rolodex-frame.ts).
+ */
+export function encodeEndpoint(endpoint: Endpoint): Buffer {
+  const address = addressBytes(endpoint.address);
+  if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535) {
+    throw new RelayCodecError(`port ${endpoint.port} is not between 1 and 65535`);
+  }
+  const out = Buffer.alloc(1 + address.length + 2);
+  out[0] = address.length === 4 ? FAMILY_4 : FAMILY_6;
+  address.copy(out, 1);
+  out.writeUInt16BE(endpoint.port, 1 + address.length);
+  return out;
+}
+
+/** The endpoint encoded at `offset`, and where it ends; a RelayCodecError when cut short or invalid. */
+export function decodeEndpoint(data: Buffer, offset: number): { endpoint: Endpoint; end: number } {
+  if (data.length < offset + 1) throw new RelayCodecError('relay frame cut short before its address family');
+  const family = data[offset];
+  if (family !== FAMILY_4 && family !== FAMILY_6) throw new RelayCodecError(`unknown address family ${family}`);
+  const addressLength = family === FAMILY_4 ? 4 : 16;
+  const end = offset + 1 + addressLength + 2;
+  if (data.length < end) throw new RelayCodecError(`relay frame of ${data.length} bytes cut short in its address`);
+  const port = data.readUInt16BE(end - 2);
+  if (port === 0) throw new RelayCodecError('relay frame names port 0');
+  return { endpoint: { address: addressText(data.subarray(offset + 1, end - 2)), port }, end };
 }
 
 function addressBytes(address: string): Buffer {

@@ -2,6 +2,7 @@
 // datagrams never throw, never hang a handshake and never disturb an established session.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
+import { ManualClock } from '../../src/clock';
 import { CipherSuiteId } from '../../src/dtls/api';
 import { DtlsSession } from '../../src/dtls/index';
 import { activeHandles, assertNoLeaks, eventually } from '../member/harness';
@@ -19,7 +20,8 @@ function lcg(seed: number): () => number {
 for (const id of [CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8, CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256]) {
   test(`a wrong PSK fails on both sides at once with a message saying the PSKs differ (suite 0x${id.toString(16)})`, async () => {
     const before = activeHandles();
-    const pair = new SessionPair({ clientPsk: Buffer.from('one password'), serverPsk: Buffer.from('another password'), clientSuites: [id] });
+    // Time stands still, so no retransmission timer can fire: both sides must fail on what they received.
+    const pair = new SessionPair({ clientPsk: Buffer.from('one password'), serverPsk: Buffer.from('another password'), clientSuites: [id], clock: new ManualClock() });
     try {
       pair.client.start();
       await eventually('both closed', () => pair.client.state === 'closed' && pair.server?.state === 'closed');

@@ -1,6 +1,7 @@
 // Test fixture: one client and one server DtlsSession over the in-memory network, the server
 // behind a CookieGate as the member runs it, with every event recorded for assertions.
 import type { CipherSuiteId, CloseReason, HandshakeInfo, SessionConfig, SessionEvents } from '../../src/dtls/api';
+import type { Clock } from '../../src/clock';
 import { CookieGate, DtlsSession } from '../../src/dtls/index';
 import { MemoryNetwork, type Interceptor, type MemoryTransport } from '../../src/net/memory-network';
 import { formatEndpoint } from '../../src/net/transport';
@@ -31,6 +32,8 @@ export interface PairOptions {
   interceptor?: Interceptor;
   retransmitInitialMs?: number;
   retransmitMaxTries?: number;
+  /** Where both sessions' retransmission timers run; the system clock unless a test steps one. */
+  clock?: Clock;
   /** Which side behaves like an original (pion) peer: no meshboi extension offered or echoed. */
   original?: 'client' | 'server';
 }
@@ -104,6 +107,7 @@ export class SessionPair {
       retransmitInitialMs: this.options.retransmitInitialMs ?? 50,
       retransmitMaxTries: this.options.retransmitMaxTries,
       announceMeshboi: this.options.original !== role,
+      clock: this.options.clock,
     };
   }
 }

@@ -34,6 +34,7 @@ export const FAST_TIMINGS = {
   peerTrialMs: 300,
   relayPingMs: 50,
   relayDeadMs: 200,
+  rolodexRelayAfterMs: 200,
 } satisfies Partial<MemberTimings>;
 
 export const PSK = Buffer.from('correct horse battery staple');

@@ -22,7 +22,9 @@ const STATS: RolodexStats = {
   throttled: 4,
   verifications: 3,
   catchingUp: 0,
-  drops: { not_json: 2, network_full: 1 },
+  relayedFrames: 12,
+  relayedBytes: 7000,
+  drops: { not_json: 2, network_full: 1, relay_network_budget: 1 },
 };
 
 function request(url: string, options: http.RequestOptions = {}): Promise<{ status: number; type: string; body: string }> {
@@ -59,6 +61,8 @@ test('GET /metrics answers the rolodex counters in the Prometheus text format', 
     assert.equal(sampleValue(families, 'meshboi_rolodex_dropped_datagrams_total', { reason: 'network_full' }), 1);
     assert.equal(sampleValue(families, 'meshboi_rolodex_throttled_datagrams_total'), 4);
     assert.equal(sampleValue(families, 'meshboi_rolodex_reachability_verifications_total'), 3);
+    assert.equal(sampleValue(families, 'meshboi_rolodex_relayed_frames_total'), 12);
+    assert.equal(sampleValue(families, 'meshboi_rolodex_relayed_bytes_total'), 7000);
   });
 });
 

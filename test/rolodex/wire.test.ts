@@ -74,6 +74,22 @@ test('a cookie travels in our map extension and back in our heartbeats', () => {
   assert.deepEqual(decodeHeartbeat(bytes), { ok: true, value: heartbeat });
 });
 
+test('Relay says a member takes relay frames, and beside a cookie that the rolodex relays; a version we do not speak means no', () => {
+  const heartbeat = { networkName: 'net', local: [], meshboi: true, relay: true };
+  const bytes = encodeHeartbeat(heartbeat);
+  assert.equal(bytes.toString(), '{"NetworkName":"net","Meshboi":{"V":1,"Local":[],"Relay":1}}');
+  assert.deepEqual(decodeHeartbeat(bytes), { ok: true, value: heartbeat });
+  const recipient = renderEntry({ address: '198.51.100.7', port: 4000 }, []);
+  const datagram = encodeCookieDatagram('AAECAwQFBgcICQoL', recipient, true);
+  assert.equal(datagram.toString(), '{"Addresses":["198.51.100.7:4000"],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"AAECAwQFBgcICQoL","Relay":1}}');
+  const map = decodeMap(datagram);
+  assert.ok(map.ok && map.value.relay === true && map.value.cookie === 'AAECAwQFBgcICQoL');
+  const later = decodeHeartbeat(text('{"NetworkName":"n","Meshboi":{"V":1,"Relay":2}}'));
+  assert.ok(later.ok && later.value.relay === undefined);
+  const bad = decodeHeartbeat(text('{"NetworkName":"n","Meshboi":{"V":1,"Relay":true}}'));
+  assert.ok(!bad.ok && /Meshboi.Relay must be a positive integer/.test(bad.error.message));
+});
+
 test('a heartbeat from a future extension version keeps the fields it shares with version 1', () => {
   const decoded = decodeHeartbeat(text('{"NetworkName":"n","Meshboi":{"V":7,"Local":["10.0.0.1:1"],"Later":true},"Other":1}'));
   assert.deepEqual(decoded, { ok: true, value: { networkName: 'n', local: [{ address: '10.0.0.1', port: 1 }], meshboi: true } });

@@ -75,10 +75,15 @@ test('a profile is ranked by self time, idle left out of the busy total', () => 
   ]);
 });
 
-test('the relayed row is compared with the direct one of the same run, never judged against Nebula', () => {
+test('the relayed rows are compared with the direct one of the same run, never judged against Nebula', () => {
   const direct = tool('meshboi', { tcp_mbps_median: 200, udp_pps: 10_000, rtt_added_ms: 1 });
   const relayed = tool('meshboi-relayed', { tcp_mbps_median: 50, udp_pps: 2_500, rtt_added_ms: 4 });
-  assert.deepEqual([...new Set(judgeTargets([nebula, direct, relayed], null).map((entry) => entry.tool))], ['meshboi']);
+  const rolodex = tool('meshboi-rolodex-relayed', { tcp_mbps_median: 100, udp_pps: 5_000, rtt_added_ms: 2 });
+  assert.deepEqual([...new Set(judgeTargets([nebula, direct, relayed, rolodex], null).map((entry) => entry.tool))], ['meshboi']);
   assert.equal(relayedVsDirect([direct, relayed]), '- meshboi-relayed vs meshboi direct: TCP 0.25x, UDP 0.25x, added RTT 4x');
+  assert.equal(
+    relayedVsDirect([direct, rolodex, relayed]),
+    '- meshboi-relayed vs meshboi direct: TCP 0.25x, UDP 0.25x, added RTT 4x\n- meshboi-rolodex-relayed vs meshboi direct: TCP 0.5x, UDP 0.5x, added RTT 2x',
+  );
   assert.equal(relayedVsDirect([direct]), '');
 });
