@@ -154,8 +154,14 @@ export class DtlsSession {
     this.records.takeBackWrite(epoch, next);
   }
 
+  /** Records native code opened and sealed with the handed-over keys, for the session's counters. */
+  countHandedOver(recordsIn: number, bytesIn: number, recordsOut: number, bytesOut: number): void {
+    this.records.countHandedOver(recordsIn, bytesIn, recordsOut, bytesOut);
+  }
+
   /** An application_data record that native code opened with the handed-over keys: as if opened here. */
   receiveOpened(plaintext: Buffer): void {
+    this.records.countHandedOver(1, plaintext.length, 0, 0);
     this.onRecord(ContentType.applicationData, this.records.readEpoch, plaintext);
   }
 

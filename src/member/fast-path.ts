@@ -26,6 +26,8 @@ export interface FastPathStatus {
 interface Armed {
   /** The peer's VPN address as the addons key it. */
   vpn: Buffer;
+  /** The write epoch whose sequence numbers native code owns. */
+  writeEpoch: number;
   /** Native per-session counters at the last sync, so only the difference is added to the peer. */
   packetsIn: number;
   bytesIn: number;
@@ -101,7 +103,7 @@ export class FastPath {
       return;
     }
     path.native = 'armed';
-    this.armed.set(path, { vpn, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 });
+    this.armed.set(path, { vpn, writeEpoch: write.epoch, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 });
   }
 
   /** Before `path` stops being active or ends: its records are JavaScript's again, with the numbers and window native code kept. */
@@ -112,13 +114,12 @@ export class FastPath {
     this.syncPath(path, armed, this.clock.now());
     this.armed.delete(path);
     path.native = 'off';
-    const epoch = path.session.handOverRead()?.epoch;
     const next = send.disarm(armed.vpn);
-    if (next !== null && epoch !== undefined) path.session.takeBackWrite(epoch, next);
+    if (next !== null) path.session.takeBackWrite(armed.writeEpoch, next);
     this.takeBackRead(path, receive);
   }
 
-  /** Brings native counts into the peers: packets and bytes both ways, and the liveness clocks of any that moved. */
+  /** Brings native counts into the peers and their sessions' counters, and the liveness clocks of any that moved. */
   sync(): void {
     const now = this.clock.now();
     for (const [path, armed] of this.armed) this.syncPath(path, armed, now);
@@ -148,8 +149,11 @@ export class FastPath {
     if (peer === null || this.receive === null || this.send === null) return;
     const inbound = this.receive.sessionCounters(path.remote);
     if (inbound.packets !== armed.packetsIn) {
-      peer.packetsIn += inbound.packets - armed.packetsIn;
-      peer.bytesIn += inbound.bytes - armed.bytesIn;
+      const packets = inbound.packets - armed.packetsIn;
+      const bytes = inbound.bytes - armed.bytesIn;
+      peer.packetsIn += packets;
+      peer.bytesIn += bytes;
+      path.session.countHandedOver(packets, bytes, 0, 0);
       armed.packetsIn = inbound.packets;
       armed.bytesIn = inbound.bytes;
       // Authenticated records came since the last sync: at most one sync interval late, well
@@ -159,8 +163,11 @@ export class FastPath {
     }
     const outbound = this.send.sessionCounters(armed.vpn);
     if (outbound.packets !== armed.packetsOut) {
-      peer.packetsOut += outbound.packets - armed.packetsOut;
-      peer.bytesOut += outbound.bytes - armed.bytesOut;
+      const packets = outbound.packets - armed.packetsOut;
+      const bytes = outbound.bytes - armed.bytesOut;
+      peer.packetsOut += packets;
+      peer.bytesOut += bytes;
+      path.session.countHandedOver(0, 0, packets, bytes);
       armed.packetsOut = outbound.packets;
       armed.bytesOut = outbound.bytes;
       peer.lastSentAt = now;

@@ -333,6 +333,8 @@ export async function startMember(
   return {
     fullName: names?.fullName ?? null,
     status(): MemberStatus {
+      // Counts the native data path kept since its last sync, before the peers are read.
+      fastPath?.sync();
       const now = clock.now();
       const self = rolodex.outsideAddress();
       const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer), names?.zone ?? null, peer.active && transport.relayOf(peer.active)));

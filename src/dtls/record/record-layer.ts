@@ -172,6 +172,15 @@ export class RecordLayer {
     state.nextSequence = Math.max(state.nextSequence, next);
   }
 
+  /** Records native code opened and sealed with the handed-over keys, so the counters cover the whole session. */
+  countHandedOver(recordsIn: number, bytesIn: number, recordsOut: number, bytesOut: number): void {
+    const counters = this.counters;
+    counters.recordsIn += recordsIn;
+    counters.bytesIn += bytesIn;
+    counters.recordsOut += recordsOut;
+    counters.bytesOut += bytesOut;
+  }
+
   /**
    * Moves `epoch`'s next write sequence number forward, e.g. a server continuing the numbering of
    * the client's ClientHello (RFC 6347 4.2.1). Never backwards: a number must not be used twice.
