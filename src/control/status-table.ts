@@ -36,7 +36,7 @@ export function renderStatus(status: MemberStatus): string {
   if (status.nativePath !== null) lines.push(`native path: ${formatNativePath(status.nativePath)}`);
   lines.push(`drops not charged to a peer: ${formatDrops(status.drops)}`);
   lines.push(
-    `DTLS records of current sessions: ${status.dtls.recordsIn} in, ${status.dtls.recordsOut} out, ` +
+    `DTLS records: ${status.dtls.recordsIn} in, ${status.dtls.recordsOut} out, ` +
       `dropped ${formatDrops(dtlsDrops(status.dtls))}, ${status.dtls.retransmits} flights retransmitted`,
   );
   lines.push(`handshakes: ${formatHandshakes(status.handshakes)}`);
