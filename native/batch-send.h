@@ -25,7 +25,8 @@ constexpr uint32_t kMaxSegments = 64;
 // A GSO message's payload at most: the largest UDP payload over IPv4.
 constexpr size_t kMaxGsoBytes = 65507;
 // GSO sends the kernel refused: EIO (the route's device lacks checksum offload) at once, or a
-// segment over the path MTU (EINVAL) again and again, stops GSO for every later batch.
+// segment over the path MTU (EINVAL) again and again, stops GSO for every later batch. Each addon
+// that includes this keeps its own state; src/net/udp-transport.ts reports native/udp.cc's.
 inline uint32_t gsoFailures = 0;
 inline bool gsoRefused = false;
 // The errno of the send that stopped GSO, for the caller's log and status.

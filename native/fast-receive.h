@@ -1,4 +1,4 @@
-// The native receive path for established sessions (src/member/fast-receive.ts arms it): an
+// The native receive path for established sessions (src/member/fast-path.ts arms it): an
 // application_data record from a source whose read keys the TypeScript DTLS engine handed over is
 // checked against the replay window, opened in place and, when it is an IP packet from the peer's
 // VPN address, written to the TUN device here, without a call into JavaScript. native/udp.cc runs
