@@ -244,3 +244,17 @@ function ipv6Bytes(text: string): Buffer {
   all.forEach((group, i) => bytes.writeUInt16BE(parseInt(group, 16), i * 2));
   return bytes;
 }
+
+/**
+ * Members a (192.168.50.1) and b (192.168.50.2) behind two NATs whose direct datagrams to each
+ * other are lost until the test calls `unblock`: they can meet only through a relay until then.
+ */
+export async function pairBehindBlockedNats(mesh: Mesh): Promise<{ unblock(): void }> {
+  const natA = mesh.network.addNat({ publicAddress: '203.0.113.1' });
+  const natB = mesh.network.addNat({ publicAddress: '203.0.113.2' });
+  let blocked = true;
+  mesh.network.interceptor = (d) => (blocked && d.from.address.startsWith('10.0.') && d.to.address.startsWith('203.0.113.') ? null : d);
+  await mesh.addMember('a', { vpnIp: '192.168.50.1', address: '10.0.1.2', nat: natA });
+  await mesh.addMember('b', { vpnIp: '192.168.50.2', address: '10.0.2.2', nat: natB });
+  return { unblock: () => void (blocked = false) };
+}

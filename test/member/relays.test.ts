@@ -4,7 +4,7 @@
 // pairs move to another; an original member never receives a relay frame.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withMesh, type Mesh } from './mesh';
+import { pairBehindBlockedNats, withMesh, type Mesh } from './mesh';
 
 const APPLICATION_DATA = 23;
 
@@ -57,17 +57,11 @@ test('what a relay sends is what it received, but for the address of the other m
 test('a pair that can punch, relayed first, moves to direct without dropping its session', async () => {
   await withMesh(async (mesh) => {
     await mesh.addMember('relay', { vpnIp: '192.168.50.9', address: '192.0.2.9', relay: true });
-    const natA = mesh.network.addNat({ publicAddress: '203.0.113.1' });
-    const natB = mesh.network.addNat({ publicAddress: '203.0.113.2' });
-    // Direct datagrams between the two NATs are lost until the test lets them through.
-    let blocked = true;
-    mesh.network.interceptor = (d) => (blocked && d.from.address.startsWith('10.0.') && d.to.address.startsWith('203.0.113.') ? null : d);
-    await mesh.addMember('a', { vpnIp: '192.168.50.1', address: '10.0.1.2', nat: natA });
-    await mesh.addMember('b', { vpnIp: '192.168.50.2', address: '10.0.2.2', nat: natB });
+    const nats = await pairBehindBlockedNats(mesh);
     const relayed = await mesh.waitEstablished('a', '192.168.50.2', 3_000);
     assert.equal(relayed.path, 'relay');
     const handshakeAt = mesh.clock.now() - (relayed.sinceHandshakeMs ?? 0);
-    blocked = false;
+    nats.unblock();
     await mesh.until('a and b direct', () => ['a', 'b'].every((name) => mesh.get(name).member.status().peers.find((p) => p.vpnIp !== '192.168.50.9')?.path === 'direct'), 3_000);
     const direct = mesh.peerOf('a', '192.168.50.2');
     assert.ok(direct);

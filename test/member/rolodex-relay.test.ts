@@ -9,7 +9,7 @@ import type { InFlight } from '../../src/net/memory-network';
 import { encodeHeartbeat } from '../../src/rolodex-wire';
 import { ROLODEX_FRAME_MAGIC } from '../../src/relay/rolodex-frame';
 import type { RolodexOptions } from '../../rolodex/options';
-import { FAST_ROLODEX, ipPacket, withMesh, type Mesh } from './mesh';
+import { FAST_ROLODEX, ipPacket, pairBehindBlockedNats, withMesh, type Mesh } from './mesh';
 
 const ROLODEX = '198.51.100.1';
 const RELAYING: Partial<RolodexOptions> = { ...FAST_ROLODEX, relay: true };
@@ -54,16 +54,10 @@ test('two members behind symmetric NATs and no relay member connect through a ro
 
 test('a pair that can punch, relayed through the rolodex first, moves to direct without dropping its session', async () => {
   await withMesh(async (mesh) => {
-    const natA = mesh.network.addNat({ publicAddress: '203.0.113.1' });
-    const natB = mesh.network.addNat({ publicAddress: '203.0.113.2' });
-    // Direct datagrams between the two NATs are lost until the test lets them through.
-    let blocked = true;
-    mesh.network.interceptor = (d) => (blocked && d.from.address.startsWith('10.0.') && d.to.address.startsWith('203.0.113.') ? null : d);
-    await mesh.addMember('a', { vpnIp: '192.168.50.1', address: '10.0.1.2', nat: natA });
-    await mesh.addMember('b', { vpnIp: '192.168.50.2', address: '10.0.2.2', nat: natB });
+    const nats = await pairBehindBlockedNats(mesh);
     const relayed = await mesh.waitEstablished('a', '192.168.50.2', 5_000);
     assert.equal(relayed.relay, `rolodex ${ROLODEX}:6264`);
-    blocked = false;
+    nats.unblock();
     await mesh.until('a and b direct', () => mesh.peerOf('a', '192.168.50.2')?.path === 'direct' && mesh.peerOf('b', '192.168.50.1')?.path === 'direct', 3_000);
     const relayedBefore = mesh.rolodexes[0].stats().relayedFrames;
     await mesh.ping('a', 'b');
