@@ -8,6 +8,7 @@ export const CipherSuiteId = {
   TLS_PSK_WITH_AES_128_GCM_SHA256: 0x00a8,
   TLS_PSK_WITH_CHACHA20_POLY1305_SHA256: 0xccab,
   TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256: 0xccac,
+  TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256: 0xd001,
 } as const;
 export type CipherSuiteId = (typeof CipherSuiteId)[keyof typeof CipherSuiteId];
 

@@ -45,12 +45,23 @@ for (const [name, id] of Object.entries(CipherSuiteId)) {
   });
 }
 
-test('between two meshboi members the default preference picks ECDHE-PSK with ChaCha20-Poly1305', async () => {
+test('between two meshboi members the default preference picks ECDHE-PSK with AES-128-GCM', async () => {
   await withPair({}, async (pair) => {
     pair.client.start();
     await eventually('established', () => pair.established);
-    assert.equal(pair.client.info!.cipherSuite, CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256);
+    assert.equal(pair.client.info!.cipherSuite, CipherSuiteId.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256);
   });
+});
+
+test('a member of ours without ECDHE-PSK with AES-128-GCM (an older one) gets ECDHE-PSK with ChaCha20-Poly1305', async () => {
+  const older = [CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256, CipherSuiteId.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256, CipherSuiteId.TLS_PSK_WITH_AES_128_GCM_SHA256, CipherSuiteId.TLS_PSK_WITH_AES_128_CCM_8];
+  for (const sides of [{ clientSuites: older }, { serverSuites: older }]) {
+    await withPair(sides, async (pair) => {
+      pair.client.start();
+      await eventually('established', () => pair.established);
+      assert.equal(pair.client.info!.cipherSuite, CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256);
+    });
+  }
 });
 
 test('a client offering only AES-128-CCM-8, as an original member does, gets AES-128-CCM-8 from a default server', async () => {

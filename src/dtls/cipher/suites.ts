@@ -38,19 +38,24 @@ function row(name: keyof typeof CipherSuiteId, keyExchange: KeyExchange, aead: A
   return { id: CipherSuiteId[name], name, keyExchange, prfHash: 'sha256', aead, ...AEAD_PARAMETERS[aead] };
 }
 
-/** One row per suite; all four use the SHA-256 PRF. */
+/** One row per suite; all use the SHA-256 PRF. ECDHE_PSK with AES-128-GCM is RFC 8442's. */
 export const CIPHER_SUITES: readonly CipherSuite[] = [
   row('TLS_PSK_WITH_AES_128_CCM_8', 'psk', 'aes-128-ccm-8'),
   row('TLS_PSK_WITH_AES_128_GCM_SHA256', 'psk', 'aes-128-gcm'),
   row('TLS_PSK_WITH_CHACHA20_POLY1305_SHA256', 'psk', 'chacha20-poly1305'),
   row('TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256', 'ecdhe_psk', 'chacha20-poly1305'),
+  row('TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256', 'ecdhe_psk', 'aes-128-gcm'),
 ];
 
 /**
- * Our preference when the caller gives none: forward secrecy first, then the fastest AEAD
- * (sodium's ChaCha20-Poly1305), and AES-128-CCM-8 last because only original peers need it.
+ * Our preference when the caller gives none: forward secrecy first, then the faster AEAD on the
+ * CPUs members run on. With AES instructions (x86-64 servers since 2010, ARMv8 with its crypto
+ * extension) AES-128-GCM seals 1,280-byte records about 1.6x faster than ChaCha20-Poly1305 here
+ * (OpenSSL), and the native data path moved 1.4x the TCP with it (docs/dtls.md). AES-128-CCM-8
+ * last: only original peers need it.
  */
 export const DEFAULT_CIPHER_SUITE_ORDER: readonly CipherSuiteId[] = [
+  CipherSuiteId.TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256,
   CipherSuiteId.TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
   CipherSuiteId.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
   CipherSuiteId.TLS_PSK_WITH_AES_128_GCM_SHA256,
