@@ -143,7 +143,11 @@ export class RolodexServer {
     this.budget = new TokenBuckets(this.options.budgetBytesPerSecond, this.options.budgetBurstBytes);
     this.joinRate = new TokenBuckets(this.options.joinsPerSecond, this.options.joinBurst);
     this.networkRate = new TokenBuckets(this.options.networksPerSecond, this.options.networkBurst);
-    this.cookies = new ReachabilityCookies(this.options.forgetAfterMs, this.clock.now());
+    // The secret turns over every half of the forget time, so the cookie sent to renew a proof half
+    // way to expiring (sendCookie) is always a new one: the same cookie again would be echoed as
+    // before, prove nothing new, and leave the member unverified (its relay frames refused) once
+    // the forget time had passed, until the next turn of the secret.
+    this.cookies = new ReachabilityCookies(this.options.forgetAfterMs / 2, this.clock.now());
     this.relay = this.options.relay ? new RolodexRelay(this.options, this.networks, (member, cookie, now) => this.relayProven(member, cookie, now)) : null;
     // Never so long that a member heartbeating at the forget time's pace would be forgotten first.
     this.cookieEchoWaitMs = Math.min(COOKIE_ECHO_WAIT_MS, this.options.forgetAfterMs / 4);
@@ -230,14 +234,16 @@ export class RolodexServer {
 
   /**
    * A member we relay for: it takes relay frames and echoed a cookie lately (so it receives at its
-   * address); a frame's `cookie` must be the one it echoed, or another we issued for it lately
-   * (it took a new one and its echo is on the way).
+   * address); a frame's `cookie` must be the one it echoed, or one we issued for it since. A frame
+   * with such a newer cookie renews the proof as its echo would: the member took the cookie, and
+   * its heartbeat echoing it is on the way or lost among the frames of a flood, which would leave
+   * the proof to expire. (A member's first proof comes from a heartbeat.)
    */
   private relayProven(member: Member, cookie: Buffer | null, now: number): boolean {
-    if (!member.takesRelay || !this.isVerified(member, now)) return false;
-    if (cookie === null) return true;
-    if (member.verifiedCookieBytes !== null && timingSafeEqual(cookie, member.verifiedCookieBytes)) return true;
-    return this.cookies.verify(member.entry.key, cookie.toString('base64url'), now);
+    if (!member.takesRelay) return false;
+    if (cookie === null) return this.isVerified(member, now);
+    if (member.verifiedCookieBytes !== null && !echoed(member, cookie)) this.checkCookie(member, cookie.toString('base64url'), now);
+    return echoed(member, cookie) && this.isVerified(member, now);
   }
 
   private heartbeat(heartbeat: Heartbeat, from: Endpoint, now: number): void {
@@ -525,4 +531,9 @@ export class RolodexServer {
       ...(this.relay ? { relayedFrames: stats.relayedFrames, relayedBytes: stats.relayedBytes, relayEndpoints: this.relay.endpoints } : {}),
     });
   }
+}
+
+/** Whether `cookie` is the one the member last proved itself with (compared in constant time). */
+function echoed(member: Member, cookie: Buffer): boolean {
+  return member.verifiedCookieBytes !== null && timingSafeEqual(cookie, member.verifiedCookieBytes);
 }

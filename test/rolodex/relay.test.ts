@@ -22,6 +22,8 @@ class RawMember {
   toldRelay = false;
   readonly frames: RolodexFrame[] = [];
   readonly frameSizes: number[] = [];
+  /** Echo a new cookie in a heartbeat at once, as our members do. */
+  echoesAtOnce = false;
 
   constructor(readonly transport: MemoryTransport, readonly network = 'net', readonly takesRelay = true, readonly extended = true) {
     transport.onMessage((data) => {
@@ -33,8 +35,10 @@ class RawMember {
       const map = decodeMap(data);
       assert.ok(map.ok);
       if (map.value.cookie === undefined) return;
+      const fresh = map.value.cookie !== this.cookie;
       this.cookie = map.value.cookie;
       this.toldRelay = map.value.relay === true;
+      if (fresh && this.echoesAtOnce) this.heartbeat();
     });
   }
 
@@ -208,4 +212,62 @@ test('a forgotten member is relayed for no more, and a budget below one record i
     assert.deepEqual([server.stats().drops.relay_no_route, server.stats().drops.relay_unverified], [1, 1]);
   });
   assert.throws(() => resolveOptions({ relayEndpointBytesPerSecond: 1_000 }), /relayEndpointBytesPerSecond must be at least one full-size record \(2048 bytes\), got 1000/);
+});
+
+
+/**
+ * Three forget times of a member sending a frame every 50 ms and heartbeating every sixth of the
+ * forget time (5 s of 30 s, as our members do), echoing new cookies at once: the times, from
+ * the start, of the frames refused as unverified, and the cookies `a` held.
+ */
+async function unverifiedOverThreeForgetTimes(sim: Simulation, server: RolodexServer, a: RawMember, b: RawMember): Promise<{ refusedAt: number[]; cookies: Set<string | undefined> }> {
+  const step = 50;
+  const beatEvery = Math.round(FAST.forgetAfterMs! / 6 / step);
+  const refusedAt: number[] = [];
+  const cookies = new Set<string | undefined>();
+  for (let i = 0; i * step < 3 * FAST.forgetAfterMs!; i++) {
+    if (i % beatEvery === 0) for (const member of [a, b]) member.heartbeat();
+    const before = server.stats().drops.relay_unverified ?? 0;
+    a.forward(b.endpoint, Buffer.from('x'));
+    await sim.run(step);
+    if ((server.stats().drops.relay_unverified ?? 0) > before) refusedAt.push(i * step);
+    cookies.add(a.cookie);
+  }
+  return { refusedAt, cookies };
+}
+
+test('a member that echoes the cookies it is sent stays verified: its frames are never refused as the forget time passes', async () => {
+  // Maps at the members' heartbeat pace, as with the defaults (5 s of 30 s).
+  await withRelayingRolodex({ mapIntervalMs: FAST.forgetAfterMs! / 6 }, async (sim, server) => {
+    const a = attach(sim, '203.0.113.1');
+    const b = attach(sim, '203.0.113.2');
+    a.echoesAtOnce = b.echoesAtOnce = true;
+    await join(sim, a, b);
+    const { refusedAt, cookies } = await unverifiedOverThreeForgetTimes(sim, server, a, b);
+    assert.deepEqual(refusedAt, []);
+    assert.ok(cookies.size >= 4, `each renewal is a new cookie (${cookies.size} over three forget times)`);
+    assert.equal(b.frames.length, 3 * FAST.forgetAfterMs! / 50);
+  });
+});
+
+test('a frame carrying a newer cookie proves its sender as the echoing heartbeat would, when a flood loses that heartbeat', async () => {
+  await withRelayingRolodex({ mapIntervalMs: FAST.forgetAfterMs! / 6 }, async (sim, server) => {
+    const a = attach(sim, '203.0.113.1');
+    const b = attach(sim, '203.0.113.2');
+    await join(sim, a, b);
+    // From now on a's heartbeats echoing a new cookie are lost for their first 600 ms (a silence
+    // well short of the forget time, so a stays registered): only its frames carry the cookie.
+    const firstEchoedAt = new Map<string | undefined, number>([[a.cookie, Number.NEGATIVE_INFINITY]]);
+    sim.network.interceptor = (d) => {
+      if (d.from.address !== a.endpoint.address || isRolodexFrame(d.data)) return d;
+      const cookie = /"Cookie":"([^"]+)"/.exec(d.data.toString())?.[1];
+      if (!firstEchoedAt.has(cookie)) firstEchoedAt.set(cookie, sim.clock.now());
+      return sim.clock.now() - firstEchoedAt.get(cookie)! < 600 ? null : d;
+    };
+    const verifications = server.stats().verifications;
+    const { refusedAt, cookies } = await unverifiedOverThreeForgetTimes(sim, server, a, b);
+    assert.deepEqual(refusedAt, []);
+    assert.ok(cookies.size >= 4, `renewed with new cookies (${cookies.size})`);
+    assert.ok(server.stats().verifications >= verifications + 2, 'a\'s frames renewed its proof');
+  });
 });
