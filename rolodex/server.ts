@@ -4,24 +4,16 @@
 // Traffic grows linearly with a network's size: a newcomer is sent the whole list (a few chunks
 // per pass), everyone else only the chunk(s) holding the newcomers, and once per map interval
 // every member gets one chunk of a slow rotation, which repairs losses and keeps its NAT
-// mapping open. Networks are spread over a timer wheel so map intervals do not all fall at once.
-// Started with `--relay` it also forwards relay frames between members of a network (relay.ts).
+// mapping open; when each goes out is map-schedule.ts's. Started with `--relay` it also forwards
+// relay frames between members of a network (relay.ts).
 import { timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock, type ClockTimer } from '../src/clock';
 import type { DatagramTransport, Endpoint } from '../src/net/transport';
 import { formatEndpoint } from '../src/net/transport';
 import { logger, RateLimitedLog } from '../src/log';
-import {
-  decodeHeartbeat,
-  encodeChunkDatagram,
-  encodeCookieDatagram,
-  encodeGoneDatagram,
-  renderEntry,
-  type Heartbeat,
-  type RenderedEntry,
-  type RolodexCodecReason,
-} from '../src/rolodex-wire';
-import { Member, Network } from './network';
+import { decodeHeartbeat, encodeCookieDatagram, renderEntry, type Heartbeat, type RenderedEntry, type RolodexCodecReason } from '../src/rolodex-wire';
+import { MapSchedule } from './map-schedule';
+import { Member, type Network } from './network';
 import { resolveOptions, type RolodexOptions } from './options';
 import { ReachabilityCookies } from './reachability-cookies';
 import { budgetKey, TokenBuckets } from '../src/net/token-buckets';
@@ -63,32 +55,12 @@ const RELAY_REFUSALS: Record<ForwardRefusal, string> = {
   relay_network_budget: 'refused a relay frame: its network spent its relay budget (--relay-network-budget)',
 };
 
-/** Granularity of the timer wheel and of catch-up passes. */
-const PASS_MS = 100;
-/** Wall time one pass may spend catching up on wheel slots that a late timer left due. */
-const PASS_BUDGET_MS = 50;
-/** Datagrams one member is sent per pass while catching up, so its socket buffer keeps up. */
-const CATCH_UP_DATAGRAMS_PER_PASS = 16;
-/**
- * Catch-up datagrams across all networks per pass: sends queue their buffers until the socket
- * takes them, so this bounds the memory a burst of joins can pin (about 6 MB).
- */
-const CATCH_UP_DATAGRAMS_PER_PASS_TOTAL = 5000;
-/** How many map intervals a forgotten member is announced as Gone, in case one is lost. */
-const GONE_REPEATS = 3;
-/**
- * A network with more members than this has its map interval spread over every slot of the wheel
- * (each member in the slot its seq picks), so its maps leave evenly rather than in one burst.
- */
-const SPREAD_ABOVE_MEMBERS = 500;
 /**
  * How long the list of a new member of ours waits for the echo of its first cookie: about a
  * round trip makes it verified and exempt from the budget, which meanwhile goes to the cookies of
  * others behind the same address instead of to lists that would leave it empty.
  */
 const COOKIE_ECHO_WAIT_MS = 500;
-/** Extra spacing of join announcements per member of the network, in ms. */
-const JOIN_FLUSH_MS_PER_MEMBER = 0.2;
 
 export class RolodexServer {
   private readonly options: RolodexOptions;
@@ -100,25 +72,11 @@ export class RolodexServer {
   private readonly cookies: ReachabilityCookies;
   /** Null unless started with `relay` (off by default). */
   private readonly relay: RolodexRelay | null;
-  private readonly cookieEchoWaitMs: number;
   private readonly networks = new Map<string, Network>();
-  /** Networks with a pending join announcement or members still catching up. */
-  private readonly active = new Set<Network>();
-  /** Active networks whose join announcement may go out at once (served on the next turn). */
-  private readonly due = new Set<Network>();
-  private readonly wheel: Array<Set<Network>>;
-  /** Networks over SPREAD_ABOVE_MEMBERS, served a slice of members in every slot. */
-  private readonly spread = new Set<Network>();
-  private wheelPosition = 0;
-  /** When the slot at wheelPosition is due; a late timer serves every slot due since. */
-  private slotDueAt = 0;
-  private slotMs = PASS_MS;
+  private readonly schedule: MapSchedule;
   private memberCount = 0;
-  private passTimer: ClockTimer | null = null;
+  private started = false;
   private summaryTimer: ClockTimer | null = null;
-  private immediate: NodeJS.Immediate | null = null;
-  /** Catch-up datagrams still allowed in this pass. */
-  private catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
   private readonly counters = {
     datagramsIn: 0,
     bytesIn: 0,
@@ -149,18 +107,28 @@ export class RolodexServer {
     // the forget time had passed, until the next turn of the secret.
     this.cookies = new ReachabilityCookies(this.options.forgetAfterMs / 2, this.clock.now());
     this.relay = this.options.relay ? new RolodexRelay(this.options, this.networks, (member, cookie, now) => this.relayProven(member, cookie, now)) : null;
-    // Never so long that a member heartbeating at the forget time's pace would be forgotten first.
-    this.cookieEchoWaitMs = Math.min(COOKIE_ECHO_WAIT_MS, this.options.forgetAfterMs / 4);
-    const slots = Math.max(1, Math.round(this.options.mapIntervalMs / Math.min(PASS_MS, this.options.mapIntervalMs)));
-    this.wheel = Array.from({ length: slots }, () => new Set<Network>());
-    this.slotMs = this.options.mapIntervalMs / slots;
+    const timings = {
+      ...this.options,
+      // Never so long that a member heartbeating at the forget time's pace would be forgotten first.
+      cookieEchoWaitMs: Math.min(COOKIE_ECHO_WAIT_MS, this.options.forgetAfterMs / 4),
+    };
+    this.schedule = new MapSchedule(timings, this.clock, {
+      send: (member, datagram, now) => this.send(member, datagram, now),
+      sendCookie: (member, now) => this.sendCookie(member, now),
+      forgot: (count) => {
+        this.memberCount -= count;
+        this.counters.forgotten += count;
+      },
+      removed: (network) => this.networks.delete(network.name),
+      prune: (now) => this.prune(now),
+    });
   }
 
   start(): void {
-    if (this.passTimer) return;
+    if (this.started) return;
+    this.started = true;
     this.transport.onMessage((data, from) => this.receive(data, from));
-    this.slotDueAt = this.clock.now() + this.slotMs;
-    this.passTimer = this.clock.setInterval(() => this.pass(), this.slotMs);
+    this.schedule.start();
     if (this.options.summaryIntervalMs > 0) {
       this.summaryTimer = this.clock.setInterval(() => this.logSummary(), this.options.summaryIntervalMs);
     }
@@ -168,22 +136,20 @@ export class RolodexServer {
 
   /** Stops every timer and closes the transport; nothing is sent afterwards. */
   async stop(): Promise<void> {
-    if (this.passTimer) this.clock.clear(this.passTimer);
+    this.schedule.stop();
     if (this.summaryTimer) this.clock.clear(this.summaryTimer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.passTimer = this.summaryTimer = this.immediate = null;
+    this.summaryTimer = null;
+    this.started = false;
     this.transport.onMessage(() => {});
     await this.transport.close();
   }
 
   stats(): RolodexStats {
-    let catchingUp = 0;
-    for (const network of this.active) catchingUp += network.lagging.size;
     return {
       networks: this.networks.size,
       members: this.memberCount,
       ...this.counters,
-      catchingUp,
+      catchingUp: this.schedule.catchingUp(),
       relayedFrames: this.relay?.counters.frames ?? 0,
       relayedBytes: this.relay?.counters.bytes ?? 0,
       drops: { ...this.drops },
@@ -284,11 +250,8 @@ export class RolodexServer {
         this.drop('network_rate', `refused a new network: its source creates more than ${this.options.networksPerSecond} per second (--network-rate)`, from);
         return;
       }
-      // The slot just passed, so the network's first map interval ends a whole interval from now.
-      const slot = (this.wheelPosition + this.wheel.length - 1) % this.wheel.length;
-      network = new Network(heartbeat.networkName, slot);
+      network = this.schedule.newNetwork(heartbeat.networkName);
       this.networks.set(network.name, network);
-      this.wheel[slot].add(network);
     } else if (network.members.size >= this.options.maxMembersPerNetwork) {
       this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
       return;
@@ -302,7 +265,7 @@ export class RolodexServer {
     this.counters.joins++;
     this.checkCookie(member, heartbeat.cookie, now);
     if (member.meshboi) this.sendCookie(member, now);
-    this.announceJoin(network, now);
+    this.schedule.announceJoin(network, now);
   }
 
   /**
@@ -316,7 +279,7 @@ export class RolodexServer {
     const first = member.opaque === undefined && opaque !== undefined;
     if (entry.localJson !== member.entry.localJson || first) {
       network.reappend(member, entry).opaque = opaque;
-      this.announceJoin(network, now);
+      this.schedule.announceJoin(network, now);
     } else if (opaque !== member.opaque) {
       network.replaceEntry(member, entry);
       member.opaque = opaque;
@@ -357,144 +320,17 @@ export class RolodexServer {
     this.refusals.warn(reason, message, { from: formatEndpoint(from) });
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Scheduling: join announcements, catch-up passes, the map-interval wheel.
-
-  private announceJoin(network: Network, now: number): void {
-    network.joinPending = true;
-    this.active.add(network);
-    if (now < this.nextFlushAt(network)) return;
-    this.due.add(network);
-    this.immediate ??= setImmediate(() => {
-      this.immediate = null;
-      const later = this.clock.now();
-      for (const network of this.due) this.serve(network, later);
-      this.due.clear();
-    });
-  }
-
-  private nextFlushAt(network: Network): number {
-    return network.lastFlushAt + this.options.joinFlushMs + network.members.size * JOIN_FLUSH_MS_PER_MEMBER;
-  }
-
-  /**
-   * Serves the wheel slots that have come due: several when the timer ran late, so map intervals
-   * keep their length on a busy machine, but only for PASS_BUDGET_MS. Past that the rest is
-   * skipped (those intervals stretch) rather than sent in one long burst during which no
-   * heartbeat is read, which would only make the next pass later still. Then catch-ups advance.
-   */
-  private pass(): void {
-    const now = this.clock.now();
-    this.catchUpAllowance = CATCH_UP_DATAGRAMS_PER_PASS_TOTAL;
-    for (let served = 0; now >= this.slotDueAt && served < this.wheel.length; served++) {
-      if (served > 0 && this.clock.now() - now > PASS_BUDGET_MS) break;
-      this.endSlot(now);
-      this.slotDueAt += this.slotMs;
-    }
-    if (now >= this.slotDueAt) this.slotDueAt = now + this.slotMs;
-    for (const network of this.active) this.serve(network, now);
-  }
-
-  /** One wheel slot: its networks, and one phase of every spread network, end a map interval. */
-  private endSlot(now: number): void {
-    const position = this.wheelPosition;
-    const length = this.wheel.length;
-    this.wheelPosition = (position + 1) % length;
-    for (const network of this.wheel[position]) if (!this.spread.has(network)) this.endInterval(network, now, 0, 1);
-    // A spread network's last phase falls on its own slot, where it would end as a whole.
-    for (const network of this.spread) this.endInterval(network, now, (position - network.slot - 1 + 2 * length) % length, length);
-    // A destination in use hears from us every interval; only older buckets may go.
-    if (this.wheelPosition === 0) {
-      this.budget.prune(now, 2 * this.options.mapIntervalMs);
-      this.joinRate.prune(now, 2 * this.options.mapIntervalMs);
-      this.networkRate.prune(now, 2 * this.options.mapIntervalMs);
-      this.relay?.prune(now, 2 * this.options.mapIntervalMs);
-    }
-  }
-
-  /** Announces the network's joins if their spacing has passed, else advances lagging members. */
-  private serve(network: Network, now: number): void {
-    if (network.joinPending && now >= this.nextFlushAt(network)) {
-      network.joinPending = false;
-      network.lastFlushAt = now;
-      for (const member of network.members.values()) this.catchUp(network, member, now);
-    } else {
-      for (const member of network.lagging) this.catchUp(network, member, now);
-    }
-    if (!network.joinPending && network.lagging.size === 0) this.active.delete(network);
-  }
-
-  /**
-   * The end of the map interval for the members of `phase` (seq modulo `phases`): forget the
-   * silent, then one datagram (or more) each. The interval is over once the last phase is done.
-   */
-  private endInterval(network: Network, now: number, phase: number, phases: number): void {
-    const forgotten = network.forgetSilent(now - this.options.forgetAfterMs, GONE_REPEATS, phase, phases);
-    if (forgotten > 0) {
-      this.memberCount -= forgotten;
-      this.counters.forgotten += forgotten;
-    }
-    if (network.members.size === 0) {
-      this.removeNetwork(network);
-      return;
-    }
-    const gone = network.goneLists();
-    for (const member of network.members.values()) {
-      if (member.seq % phases !== phase) continue;
-      if (member.cursor < network.nextSeq) this.catchUp(network, member, now);
-      else this.sendRotation(network, member, now);
-      if (!member.meshboi) continue;
-      for (const list of gone) this.send(member, encodeGoneDatagram(list, member.entry), now);
-      this.sendCookie(member, now);
-    }
-    if (phase !== phases - 1) return;
-    network.endTick();
-    if (network.members.size > SPREAD_ABOVE_MEMBERS) this.spread.add(network);
-    else if (network.members.size <= SPREAD_ABOVE_MEMBERS / 2) this.spread.delete(network);
-  }
-
-  private removeNetwork(network: Network): void {
-    this.networks.delete(network.name);
-    this.wheel[network.slot].delete(network);
-    this.spread.delete(network);
-    this.active.delete(network);
-    this.due.delete(network);
+  /** Once per turn of the map wheel: a destination in use hears from us every interval, so only older buckets may go. */
+  private prune(now: number): void {
+    const idleMs = 2 * this.options.mapIntervalMs;
+    this.budget.prune(now, idleMs);
+    this.joinRate.prune(now, idleMs);
+    this.networkRate.prune(now, idleMs);
+    this.relay?.prune(now, idleMs);
   }
 
   // -------------------------------------------------------------------------------------------
   // Sending.
-
-  /**
-   * Sends a member the chunks from its cursor on, a few per pass and within the pass's overall
-   * allowance; it stays lagging (served again next pass) until it has them all.
-   */
-  private catchUp(network: Network, member: Member, now: number): void {
-    const view = network.view(member.meshboi);
-    const lastSeq = network.lastSeq();
-    const awaitingEcho = member.meshboi && member.verifiedCookie === null && now - member.firstCookieAt < this.cookieEchoWaitMs;
-    for (let sent = 0; sent < CATCH_UP_DATAGRAMS_PER_PASS && this.catchUpAllowance > 0 && !awaitingEcho; sent++) {
-      const index = view.indexFor(member.cursor, lastSeq);
-      if (index < 0) {
-        member.cursor = network.nextSeq;
-        break;
-      }
-      if (!this.send(member, encodeChunkDatagram(view.chunks[index], member.entry, member.meshboi), now)) break;
-      member.cursor = view.cursorAfter(index, network.nextSeq);
-      this.catchUpAllowance--;
-    }
-    if (member.cursor < network.nextSeq) {
-      network.lagging.add(member);
-      this.active.add(network);
-    } else {
-      network.lagging.delete(member);
-    }
-  }
-
-  private sendRotation(network: Network, member: Member, now: number): void {
-    const view = network.view(member.meshboi);
-    const chunk = view.chunks[(member.seq + network.ticks) % view.chunks.length];
-    this.send(member, encodeChunkDatagram(chunk, member.entry, member.meshboi), now);
-  }
 
   /**
    * Sends within the destination's byte budget, which bounds what spoofed heartbeats can aim at a
