@@ -1,5 +1,5 @@
 // meshboi itself: a rolodex on host B and one member on each host, driven through the real CLI,
-// at its default MTU (1200), at the largest MTU its own members carry between them, or through a
+// at its default TUN MTU (1200, raised toward the peer by path MTU probing), at the largest MTU its own members carry between them, or through a
 // relay member, or a rolodex started with --relay, on a third host (UDP between the two members'
 // ports dropped, docs/relays.md).
 import { execFileSync } from 'node:child_process';
@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabHost } from '../lab/host';
-import { startMember, startRolodex, type MeshMember } from '../lab/meshboi';
-import { assertRunning, interfaceMtu, waitForPath, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
+import { startMember, startRolodex, waitFor, type MeshMember } from '../lab/meshboi';
+import { PEER_MTU_CEILING } from '../src/tun/device';
+import { assertRunning, routeMtu, waitForPath, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
 
 const DEFAULT_MTU = 1200;
 /** Probed downwards from here: a DTLS record carries at most 2^14 bytes of plaintext (RFC 6347
@@ -16,6 +17,8 @@ const DEFAULT_MTU = 1200;
 const LARGEST_CANDIDATE_MTU = 16_384;
 const ICMP_AND_IP_HEADERS = 28;
 const ESTABLISH_TIMEOUT_MS = 30_000;
+/** Size probes go out within a second of the session and are retried twice, 2 s apart. */
+const RAISE_TIMEOUT_MS = 10_000;
 
 interface Variant {
   name: string;
@@ -110,8 +113,17 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number, third: L
     }
   }
   const daemons = [...members.map((member) => member.process), rolodex, ...(relay ? [relay.process] : [])];
+  if (!variant.relayed && mtu < PEER_MTU_CEILING) await waitForRaisedMtu(members);
   await waitForPath(client, second.vpnIp, variant.tunName, daemons);
   return { members, daemons };
+}
+
+/** Both members of a direct pair have probed the path and raised the MTU toward each other, as they do within seconds of meeting (docs/member.md, "Path MTU"). */
+async function waitForRaisedMtu(members: readonly MeshMember[]): Promise<void> {
+  const [first, second] = members as [MeshMember, MeshMember];
+  for (const [member, peer] of [[first, second], [second, first]] as const) {
+    await waitFor(`${member.name} to raise the MTU toward ${peer.vpnIp}`, RAISE_TIMEOUT_MS, async () => (await member.peer(peer.vpnIp))?.mtu ?? undefined);
+  }
 }
 
 /** Host A's nftables drop UDP between the pair's member ports both ways: the members can reach each other only through a relay. */
@@ -205,7 +217,7 @@ function meshboiTool(variant: Variant): TunnelTool {
         diagnose: () => describeMembers(started.members),
         serverAddress: second.vpnIp,
         device: variant.tunName,
-        mtu: await interfaceMtu(pair[0], variant.tunName),
+        mtu: await routeMtu(pair[0], second.vpnIp, variant.tunName),
         daemons: started.daemons,
         version: meshboiVersion(),
       };
