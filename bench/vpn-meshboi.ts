@@ -30,6 +30,8 @@ interface Variant {
   subnet: string;
   /** Through a relay member, or a rolodex with --relay, on the third host, direct UDP between the members blocked. */
   relayed?: 'member' | 'rolodex';
+  /** With --no-mtu-probe: every packet at most the TUN MTU, as before path MTU probing. */
+  fixedMtu?: boolean;
 }
 
 /** Fixed member ports of a relayed variant (one pair per port base), so host A's firewall can drop exactly their direct UDP. */
@@ -95,7 +97,7 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number, third: L
       rolodexes: [`${rolodexHost.address}:${variant.rolodexPort}`],
       logLevel: 'warn',
       listenPort: variant.relayed ? RELAYED_PORTS[variant.relayed][index] : 0,
-      extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu)],
+      extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu), ...(variant.fixedMtu ? ['--no-mtu-probe'] : [])],
     }),
   );
   for (const name of Object.keys(profileEnvironment ?? {})) {
@@ -113,7 +115,7 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number, third: L
     }
   }
   const daemons = [...members.map((member) => member.process), rolodex, ...(relay ? [relay.process] : [])];
-  if (!variant.relayed && mtu < PEER_MTU_CEILING) await waitForRaisedMtu(members);
+  if (!variant.relayed && !variant.fixedMtu && mtu < PEER_MTU_CEILING) await waitForRaisedMtu(members);
   await waitForPath(client, second.vpnIp, variant.tunName, daemons);
   return { members, daemons };
 }
@@ -229,5 +231,7 @@ export const meshboiDefault = meshboiTool({ name: 'meshboi', mtu: DEFAULT_MTU, r
 export const meshboiLargest = meshboiTool({ name: 'meshboi-max-mtu', mtu: 'largest', rolodexPort: 6265, tunName: 'mbbench1', subnet: '172.30.4' });
 /** At wireguard-go's default MTU, where an IPv4 outer datagram still fits a 1500-byte link; run only when named. */
 export const meshboi1420 = meshboiTool({ name: 'meshboi-1420', mtu: 1420, rolodexPort: 6266, tunName: 'mbbench2', subnet: '172.30.5' });
+/** At the default TUN MTU with probing off, so 1,300-byte datagrams cross as fragments; run only when named. */
+export const meshboiFixedMtu = meshboiTool({ name: 'meshboi-fixed-mtu', mtu: DEFAULT_MTU, rolodexPort: 6269, tunName: 'mbbench5', subnet: '172.30.8', fixedMtu: true });
 export const meshboiRelayed = meshboiTool({ name: 'meshboi-relayed', mtu: DEFAULT_MTU, rolodexPort: 6267, tunName: 'mbbench3', subnet: '172.30.6', relayed: 'member' });
 export const meshboiRolodexRelayed = meshboiTool({ name: 'meshboi-rolodex-relayed', mtu: DEFAULT_MTU, rolodexPort: 6268, tunName: 'mbbench4', subnet: '172.30.7', relayed: 'rolodex' });
