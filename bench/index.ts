@@ -9,7 +9,7 @@ import { findExecutable, isRoot } from '../lab/tools';
 import { bareLink } from './vpn-bare';
 import { measureRtt, measureTcp, measureUdp, median, shortenReassemblyTimeout, type TcpRun } from './vpn-measure';
 import { measureMemberMemory } from './vpn-memory';
-import { meshboi1420, meshboiDefault, meshboiLargest, meshboiRelayed, meshboiRolodexRelayed, profileMembers } from './vpn-meshboi';
+import { meshboi1420, meshboiDefault, meshboiFixedMtu, meshboiLargest, meshboiRelayed, meshboiRolodexRelayed, profileMembers } from './vpn-meshboi';
 import { nebula } from './vpn-nebula';
 import { findProfile, loadProfile, renderProfiles, summariseProfile, type ProfileSummary } from './vpn-profile';
 import {
@@ -21,7 +21,7 @@ import { wireguardGo } from './vpn-wireguard';
 
 const TOOLS: readonly TunnelTool[] = [bareLink, wireguardGo, nebula, meshboiDefault, meshboiLargest, meshboiRelayed, meshboiRolodexRelayed];
 /** Measured only when --tools names them. */
-const NAMED_ONLY_TOOLS: readonly TunnelTool[] = [meshboi1420];
+const NAMED_ONLY_TOOLS: readonly TunnelTool[] = [meshboi1420, meshboiFixedMtu];
 const MEMORY = 'member-memory';
 /** Host B's ipfrag_time during the run (Linux's default is 30 s); see shortenReassemblyTimeout. */
 const REASSEMBLY_TIMEOUT_SECONDS = 3;

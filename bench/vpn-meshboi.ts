@@ -1,5 +1,5 @@
 // meshboi itself: a rolodex on host B and one member on each host, driven through the real CLI,
-// at its default MTU (1200), at the largest MTU its own members carry between them, or through a
+// at its default TUN MTU (1200, raised toward the peer by path MTU probing), at the largest MTU its own members carry between them, or through a
 // relay member, or a rolodex started with --relay, on a third host (UDP between the two members'
 // ports dropped, docs/relays.md).
 import { execFileSync } from 'node:child_process';
@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabHost } from '../lab/host';
-import { startMember, startRolodex, type MeshMember } from '../lab/meshboi';
-import { assertRunning, interfaceMtu, waitForPath, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
+import { startMember, startRolodex, waitFor, type MeshMember } from '../lab/meshboi';
+import { PEER_MTU_CEILING } from '../src/tun/device';
+import { assertRunning, routeMtu, waitForPath, type HostPair, type Tunnel, type TunnelTool } from './vpn-tunnel';
 
 const DEFAULT_MTU = 1200;
 /** Probed downwards from here: a DTLS record carries at most 2^14 bytes of plaintext (RFC 6347
@@ -16,6 +17,8 @@ const DEFAULT_MTU = 1200;
 const LARGEST_CANDIDATE_MTU = 16_384;
 const ICMP_AND_IP_HEADERS = 28;
 const ESTABLISH_TIMEOUT_MS = 30_000;
+/** Size probes go out within a second of the session and are retried twice, 2 s apart. */
+const RAISE_TIMEOUT_MS = 10_000;
 
 interface Variant {
   name: string;
@@ -27,6 +30,8 @@ interface Variant {
   subnet: string;
   /** Through a relay member, or a rolodex with --relay, on the third host, direct UDP between the members blocked. */
   relayed?: 'member' | 'rolodex';
+  /** With --no-mtu-probe: every packet at most the TUN MTU, as before path MTU probing. */
+  fixedMtu?: boolean;
 }
 
 /** Fixed member ports of a relayed variant (one pair per port base), so host A's firewall can drop exactly their direct UDP. */
@@ -92,7 +97,7 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number, third: L
       rolodexes: [`${rolodexHost.address}:${variant.rolodexPort}`],
       logLevel: 'warn',
       listenPort: variant.relayed ? RELAYED_PORTS[variant.relayed][index] : 0,
-      extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu)],
+      extraArgs: ['--tun-name', variant.tunName, '--tun-mtu', String(mtu), ...(variant.fixedMtu ? ['--no-mtu-probe'] : [])],
     }),
   );
   for (const name of Object.keys(profileEnvironment ?? {})) {
@@ -110,8 +115,17 @@ async function startPair(pair: HostPair, variant: Variant, mtu: number, third: L
     }
   }
   const daemons = [...members.map((member) => member.process), rolodex, ...(relay ? [relay.process] : [])];
+  if (!variant.relayed && !variant.fixedMtu && mtu < PEER_MTU_CEILING) await waitForRaisedMtu(members);
   await waitForPath(client, second.vpnIp, variant.tunName, daemons);
   return { members, daemons };
+}
+
+/** Both members of a direct pair have probed the path and raised the MTU toward each other, as they do within seconds of meeting (docs/member.md, "Path MTU"). */
+async function waitForRaisedMtu(members: readonly MeshMember[]): Promise<void> {
+  const [first, second] = members as [MeshMember, MeshMember];
+  for (const [member, peer] of [[first, second], [second, first]] as const) {
+    await waitFor(`${member.name} to raise the MTU toward ${peer.vpnIp}`, RAISE_TIMEOUT_MS, async () => (await member.peer(peer.vpnIp))?.mtu ?? undefined);
+  }
 }
 
 /** Host A's nftables drop UDP between the pair's member ports both ways: the members can reach each other only through a relay. */
@@ -205,7 +219,7 @@ function meshboiTool(variant: Variant): TunnelTool {
         diagnose: () => describeMembers(started.members),
         serverAddress: second.vpnIp,
         device: variant.tunName,
-        mtu: await interfaceMtu(pair[0], variant.tunName),
+        mtu: await routeMtu(pair[0], second.vpnIp, variant.tunName),
         daemons: started.daemons,
         version: meshboiVersion(),
       };
@@ -217,5 +231,7 @@ export const meshboiDefault = meshboiTool({ name: 'meshboi', mtu: DEFAULT_MTU, r
 export const meshboiLargest = meshboiTool({ name: 'meshboi-max-mtu', mtu: 'largest', rolodexPort: 6265, tunName: 'mbbench1', subnet: '172.30.4' });
 /** At wireguard-go's default MTU, where an IPv4 outer datagram still fits a 1500-byte link; run only when named. */
 export const meshboi1420 = meshboiTool({ name: 'meshboi-1420', mtu: 1420, rolodexPort: 6266, tunName: 'mbbench2', subnet: '172.30.5' });
+/** At the default TUN MTU with probing off, so 1,300-byte datagrams cross as fragments; run only when named. */
+export const meshboiFixedMtu = meshboiTool({ name: 'meshboi-fixed-mtu', mtu: DEFAULT_MTU, rolodexPort: 6269, tunName: 'mbbench5', subnet: '172.30.8', fixedMtu: true });
 export const meshboiRelayed = meshboiTool({ name: 'meshboi-relayed', mtu: DEFAULT_MTU, rolodexPort: 6267, tunName: 'mbbench3', subnet: '172.30.6', relayed: 'member' });
 export const meshboiRolodexRelayed = meshboiTool({ name: 'meshboi-rolodex-relayed', mtu: DEFAULT_MTU, rolodexPort: 6268, tunName: 'mbbench4', subnet: '172.30.7', relayed: 'rolodex' });

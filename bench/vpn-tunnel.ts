@@ -88,6 +88,12 @@ export async function interfaceMtu(host: LabHost, device: string): Promise<numbe
   return Number.parseInt(match[1] as string, 10);
 }
 
+/** The MTU of packets from a host to `address` through `device`: its route's, where one sets it above the device's, else the device's. */
+export async function routeMtu(host: LabHost, address: string, device: string): Promise<number> {
+  const match = /\bmtu (\d+)/.exec(await host.mustExec('ip', ['-o', 'route', 'get', address]));
+  return match ? Number.parseInt(match[1] as string, 10) : interfaceMtu(host, device);
+}
+
 /** The interface a host would use to reach `address`. */
 export async function routeDevice(host: LabHost, address: string): Promise<string> {
   const output = await host.mustExec('ip', ['-o', 'route', 'get', address]);

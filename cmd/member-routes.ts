@@ -1,40 +1,74 @@
-// The process side of subnet routes: keeps the kernel's routes through the TUN device in step with
-// the prefixes accepted from peers (--accept-routes), and checks that an advertising member forwards.
+// The process side of routes through the TUN device: keeps the kernel's table in step with the
+// prefixes accepted from peers (--accept-routes) and with the MTUs probed toward our members
+// (path-mtu.ts), and checks that an advertising member forwards.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../src/log';
 import type { IpPrefix } from '../src/member/ip-prefix';
-import type { DeviceRoutes } from '../src/member/main';
+import type { DeviceRoutes, PeerMtuRoutes } from '../src/member/main';
+import type { VpnAddress } from '../src/member/vpn-address';
 
-/** Routes through `device`, changed with iproute2; failures are logged, as a peer's route is no reason to stop. */
-export class KernelRoutes implements DeviceRoutes {
-  private installed = new Map<string, IpPrefix>();
-  /** Changes run one after another, so a quick add and remove cannot cross. */
+/** Runs iproute2 commands one after another, so a quick add and remove cannot cross; failures are logged, as a peer's route is no reason to stop. */
+class RouteCommands {
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly device: string, private readonly log: Logger) {}
+  constructor(private readonly log: Logger) {}
+
+  /** `done`: what to log once the command succeeded, or null for nothing. */
+  run(args: string[], done: string | null, fields: Record<string, unknown>): void {
+    this.queue = this.queue.then(
+      () =>
+        new Promise((resolve) => {
+          execFile('ip', args, { timeout: 10_000 }, (error, _stdout, stderr) => {
+            if (error) this.log.warn('cannot change a route through the VPN', { command: `ip ${args.join(' ')}`, error: stderr.trim() || error.message });
+            else if (done !== null) this.log.info(done, fields);
+            resolve();
+          });
+        }),
+    );
+  }
+}
+
+/** Routes through `device` toward the prefixes accepted from peers. */
+export class KernelRoutes implements DeviceRoutes {
+  private installed = new Map<string, IpPrefix>();
+  private readonly commands: RouteCommands;
+
+  constructor(private readonly device: string, log: Logger) {
+    this.commands = new RouteCommands(log);
+  }
 
   set(prefixes: readonly IpPrefix[]): void {
     const wanted = new Map(prefixes.map((prefix) => [prefix.text, prefix]));
     const added = [...wanted.values()].filter((prefix) => !this.installed.has(prefix.text));
     const removed = [...this.installed.values()].filter((prefix) => !wanted.has(prefix.text));
     this.installed = wanted;
-    for (const prefix of removed) this.run(['route', 'del', prefix.text, 'dev', this.device], prefix);
-    for (const prefix of added) this.run(['route', 'replace', prefix.text, 'dev', this.device], prefix);
+    for (const prefix of removed) this.change('del', prefix);
+    for (const prefix of added) this.change('replace', prefix);
   }
 
-  private run(args: string[], prefix: IpPrefix): void {
-    const full = [`-${prefix.family}`, ...args];
-    this.queue = this.queue.then(
-      () =>
-        new Promise((resolve) => {
-          execFile('ip', full, { timeout: 10_000 }, (error, _stdout, stderr) => {
-            if (error) this.log.warn('cannot change a route through the VPN', { command: `ip ${full.join(' ')}`, error: stderr.trim() || error.message });
-            else this.log.info(args[1] === 'del' ? 'route removed' : 'route installed', { prefix: prefix.text, device: this.device });
-            resolve();
-          });
-        }),
-    );
+  private change(verb: 'del' | 'replace', prefix: IpPrefix): void {
+    const done = verb === 'del' ? 'route removed' : 'route installed';
+    this.commands.run([`-${prefix.family}`, 'route', verb, prefix.text, 'dev', this.device], done, { prefix: prefix.text, device: this.device });
+  }
+}
+
+/**
+ * One host route per peer address whose probed MTU is above the device's: the kernel sizes packets
+ * (and TCP its segments) to a destination by its route's MTU, which may exceed the device's.
+ */
+export class KernelPeerMtus implements PeerMtuRoutes {
+  private readonly commands: RouteCommands;
+
+  constructor(private readonly device: string, log: Logger) {
+    this.commands = new RouteCommands(log);
+  }
+
+  set(address: VpnAddress, mtu: number | null): void {
+    const host = `${address.text}/${address.family === 4 ? 32 : 128}`;
+    const args = [`-${address.family}`, 'route', mtu === null ? 'del' : 'replace', host, 'dev', this.device, ...(mtu === null ? [] : ['mtu', String(mtu)])];
+    // The member logs each MTU it finds; only a failure is news here.
+    this.commands.run(args, null, {});
   }
 }
 

@@ -11,7 +11,7 @@ import { CliError } from './cli-error';
 import os from 'node:os';
 import { bindAddressFor, computeLocalEndpoints, inAnyVpn, parseRolodexAddress, parseVpnIps, resolveRolodexes } from './member-config';
 import { openNameSockets, registerWithResolver, resolverDomains } from './member-names';
-import { checkForwarding, KernelRoutes } from './member-routes';
+import { checkForwarding, KernelPeerMtus, KernelRoutes } from './member-routes';
 import { nameFromHostname, zoneOf } from '../src/member/names';
 import type { LinkMode } from '../src/member/peer-info';
 import { startMember, type Member } from '../src/member/main';
@@ -53,6 +53,8 @@ export interface MemberCliOptions {
   relay?: boolean;
   /** False with --no-relays: never reach a peer through a relay. */
   relays: boolean;
+  /** False with --no-mtu-probe: every peer keeps the device MTU (path-mtu.ts). */
+  mtuProbe: boolean;
   metricsAddress?: MetricsAddress;
 }
 
@@ -132,7 +134,7 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
         relay: options.relay ?? false,
         useRelays: options.relays,
       },
-      { transport, device, dns, routes: options.acceptRoutes ? new KernelRoutes(device.name, log) : undefined },
+      { transport, device, dns, routes: options.acceptRoutes ? new KernelRoutes(device.name, log) : undefined, peerMtus: peerMtusFor(options, identity !== null, device.name) },
     );
     member = started;
     cleanups.push(() => started.stop());
@@ -149,6 +151,16 @@ export async function runMember(options: MemberCliOptions, env: NodeJS.ProcessEn
     stopSignal.dispose();
     await runCleanups(cleanups);
   }
+}
+
+/** Routes with probed MTUs, unless turned off; a member that drops root could not change them later. */
+function peerMtusFor(options: MemberCliOptions, dropsRoot: boolean, device: string): KernelPeerMtus | undefined {
+  if (!options.mtuProbe) return undefined;
+  if (dropsRoot) {
+    log.info('path MTU probing is off with --user: its routes need root; every peer keeps the TUN MTU');
+    return undefined;
+  }
+  return new KernelPeerMtus(device, log);
 }
 
 /** Undoes start-up in reverse: member (close_notify), UDP socket, TUN device, control socket. */

@@ -84,6 +84,7 @@ export function addMemberCommand(program: Command): void {
     .option('--control-socket <path>', 'Unix socket for `meshboi status` (default /run/meshboi/<tun-name>.sock)')
     .option('--relay', 'forward for members of this network that cannot reach each other (their sessions stay end-to-end encrypted)')
     .option('--no-relays', 'never reach a peer through a member that relays')
+    .option('--no-mtu-probe', 'keep the TUN MTU toward every peer, instead of probing each direct path to one of our members for a larger one')
     .option('--user <user>', 'drop root to this user once the TUN device and sockets are open')
     .option('--group <group>', 'with --user: the group to run as (default: the user\'s primary group)')
     .addOption(metricsAddressOption())

@@ -12,6 +12,8 @@ const PEER_COLUMNS: Array<[header: string, cell: (peer: Peer) => string]> = [
   ['ROLE', (peer) => peer.role],
   ['STATE', (peer) => peer.state],
   ['PATH', (peer) => (peer.path === null ? '-' : peer.path === 'direct' ? 'direct' : `relay ${peer.relay}`)],
+  // A probed MTU above the device's (docs/member.md, "Path MTU"); '-' is the device's own.
+  ['MTU', (peer) => (peer.mtu === null ? '-' : String(peer.mtu))],
   ['KIND', (peer) => peer.kind],
   ['HANDSHAKE', (peer) => formatAgo(peer.sinceHandshakeMs)],
   ['LAST PACKET', (peer) => formatAgo(peer.sinceLastPacketMs)],

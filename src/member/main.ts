@@ -9,6 +9,7 @@ import { formatEndpoint } from '../net/transport';
 import type { PacketDevice } from '../tun/device';
 import { AttemptManager, type AttemptTimings } from './attempt-manager';
 import { PathFactory } from './path-factory';
+import { PathMtu, type PeerMtuRoutes } from './path-mtu';
 import { UnansweredBudget } from './unanswered-budget';
 import { BlindNetwork } from './blind-network';
 import { FastPath } from './fast-path';
@@ -41,6 +42,7 @@ import { RELAY_FRAME_TYPES } from '../relay/wire';
 
 export type { MemberStatus, PeerStatus } from './status';
 export { ProbeError, type ProbeResult } from './probes';
+export type { PeerMtuRoutes } from './path-mtu';
 
 export interface MemberConfig {
   network: string;
@@ -158,6 +160,8 @@ export async function startMember(
     dns?: DatagramTransport[];
     /** Where accepted routes are installed; without it --accept-routes only changes what we accept. */
     routes?: DeviceRoutes;
+    /** Where routes with a probed MTU above the device's go; without it every peer keeps the device MTU. */
+    peerMtus?: PeerMtuRoutes;
   },
   options: MemberOptions = {},
 ): Promise<Member> {
@@ -241,7 +245,7 @@ export async function startMember(
       },
       // Probe records of our own peers are told from IP packets by their first byte (probe-codec.ts).
       data: (path, plaintext) => {
-        if (!probes.receive(path, plaintext)) outside.deliver(path, plaintext);
+        if (!probes.receive(path, plaintext) && !pathMtu?.receive(path, plaintext)) outside.deliver(path, plaintext);
       },
       closed: (path, reason) => {
         handshakes.closed(path, reason);
@@ -309,6 +313,8 @@ export async function startMember(
   const handshakes = new HandshakeWatch(clock, log);
   // Round trips on a LAN take well under a millisecond: the system clock's Date.now() would say 0.
   const probes = new Probes(store, timers, timings.probeTimeoutMs, options.clock ? () => clock.now() : () => performance.now());
+  // A TAP device carries Ethernet frames, which routes cannot size per peer.
+  const pathMtu = io.peerMtus && !frames && ours ? new PathMtu(store, device.mtu, io.peerMtus, timers, log.child({ component: 'path-mtu' })) : null;
 
   outside.attach(transport);
   if (frames) frames.attach(device);
@@ -317,6 +323,7 @@ export async function startMember(
   liveness.start(sessions, attempts);
   if (fastPath) timers.every(FAST_PATH_SYNC_MS, () => fastPath.sync());
   transport.start(timers);
+  pathMtu?.start();
   if (ours) peerInfo.attach(control, Math.max(1, Math.floor(timings.keepaliveMs / 2)));
   log.info('member started', {
     network: config.network,
@@ -337,7 +344,7 @@ export async function startMember(
       fastPath?.sync();
       const now = clock.now();
       const self = rolodex.outsideAddress();
-      const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer), names?.zone ?? null, peer.active && transport.relayOf(peer.active)));
+      const peers = [...store.peers.values()].map((peer) => peerStatus(peer, now, handshakes.forPeer(peer), names?.zone ?? null, peer.active && transport.relayOf(peer.active), pathMtu?.of(peer) ?? null));
       return {
         network: config.network,
         vpnIp: vpn.text,

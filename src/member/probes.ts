@@ -90,14 +90,15 @@ export class Probes {
   }
 
   /**
-   * A record's plaintext from `path`: true when it was a probe record of one of our own peers
-   * (answered, or matched to our probe), false for anything the packet path should handle.
+   * A record's plaintext from `path`: true when it was a ping probe record of one of our own peers
+   * (answered, or matched to our probe), false for anything else (size probes are path-mtu.ts's).
    */
   receive(path: Path, plaintext: Buffer): boolean {
     if (!isProbeRecord(plaintext) || !path.info?.peerIsMeshboi) return false;
     const decoded = decodeProbeRecord(plaintext);
     if (!decoded.ok) return false;
     const { type, id } = decoded.value;
+    if (type === 'size' || type === 'size-reply') return false;
     if (type === 'probe') {
       path.session.send(encodeProbeRecord({ type: 'reply', id }));
       return true;

@@ -40,6 +40,8 @@ export interface PeerStatus {
   relay: string | null;
   /** Why the session is not direct: the last direct round's failure; null when direct or not yet known. */
   notDirect: string | null;
+  /** The MTU of the route to the peer when a size probe raised it above the device's (path-mtu.ts); null: the device MTU. */
+  mtu: number | null;
   /** Handshakes with this peer since we first heard of it: completed, and failed by cause. */
   handshakes: HandshakeCounts;
   /**
@@ -75,8 +77,8 @@ export interface MemberStatus {
   relay: RelayStatus | null;
 }
 
-/** `zone`: the labels our names end in, null when names are off; `relay`: the VPN IP of the relay member (or "rolodex ADDRESS:PORT") the active session runs through, null when direct. */
-export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts, zone: readonly string[] | null, relay: string | null): PeerStatus {
+/** `zone`: the labels our names end in, null when names are off; `relay`: the VPN IP of the relay member (or "rolodex ADDRESS:PORT") the active session runs through, null when direct; `mtu`: a probed MTU above the device's. */
+export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts, zone: readonly string[] | null, relay: string | null, mtu: number | null): PeerStatus {
   const path = peer.active;
   const suite = path?.info?.cipherSuite;
   const state = peer.state === 'punching' && peer.lastError !== null ? 'failed' : peer.state;
@@ -102,6 +104,7 @@ export function peerStatus(peer: Peer, now: number, handshakes: HandshakeCounts,
     path: path === null ? null : relay === null ? 'direct' : 'relay',
     relay,
     notDirect: relay === null ? null : (peer.lastError ?? 'direct punching not tried yet'),
+    mtu,
     handshakes: { completed: handshakes.completed, failed: { ...handshakes.failed } },
     dtls: [...currentPaths(peer)].reduce((sum, path) => addSessionCounters(sum, path.session.counters), addSessionCounters(emptySessionCounters(), peer.endedSessions)),
   };

@@ -1,6 +1,13 @@
 // The packet-device seam: a TUN device (or an in-memory fake) that yields and accepts whole IP packets.
 import type { WriteHandover } from '../dtls/index';
 
+/**
+ * The largest packet a route to one peer may carry above the device MTU (member/path-mtu.ts): an
+ * Ethernet payload, since the records carrying it must fit an Ethernet-sized underlay. A device
+ * reads and writes packets up to the larger of this and its MTU.
+ */
+export const PEER_MTU_CEILING = 1500;
+
 export type PacketsHandler = (packets: readonly Buffer[]) => void;
 
 /**

@@ -7,7 +7,7 @@ import { getSystemErrorName } from 'node:util';
 import { Address4, Address6 } from 'ip-address';
 import { logger } from '../log';
 import type { WriteHandover } from '../dtls/index';
-import type { NativeSend, NativeSendCounters, PacketDevice, PacketsHandler } from './device';
+import { PEER_MTU_CEILING, type NativeSend, type NativeSendCounters, type PacketDevice, type PacketsHandler } from './device';
 
 export type TunMode = 'tun' | 'tap';
 
@@ -373,8 +373,9 @@ function loadAddon(): NativeAddon {
 }
 
 function openNative(addon: NativeAddon, devicePath: string, name: string, mode: TunMode, mtu: number, offloads: boolean, netns?: string) {
-  // One byte more than the largest legal frame, so a read that fills a slot reveals truncation.
-  const slotSize = Math.ceil((mtu + LINK_HEADER_ROOM + 1) / 64) * 64;
+  // One byte more than the largest legal frame, so a read that fills a slot reveals truncation; a
+  // route to one peer may carry packets up to PEER_MTU_CEILING (member/path-mtu.ts).
+  const slotSize = Math.ceil((Math.max(mtu, PEER_MTU_CEILING) + LINK_HEADER_ROOM + 1) / 64) * 64;
   const slab = Buffer.allocUnsafeSlow(slotSize * BATCH_SLOTS);
   const lengths = new Uint32Array(BATCH_SLOTS);
   try {

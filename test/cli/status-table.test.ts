@@ -19,10 +19,10 @@ test('the status table shows every column for every peer, sorted by VPN IP, with
     '  198.51.100.9:6264  never     no',
     '',
     'peers (3, 2 established):',
-    '  VPN IP                     NAME                   ROUTES       OUTSIDE                               ROLE    STATE        PATH    KIND      HANDSHAKE  LAST PACKET  PACKETS IN/OUT  BYTES IN/OUT  DROPS                               DTLS DROPS           HANDSHAKES                   LAST ERROR',
-    '  192.168.50.2,fd00:6d62::2  laptop.office.meshboi  10.1.0.0/24  203.0.113.7:41999 via 10.1.0.6:41999  server  established  direct  meshboi   42s ago    1s ago       7/9             700B/900B     -                                   -                    1 ok                         -',
-    '  192.168.50.10              -                      -            198.51.100.77:5000                    client  established  direct  original  1h02m ago  850ms ago    1200/1100       1.5MiB/512B   spoofed_source=5,not_established=2  auth=20000,replay=3  3 ok, failed timeout=1       -',
-    '  ?                          -                      -            192.0.2.44:6000                       client  handshaking  -       unknown   never      never        0/0             0B/0B         -                                   -                    0 ok, failed psk_mismatch=2  handshake timed out after 6 tries; retrying in 8s',
+    '  VPN IP                     NAME                   ROUTES       OUTSIDE                               ROLE    STATE        PATH    MTU   KIND      HANDSHAKE  LAST PACKET  PACKETS IN/OUT  BYTES IN/OUT  DROPS                               DTLS DROPS           HANDSHAKES                   LAST ERROR',
+    '  192.168.50.2,fd00:6d62::2  laptop.office.meshboi  10.1.0.0/24  203.0.113.7:41999 via 10.1.0.6:41999  server  established  direct  1395  meshboi   42s ago    1s ago       7/9             700B/900B     -                                   -                    1 ok                         -',
+    '  192.168.50.10              -                      -            198.51.100.77:5000                    client  established  direct  -     original  1h02m ago  850ms ago    1200/1100       1.5MiB/512B   spoofed_source=5,not_established=2  auth=20000,replay=3  3 ok, failed timeout=1       -',
+    '  ?                          -                      -            192.0.2.44:6000                       client  handshaking  -       -     unknown   never      never        0/0             0B/0B         -                                   -                    0 ok, failed psk_mismatch=2  handshake timed out after 6 tries; retrying in 8s',
     '',
   ];
   assert.equal(renderStatus(STATUS_FIXTURE), expected.join('\n'));

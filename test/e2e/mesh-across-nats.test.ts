@@ -55,6 +55,20 @@ describe('a mesh across cone NATs', { skip: E2E_SKIP }, () => {
       assert.ok(a1ToB1 && a1ToB1.packetsIn > 0 && a1ToB1.packetsOut > 0, 'the pings went through the a1-b1 session');
     }));
 
+  test('between our members behind two NATs the MTU is raised above the TUN device\'s, and a DF ping of that size crosses whole', () =>
+    fixture.run(async ({ mesh }) => {
+      await waitForFullMesh(mesh.members, MESH_TIMEOUT_MS);
+      const a1 = member('a1');
+      const raised = await waitFor('a1 to raise the MTU toward b1', 10_000, async () => (await a1.peer('192.168.50.4'))?.mtu ?? undefined);
+      assert.ok(raised > 1200 && raised <= 1500 - 28 - 29, `MTU ${raised}: above the device's 1200, and records that fit a 1500-byte link`);
+      assert.match(await a1.host.mustExec('ip', ['route', 'get', '192.168.50.4']), new RegExp(`mtu ${raised}\\b`));
+      // With DF set the kernel refuses locally any packet above the route's MTU: this one crosses in one record or not at all.
+      const ping = await a1.host.exec('ping', ['-q', '-n', '-M', 'do', '-s', String(raised - 28), '-c', '3', '-i', '0.2', '-w', '5', '192.168.50.4']);
+      assert.match(ping.stdout, / 3 received/, `${ping.stdout}${ping.stderr}`);
+      const toPub = await a1.peer('192.168.50.1');
+      assert.equal(toPub?.mtu, raised, 'the same size toward a member on the internet');
+    }));
+
   test('two members behind the same NAT reach each other directly and everyone else', () =>
     fixture.run(async () => {
       const a2 = member('a2');

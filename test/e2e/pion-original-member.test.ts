@@ -61,6 +61,7 @@ describe('pion: an original-style member among ours', { skip: E2E_SKIP }, () => 
       for (const member of mesh.members) {
         const peer = await member.peer(PION_VPN_IP);
         assert.equal(peer?.kind, 'original');
+        assert.equal(peer?.mtu, null, 'an original peer keeps the TUN MTU: it is sent no size probe');
         roles.push(`${member.name}: ${peer?.role}`);
       }
       assert.deepEqual(roles, ['pub: client', 'b1: server'], 'the pion peer plays both roles');

@@ -51,6 +51,8 @@ export interface MeshMember {
   dns: MemoryTransport[];
   /** Each set of accepted routes the member asked its device for, in order. */
   routes: IpPrefix[][];
+  /** The routes with a probed MTU the member holds now, by VPN address. */
+  peerMtus: Map<string, number>;
 }
 
 export interface MemberOptions {
@@ -121,13 +123,20 @@ export class Mesh extends Simulation {
     };
     const dns = options.dns ? [this.network.attach(options.vpnIp, 53)] : [];
     const routes: IpPrefix[][] = [];
+    const peerMtus = new Map<string, number>();
     const { log, capture } = capturedLogger();
     const member = await startMember(
       config,
-      { transport, device, dns, routes: { set: (prefixes) => routes.push([...prefixes]) } },
+      {
+        transport,
+        device,
+        dns,
+        routes: { set: (prefixes) => routes.push([...prefixes]) },
+        peerMtus: { set: (address, mtu) => (mtu === null ? peerMtus.delete(address.text) : peerMtus.set(address.text, mtu)) },
+      },
       { timings: { ...FAST_TIMINGS, ...options.timings }, log, clock: this.clock },
     );
-    const entry = { name, member, device, transport, dns, routes, config, logs: capture };
+    const entry = { name, member, device, transport, dns, routes, peerMtus, config, logs: capture };
     this.members.set(name, entry);
     return entry;
   }

@@ -30,3 +30,16 @@ test('a record of the wrong length or an unknown type is refused with the reason
   assert.deepEqual(decodeProbeRecord(Buffer.from('1f00000001', 'hex')), { ok: false, error: 'unknown probe record type 15' });
   assert.throws(() => encodeProbeRecord({ type: 'probe', id: -1 }), /not a u32/);
 });
+
+test('a size probe is padded to the size it tries and decodes with that length; its reply is five bytes', () => {
+  const probe = encodeProbeRecord({ type: 'size', id: 0x0a0b0c0d, length: 1400 });
+  assert.equal(probe.length, 1400);
+  assert.deepEqual(probe.subarray(0, 5), Buffer.from('130a0b0c0d', 'hex'));
+  assert.ok(probe.subarray(5).every((byte) => byte === 0));
+  assert.deepEqual(decodeProbeRecord(probe), { ok: true, value: { type: 'size', id: 0x0a0b0c0d, length: 1400 } });
+  assert.deepEqual(encodeProbeRecord({ type: 'size-reply', id: 3 }), Buffer.from('1400000003', 'hex'));
+  assert.deepEqual(decodeProbeRecord(Buffer.from('1400000003', 'hex')), { ok: true, value: { type: 'size-reply', id: 3 } });
+  assert.deepEqual(decodeProbeRecord(probe.subarray(0, 3)), { ok: false, error: `a size record is at least ${PROBE_RECORD_BYTES} bytes, got 3` });
+  assert.deepEqual(decodeProbeRecord(Buffer.from('140000000300', 'hex')), { ok: false, error: `a size-reply record is ${PROBE_RECORD_BYTES} bytes, got 6` });
+  assert.throws(() => encodeProbeRecord({ type: 'size', id: 1, length: 4 }), /shorter than its 5-byte header/);
+});
