@@ -299,7 +299,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     size_t at = 0;
     for (size_t i = 0; i < kCounterCount && at < out.ElementLength(); i++) out[at++] = counters_[i];
     for (size_t i = 0; i < fast::kSendCounterCount && at < out.ElementLength(); i++) out[at++] = send_.counters()[i];
-    if (at < out.ElementLength()) out[at] = static_cast<double>(send_.armed());
+    if (at < out.ElementLength()) out[at++] = static_cast<double>(send_.armed());
+    // This addon's own copy of batch::gsoRefusedErrno: the UDP addon keeps another.
+    if (at < out.ElementLength()) out[at] = batch::gsoRefusedErrno;
   }
 
   // attachSocket(fd): the UDP socket the native send path sends through; -1 stops (disarm every peer first).

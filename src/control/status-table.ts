@@ -87,7 +87,8 @@ function formatNativePath(native: NonNullable<MemberStatus['nativePath']>): stri
   const drops = formatDrops({ replay: receive.droppedReplay, auth: receive.droppedAuth, malformed: receive.malformed, tun_full: receive.deviceDrops });
   return (
     `${receive.armed} sessions; in ${receive.packets} packets (${formatBytes(receive.bytes)}) to tun, ${receive.openedUp} opened for JavaScript, ` +
-    `dropped ${drops}; out ${send.sent} records sent, ${send.refused} refused`
+    `dropped ${drops}; out ${send.sent} records sent, ${send.refused} refused` +
+    (native.sendProblem === '' ? '' : ` (missing: ${native.sendProblem})`)
   );
 }
 

@@ -8,6 +8,7 @@
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Endpoint, NativeReceive, NativeReceiveCounters } from '../net/transport';
+import { gsoProblem } from '../net/udp-transport';
 import type { NativeSend, NativeSendCounters, PacketDevice } from '../tun/device';
 import type { Path } from './peer';
 import type { PeerStore } from './peer-store';
@@ -21,6 +22,8 @@ export interface FastPathStatus {
   problem: string;
   receive: NativeReceiveCounters | null;
   send: NativeSendCounters | null;
+  /** Why the native send path sends each record as its own datagram ('' while UDP GSO works). */
+  sendProblem: string;
 }
 
 interface Armed {
@@ -43,13 +46,14 @@ export class FastPath {
   private readonly receive: NativeReceive | null;
   private readonly send: NativeSend | null;
   readonly problem: string;
+  private gsoRefusalLogged = false;
 
   constructor(
     receive: NativeReceive | null,
     device: PacketDevice,
     private readonly store: PeerStore,
     private readonly clock: Clock,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     const descriptor = device.descriptor ?? null;
     const send = device.nativeSend ?? null;
@@ -123,6 +127,13 @@ export class FastPath {
   sync(): void {
     const now = this.clock.now();
     for (const [path, armed] of this.armed) this.syncPath(path, armed, now);
+    if (!this.gsoRefusalLogged && this.send !== null) {
+      const errno = this.send.counters().gsoRefusedErrno;
+      if (errno !== 0) {
+        this.gsoRefusalLogged = true;
+        this.log.warn('UDP GSO stopped on the native send path; its records now leave one message each', { reason: gsoProblem(errno) });
+      }
+    }
   }
 
   /** Disarms every path and lets go of the device and the socket, before either closes. */
@@ -134,7 +145,9 @@ export class FastPath {
 
   status(): FastPathStatus {
     this.sync();
-    return { enabled: this.receive !== null, problem: this.problem, receive: this.receive?.counters() ?? null, send: this.send?.counters() ?? null };
+    const send = this.send?.counters() ?? null;
+    const sendProblem = send !== null && send.gsoRefusedErrno !== 0 ? gsoProblem(send.gsoRefusedErrno) : '';
+    return { enabled: this.receive !== null, problem: this.problem, receive: this.receive?.counters() ?? null, send, sendProblem };
   }
 
   private takeBackRead(path: Path, receive: NativeReceive): void {

@@ -443,7 +443,8 @@ const EMPTY = new Uint8Array(0);
  */
 const TURN_END = Promise.resolve();
 
-function gsoProblem(errno: number): string {
+/** Why UDP GSO stopped, for logs and status, from the errno the addon kept. */
+export function gsoProblem(errno: number): string {
   const name = getSystemErrorName(-errno);
   const why = name === 'EIO' ? "the outgoing device lacks checksum offload" : 'the kernel refused segmented sends again and again';
   return `UDP GSO is off (${name}: ${why}): each datagram leaves as its own message`;

@@ -34,6 +34,8 @@ export interface NativeSendCounters {
   sent: number;
   refused: number;
   armed: number;
+  /** The errno with which the kernel stopped UDP GSO for the native send path; 0 while GSO works. */
+  gsoRefusedErrno: number;
 }
 
 export interface PacketDevice {

@@ -137,8 +137,8 @@ interface NativeTunDevice {
   close(): void;
 }
 
-/** After COUNTER_NAMES: fast::SendCounter in native/fast-send.h, then the armed peers. */
-const SEND_COUNTER_NAMES = ['sent', 'refused', 'armed'] as const satisfies ReadonlyArray<keyof NativeSendCounters>;
+/** After COUNTER_NAMES: fast::SendCounter in native/fast-send.h, the armed peers, then the errno that stopped GSO. */
+const SEND_COUNTER_NAMES = ['sent', 'refused', 'armed', 'gsoRefusedErrno'] as const satisfies ReadonlyArray<keyof NativeSendCounters>;
 
 /** The addon's offload codecs without a device, for tests and fuzzing (native/offload.h). */
 export interface OffloadCodec {

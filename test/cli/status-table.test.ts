@@ -45,8 +45,10 @@ test('a member without peers or a map yet says so', () => {
   assert.match(text, /drops not charged to a peer: -/);
   const plain = renderStatus({ ...STATUS_FIXTURE, offloads: { tun: null, udp: { enabled: [], problem: 'no addon' } } });
   assert.match(plain, /^offloads: tun none; udp none \(missing: no addon\)$/m);
-  const off = renderStatus({ ...STATUS_FIXTURE, nativePath: { enabled: false, problem: 'no addon', receive: null, send: null } });
+  const off = renderStatus({ ...STATUS_FIXTURE, nativePath: { enabled: false, problem: 'no addon', receive: null, send: null, sendProblem: '' } });
   assert.match(off, /^native path: off \(no addon\)$/m);
+  const noGso = renderStatus({ ...STATUS_FIXTURE, nativePath: { ...STATUS_FIXTURE.nativePath!, sendProblem: 'UDP GSO is off (EIO)' } });
+  assert.match(noGso, /^native path: .*, 0 refused \(missing: UDP GSO is off \(EIO\)\)$/m);
   assert.match(text, /peers \(0, 0 established\):\n  none yet/);
 });
 
