@@ -223,8 +223,9 @@ export class RolodexServer {
       this.checkCookie(known, heartbeat.cookie, now);
       // A cookie the budget held back goes with the next heartbeat rather than a whole interval later.
       if (known.meshboi) this.sendCookie(known, now);
-      if (heartbeat.local.length === 0 && known.entry.localJson === '' && heartbeat.opaque === known.opaque) return;
-      this.changed(network, known, renderEntry(from, heartbeat.local, heartbeat.opaque), heartbeat.opaque, now);
+      const relayTo = this.relaysTo(known);
+      if (heartbeat.local.length === 0 && known.entry.localJson === '' && heartbeat.opaque === known.opaque && relayTo === (known.entry.relayJson !== '')) return;
+      this.changed(network, known, renderEntry(from, heartbeat.local, heartbeat.opaque, relayTo), heartbeat.opaque, now);
       return;
     }
     if (Buffer.byteLength(heartbeat.networkName) > this.options.maxNameBytes) {
@@ -256,7 +257,7 @@ export class RolodexServer {
       this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
       return;
     }
-    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local, heartbeat.opaque), source, heartbeat.meshboi, now);
+    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local, heartbeat.opaque, this.relay !== null && heartbeat.relay === true), source, heartbeat.meshboi, now);
     member.opaque = heartbeat.opaque;
     member.takesRelay = heartbeat.relay === true;
     network.append(member);
@@ -269,18 +270,26 @@ export class RolodexServer {
   }
 
   /**
-   * A known member's heartbeat with other LAN endpoints or another opaque field. New LAN endpoints,
-   * or a first opaque field, are announced like a newcomer (a blind network's members try nobody
-   * without one). A changed opaque field (a blind member's voucher, resealed every minute) only
-   * replaces the entry in place: later maps and the rotation carry it, so a minute's refresh of
-   * every member costs no announcement to everyone.
+   * Whether maps list the member in `RelayTo`: we relay and it takes relay frames. Its peers then
+   * try it through us, and never one we would refuse as `relay_no_route` (an original member).
+   */
+  private relaysTo(member: Member): boolean {
+    return this.relay !== null && member.takesRelay;
+  }
+
+  /**
+   * A known member's heartbeat with other LAN endpoints, another opaque field or another `Relay`.
+   * New LAN endpoints, or a first opaque field, are announced like a newcomer (a blind network's
+   * members try nobody without one). A changed opaque field (a blind member's voucher, resealed
+   * every minute) or relay flag only replaces the entry in place: later maps and the rotation
+   * carry it, so a minute's refresh of every member costs no announcement to everyone.
    */
   private changed(network: Network, member: Member, entry: RenderedEntry, opaque: string | undefined, now: number): void {
     const first = member.opaque === undefined && opaque !== undefined;
     if (entry.localJson !== member.entry.localJson || first) {
       network.reappend(member, entry).opaque = opaque;
       this.schedule.announceJoin(network, now);
-    } else if (opaque !== member.opaque) {
+    } else if (opaque !== member.opaque || entry.relayJson !== member.entry.relayJson) {
       network.replaceEntry(member, entry);
       member.opaque = opaque;
     }

@@ -52,6 +52,8 @@ export interface NetworkMap {
   opaque: Map<string, string>;
   /** The rolodex relays for us (`Meshboi.Relay` beside a cookie, see encodeCookieDatagram). */
   relay?: boolean;
+  /** The members listed that the rolodex relays to (`Meshboi.RelayTo`), keyed like `local`; absent when none. */
+  relayTo?: Set<string>;
 }
 
 export type RolodexCodecReason =
@@ -323,6 +325,7 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
   let local = new Map<string, Endpoint[]>();
   let gone: Endpoint[] = [];
   let opaque = new Map<string, string>();
+  let relayTo: Set<string> | null = null;
   if (extension.value) {
     const table = parseEndpointTable(extension.value.Local, 'Meshboi.Local', '["ip:port", ...]', (list) => parseEndpointList(list, 'Meshboi.Local entry', MAX_LOCAL_ENDPOINTS));
     if (!table.ok) return table;
@@ -335,6 +338,11 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
       if (!endpoints.ok) return endpoints;
       gone = endpoints.value;
     }
+    if (extension.value.RelayTo !== undefined) {
+      const endpoints = parseEndpointList(extension.value.RelayTo, 'Meshboi.RelayTo', Number.MAX_SAFE_INTEGER);
+      if (!endpoints.ok) return endpoints;
+      relayTo = new Set(endpoints.value.map(formatEndpoint));
+    }
   }
   const cookie = parseCookie(extension.value);
   if (!cookie.ok) return cookie;
@@ -343,6 +351,7 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
   const map: NetworkMap = { addresses: addresses.value, yourIndex: yourIndex as number, local, gone, meshboi: extension.value !== null, opaque };
   if (cookie.value !== undefined) map.cookie = cookie.value;
   if (relay.value) map.relay = true;
+  if (relayTo !== null) map.relayTo = relayTo;
   return { ok: true, value: map };
 }
 
@@ -352,8 +361,8 @@ export function decodeMap(bytes: Uint8Array): Decoded<NetworkMap> {
 // recipient, the recipient's own entry in front (YourIndex 0).
 //
 //   {"Addresses":[<recipient>,<chunk entries>],"YourIndex":n
-//     [,"Meshboi":{"V":1,"Local":{<chunk local entries>}[,"Opaque":{<chunk opaque entries>}]}]}
-//                                                                     (maps: joins, rotation)
+//     [,"Meshboi":{"V":1,"Local":{<chunk local entries>}[,"Opaque":{<chunk opaque entries>}]
+//        [,"RelayTo":[<chunk entries relayed to>]]}]}                    (maps: joins, rotation)
 //   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Gone":[...]}}   (forgotten members)
 //   {"Addresses":[<recipient>],"YourIndex":0,"Meshboi":{"V":1,"Cookie":"..."[,"Relay":1]}}
 //                                                             (verification; we relay for you)
@@ -368,6 +377,8 @@ export interface RenderedEntry {
   readonly localJson: string;
   /** `"1.2.3.4:5":"<base64>"`, or '' when the member sent no opaque field. */
   readonly opaqueJson: string;
+  /** `"1.2.3.4:5"` when the rolodex relays to the member (it relays and the member takes frames), else ''. */
+  readonly relayJson: string;
 }
 
 /** A run of entries rendered once and shared by every recipient's datagram. */
@@ -379,6 +390,8 @@ export interface MapChunk {
   readonly localJson: string;
   /** The non-empty opaque entries joined by commas ('' for a chunk meant for original recipients). */
   readonly opaqueJson: string;
+  /** The non-empty relay entries joined by commas ('' for a chunk meant for original recipients). */
+  readonly relayJson: string;
 }
 
 const MAP_OPEN = '{"Addresses":[';
@@ -387,18 +400,19 @@ const EXTENSION_OPEN = `,"Meshboi":{"V":${EXTENSION_VERSION},`;
 const LOCAL_OPEN = `${EXTENSION_OPEN}"Local":{`;
 const GONE_OPEN = `${EXTENSION_OPEN}"Gone":[`;
 const OPAQUE_OPEN = ',"Opaque":{';
+const RELAY_TO_OPEN = ',"RelayTo":[';
 /** The longest entry a recipient adds in front of a chunk: an IPv6 endpoint, quotes and comma. */
 const RECIPIENT_RESERVE = '"[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",'.length;
 /** Room for YourIndex: a chunk never holds 10,000 entries in 1,200 bytes. */
 const INDEX_RESERVE = 4;
 
-export function renderEntry(outside: Endpoint, local: readonly Endpoint[], opaque?: string): RenderedEntry {
+export function renderEntry(outside: Endpoint, local: readonly Endpoint[], opaque?: string, relayTo = false): RenderedEntry {
   const key = formatEndpoint(outside);
   const quoted = JSON.stringify(key);
   const localJson = local.length === 0 ? '' : `${quoted}:${JSON.stringify(local.map(formatEndpoint))}`;
   // The codec let only URL-safe base64 through, so it needs no escaping.
   const opaqueJson = opaque === undefined ? '' : `${quoted}:"${opaque}"`;
-  return { key, quoted, localJson, opaqueJson };
+  return { key, quoted, localJson, opaqueJson, relayJson: relayTo ? quoted : '' };
 }
 
 /**
@@ -407,17 +421,20 @@ export function renderEntry(outside: Endpoint, local: readonly Endpoint[], opaqu
  * our extension (they carry `Local`), otherwise chunks for original recipients.
  */
 export function packChunks(entries: readonly RenderedEntry[], withLocal: boolean): MapChunk[] {
-  const fixed = MAP_OPEN.length + MAP_INDEX.length + INDEX_RESERVE + RECIPIENT_RESERVE + 1 + (withLocal ? LOCAL_OPEN.length + 3 + OPAQUE_OPEN.length + 1 : 0);
+  const fixed = MAP_OPEN.length + MAP_INDEX.length + INDEX_RESERVE + RECIPIENT_RESERVE + 1 + (withLocal ? LOCAL_OPEN.length + 3 + OPAQUE_OPEN.length + 1 + RELAY_TO_OPEN.length + 1 : 0);
   const chunks: MapChunk[] = [];
   let start = 0;
   let size = fixed;
   const close = (end: number): void => {
     const slice = entries.slice(start, end);
+    const joined = (field: 'localJson' | 'opaqueJson' | 'relayJson'): string =>
+      withLocal ? slice.filter((entry) => entry[field] !== '').map((entry) => entry[field]).join(',') : '';
     chunks.push({
       entries: slice,
       addressesJson: slice.map((entry) => entry.quoted).join(','),
-      localJson: withLocal ? slice.filter((entry) => entry.localJson !== '').map((entry) => entry.localJson).join(',') : '',
-      opaqueJson: withLocal ? slice.filter((entry) => entry.opaqueJson !== '').map((entry) => entry.opaqueJson).join(',') : '',
+      localJson: joined('localJson'),
+      opaqueJson: joined('opaqueJson'),
+      relayJson: joined('relayJson'),
     });
     start = end;
     size = fixed;
@@ -427,6 +444,7 @@ export function packChunks(entries: readonly RenderedEntry[], withLocal: boolean
     let cost = entry.quoted.length + 1;
     if (withLocal && entry.localJson !== '') cost += entry.localJson.length + 1;
     if (withLocal && entry.opaqueJson !== '') cost += entry.opaqueJson.length + 1;
+    if (withLocal && entry.relayJson !== '') cost += entry.relayJson.length + 1;
     if (size + cost > MAX_MAP_DATAGRAM_BYTES && i > start) close(i);
     size += cost;
   }
@@ -441,7 +459,12 @@ export function encodeChunkDatagram(chunk: MapChunk, recipient: RenderedEntry, w
   if (index < 0) text += chunk.addressesJson === '' ? recipient.quoted : `${recipient.quoted},${chunk.addressesJson}`;
   else text += chunk.addressesJson;
   text += MAP_INDEX + String(index < 0 ? 0 : index);
-  if (withExtension) text += `${LOCAL_OPEN}${chunk.localJson}}${chunk.opaqueJson === '' ? '' : `${OPAQUE_OPEN}${chunk.opaqueJson}}`}}`;
+  if (withExtension) {
+    text += `${LOCAL_OPEN}${chunk.localJson}}`;
+    if (chunk.opaqueJson !== '') text += `${OPAQUE_OPEN}${chunk.opaqueJson}}`;
+    if (chunk.relayJson !== '') text += `${RELAY_TO_OPEN}${chunk.relayJson}]`;
+    text += '}';
+  }
   return Buffer.from(`${text}}`, 'latin1');
 }
 
@@ -491,6 +514,7 @@ export function encodeMap(map: NetworkMap): Buffer {
     if (map.cookie !== undefined) extension.Cookie = map.cookie;
     if (map.opaque.size > 0) extension.Opaque = Object.fromEntries(map.opaque);
     if (map.relay === true) extension.Relay = RELAY_VERSION;
+    if (map.relayTo !== undefined) extension.RelayTo = [...map.relayTo];
     message.Meshboi = extension;
   }
   return Buffer.from(JSON.stringify(message), 'utf8');

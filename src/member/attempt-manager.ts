@@ -12,6 +12,7 @@ import { EndpointMap } from './endpoint-map';
 import type { Path, Peer } from './peer';
 import type { HandshakeTimings, PathFactory } from './path-factory';
 import type { PeerStore } from './peer-store';
+import { pathPreference } from './relay-endpoint';
 import { retryDelay, type PunchTimings } from './punch-schedule';
 import type { TimerSet } from './timers';
 import type { UnansweredBudget } from './unanswered-budget';
@@ -90,9 +91,20 @@ export class AttemptManager {
     this.startRound(peer, attempt, false);
   }
 
-  /** As client, a handshake through the relayed `endpoint` toward a peer still unreached, unless one is under way there. */
+  /**
+   * As client, a handshake through the relayed `endpoint` toward a peer still unreached, or (as the
+   * client of its session) one whose session runs through a worse relay: a relay member in place
+   * of a rolodex, which replaces it once complete (PeerStore.resolveRace: `upgrade`). Nothing
+   * when one is under way there.
+   */
   tryThrough(peer: Peer, endpoint: Endpoint): void {
-    if (peer.role !== 'client' || peer.active !== null || peer.attempt === null || peer.state === 'closed') return;
+    if (this.stopped || peer.state === 'closed') return;
+    const active = peer.active;
+    if (active !== null) {
+      if (active.role === 'client' && pathPreference(endpoint) > pathPreference(active.remote)) this.startClientPath(peer, endpoint);
+      return;
+    }
+    if (peer.role !== 'client' || peer.attempt === null) return;
     this.startClientPath(peer, endpoint);
   }
 

@@ -80,6 +80,8 @@ export class Listings {
 
   private refresh(peer: Peer, listing: Listing): void {
     if (listing.locals) peer.locals = listing.locals;
+    if (listing.relayTo) peer.relayedToBy.add(listing.rolodex);
+    else peer.relayedToBy.delete(listing.rolodex);
     peer.sameNat = listing.self.address === listing.outside.address;
     peer.lastListedAt = this.clock.now();
     peer.gone = false;

@@ -56,7 +56,10 @@ export interface MemberConfig {
   /** Our LAN endpoints to advertise, so members behind the same NAT can reach us directly. */
   localEndpoints?: Endpoint[];
   cipherSuites?: CipherSuiteId[];
-  /** False presents this member to its peers as an original one (see SessionConfig.announceMeshboi). */
+  /**
+   * False presents this member to its peers as an original one (see SessionConfig.announceMeshboi),
+   * and to the rolodex as one that takes no relay frames, as an original never does.
+   */
   announceMeshboi?: boolean;
   /** Forward for the other members of the network (`--relay`, docs/relays.md). Default false. */
   relay?: boolean;
@@ -302,7 +305,7 @@ export async function startMember(
     { onListed: (listing) => listings.listed(listing), onGone: (gone) => listings.gone(gone) },
     log.child({ component: 'rolodex-client' }),
     blind,
-    config.useRelays ?? true,
+    ours && (config.useRelays ?? true),
   );
   const liveness = new Liveness(store, transport, timings, timers, () => rolodex.lastMapAt);
   const inside = new Inside(store, clock);

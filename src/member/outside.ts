@@ -15,7 +15,7 @@ import { isControlRecord, type ControlRecords } from './control-record';
 import type { FastPath } from './fast-path';
 import type { Path } from './peer';
 import type { PeerStore } from './peer-store';
-import { isRelayed } from './relay-endpoint';
+import { pathPreference } from './relay-endpoint';
 import type { TapSwitch } from './tap-switch';
 import { ipVersion, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, sourceIs } from './vpn-address';
 
@@ -58,8 +58,8 @@ export class Outside {
     if (peer === null || peer.vpn === null) return;
     if (peer.active !== path) {
       if (!peer.standby.has(path)) return;
-      // A late record through a relay never moves a direct peer back onto it.
-      if (!isRelayed(path.remote) || !peer.direct) this.store.roam(peer, path);
+      // A late record through a relay never moves a peer back onto it from a better path.
+      if (peer.active === null || pathPreference(path.remote) >= pathPreference(peer.active.remote)) this.store.roam(peer, path);
     }
     const now = this.clock.now();
     peer.lastAuthenticatedAt = now;

@@ -107,15 +107,18 @@ export class PeerSessions {
   }
 
   /**
-   * A direct session replaces the relayed one without a gap: it is active before the relayed one
-   * ends, the peer (the server) hears our first record on it and moves too (it keeps the direct
-   * path as standby until then), and close_notify through the relay ends the old one on both sides.
+   * A better session (direct, or through a relay member in place of a rolodex) replaces the
+   * relayed one without a gap: it is active before the relayed one ends, the peer (the server)
+   * hears our first record on it and moves too (it keeps the new path as standby until then), and
+   * close_notify through the old relay ends the old one on both sides. A pair still relayed goes
+   * on trying direct.
    */
   private upgrade(peer: Peer, path: Path, relayed: Path, now: number): void {
     this.store.addStandby(peer, path);
     this.store.roam(peer, path);
     this.attempts.promote(peer, path);
-    this.log.info('peer moved from a relay to a direct path', { vpnIp: peer.vpn?.text ?? null, endpoint: path.remoteKey });
+    const message = peer.direct ? 'peer moved from a relay to a direct path' : 'peer moved from the rolodex to a relay member';
+    this.log.info(message, { vpnIp: peer.vpn?.text ?? null, endpoint: path.remoteKey });
     path.lastAuthenticatedAt = now;
     path.session.send(EMPTY_RECORD);
     peer.handshakeAt = now;
@@ -123,6 +126,7 @@ export class PeerSessions {
     peer.lastError = null;
     this.store.forgetPath(relayed);
     relayed.session.close();
+    this.attempts.keepTryingDirect(peer);
   }
 
   /** Refuses a completed session; our own peers hear close_notify so they stop using it at once. */

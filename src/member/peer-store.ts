@@ -3,7 +3,7 @@
 import type { Endpoint } from '../net/transport';
 import { formatEndpoint } from '../net/transport';
 import { EndpointMap } from './endpoint-map';
-import { isRelayed } from './relay-endpoint';
+import { pathPreference } from './relay-endpoint';
 import { prefixContains, prefixesOverlap, type IpPrefix } from './ip-prefix';
 import type { Path, Peer } from './peer';
 import { addSessionCounters, emptySessionCounters } from './session-counters';
@@ -148,7 +148,8 @@ export class PeerStore {
    * - `replace`: the peer is established on this same remote: a new handshake after a restart.
    *   The new session replaces the old one.
    * - `upgrade`: we are the client, the peer's session runs through a relay and this path is
-   *   direct: it becomes active and the relayed one ends (relays.ts, docs/relays.md).
+   *   better (direct, or a relay member where the session runs through a rolodex): it becomes
+   *   active and the relayed one ends (relays.ts, docs/relays.md).
    * - `add_path`: we are the server and the peer completed another of its paths: keep it as
    *   standby; the peer's next authenticated record on it makes it active.
    * - `install`: the peer (created if unknown) becomes established on this path.
@@ -171,7 +172,7 @@ export class PeerStore {
     if (peer?.state === 'established' && peer.active) {
       if (peer.active.remoteKey === path.remoteKey) return { action: 'replace', peer, old: peer.active, vpn };
       if (path.role === 'client') {
-        if (peer.relayed && !isRelayed(path.remote)) return { action: 'upgrade', peer, old: peer.active };
+        if (pathPreference(path.remote) > pathPreference(peer.active.remote)) return { action: 'upgrade', peer, old: peer.active };
         return { action: 'discard', reason: 'another path to this peer completed first' };
       }
       return { action: 'add_path', peer };

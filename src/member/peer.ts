@@ -90,6 +90,12 @@ export class Peer {
   lastSentAt = 0;
   /** When a map last named the peer; null for one that reached us before any map did. */
   lastListedAt: number | null = null;
+  /**
+   * The rolodexes (by formatted endpoint) whose latest map entry for the peer says they relay to
+   * it: only through those may it be tried, so a peer that takes no relay frames (an original
+   * member) never costs a handshake the rolodex refuses.
+   */
+  readonly relayedToBy = new Set<string>();
   gone = false;
   lastError: string | null = null;
   /**

@@ -1,8 +1,9 @@
 // The member's side of relays (docs/relays.md), as a transport between the member and its socket:
 // a datagram for a relayed endpoint (relay-endpoint.ts) leaves as a frame to the relay member or
 // rolodex it names, and a frame delivered from one comes up as a datagram from that endpoint, so a
-// relayed session uses the stores and code of a direct one. It also knows which relays are alive
-// and when a peer is unreached long enough for a rolodex that relays (the last resort).
+// relayed session uses the stores and code of a direct one. It also knows which relays are alive,
+// when a peer is unreached long enough for a rolodex that relays (the last resort), and when a
+// pair on a rolodex should try a relay member that came up since.
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { DatagramTransport, Endpoint, MessageHandler } from '../net/transport';
@@ -12,7 +13,7 @@ import { decodeRelayFrame, encodeRelayFrame, RelayCodecError } from '../relay/wi
 import { decodeRolodexFrame, encodeRolodexFrame, ROLODEX_FRAME_MAGIC } from '../relay/rolodex-frame';
 import type { Path, Peer } from './peer';
 import type { PeerStore } from './peer-store';
-import { isRelayed, relayedParts, relayEndpoint } from './relay-endpoint';
+import { isRelayed, pathPreference, relayedParts, relayEndpoint } from './relay-endpoint';
 import { RelayService, type RelayStatus } from './relay-service';
 import type { RolodexClient } from './rolodex-client';
 import type { TimerSet } from './timers';
@@ -41,6 +42,13 @@ export interface RelayOptions {
 const MAX_RELAYS_PER_PEER = 2;
 /** How much longer a peer with relay members to try waits before it is tried through a rolodex too. */
 const ROLODEX_WAIT_WITH_RELAY_MEMBERS = 3;
+/**
+ * A relay member draws pairs off a rolodex once it has been alive this many times relayDeadMs
+ * (12 s by default): one that comes and goes faster never moves a pair.
+ */
+const SETTLE_DEAD_PERIODS = 3;
+/** Each try to move a pair off a rolodex doubles the settling time before its next, at most this many times (6.4 min by default). */
+const MAX_MOVE_DOUBLINGS = 5;
 
 export interface RelayEvents {
   /** A relay (`name`: its VPN IP, or "rolodex ADDRESS") was lost: every path through it ends (the member moves its peers elsewhere). */
@@ -48,14 +56,17 @@ export interface RelayEvents {
   /** A peer whose session runs through a relay starts a direct punching round: start ours too. */
   punch(peer: Peer): void;
   /**
-   * A peer not yet reached may be tried through `endpoint` now rather than at its next round: a
-   * relay offered itself, or the peer went unreached long enough for a rolodex that relays.
+   * A peer may be tried through `endpoint` now: one not yet reached rather than at its next round
+   * (a relay offered itself, or the peer went unreached long enough for a rolodex that relays), or
+   * one whose session runs through a rolodex, through a relay member that settled.
    */
   tryThrough(peer: Peer, endpoint: Endpoint): void;
 }
 
 interface UsedRelay {
   peer: Peer;
+  /** When it offered itself: it has been alive since. */
+  since: number;
   lastPongAt: number;
   /** Numbers our pings, so a capture tells them apart. */
   nonce: number;
@@ -69,6 +80,8 @@ export class Relays implements DatagramTransport {
   private readonly rolodexesInUse = new Set<string>();
   /** Since when each peer without a session has had none (seen at ticks). */
   private readonly unreachedSince = new WeakMap<Peer, number>();
+  /** Pairs on a rolodex that tried a relay member: how often, and when they may try again. */
+  private readonly moves = new WeakMap<Peer, { tries: number; nextAt: number }>();
   /** Forwarding for others (`--relay`); null when we do not relay. */
   private readonly service: RelayService | null;
   /** Frames we could not decode, and relayed datagrams with no live relay to carry them. */
@@ -137,7 +150,7 @@ export class Relays implements DatagramTransport {
       this.drops.relay_malformed++;
       return true;
     }
-    if (frame.type === 'deliver') this.handler(frame.payload, relayEndpoint(rolodex.endpoint, frame.peer));
+    if (frame.type === 'deliver') this.handler(frame.payload, relayEndpoint(rolodex.endpoint, frame.peer, true));
     else this.drops.relay_malformed++;
     return true;
   }
@@ -171,17 +184,17 @@ export class Relays implements DatagramTransport {
   }
 
   /**
-   * The peer through the first rolodex that relays for us, once the peer has gone unreached
-   * rolodexRelayAfterMs (three times that when relay members may carry it); null before, or with
-   * no such rolodex.
+   * The peer through the first rolodex that relays for us and whose map says it relays to the
+   * peer, once the peer has gone unreached rolodexRelayAfterMs (three times that when relay
+   * members may carry it); null before, or with no such rolodex (the peer takes no relay frames).
    */
   private rolodexEndpointFor(peer: Peer, withRelayMembers: boolean): Endpoint | null {
     if (!this.options.use || peer.active !== null || peer.kind === 'original') return null;
     const since = this.unreachedSince.get(peer);
     const waitMs = this.timings.rolodexRelayAfterMs * (withRelayMembers ? ROLODEX_WAIT_WITH_RELAY_MEMBERS : 1);
     if (since === undefined || this.clock.now() - since < waitMs) return null;
-    const rolodex = this.rolodexes.relays()[0];
-    return rolodex === undefined ? null : relayEndpoint(rolodex.endpoint, peer.outside);
+    const rolodex = this.rolodexes.relays().find((link) => peer.relayedToBy.has(link.key));
+    return rolodex === undefined ? null : relayEndpoint(rolodex.endpoint, peer.outside, true);
   }
 
   /** A relay frame, a control record authenticated from one of our own peers (Outside and ControlRecords send them here). */
@@ -199,10 +212,11 @@ export class Relays implements DatagramTransport {
     switch (frame.type) {
       case 'offer':
         if (this.options.use && !this.used.has(from.outsideKey)) {
-          this.used.set(from.outsideKey, { peer: from, lastPongAt: this.clock.now(), nonce: 0 });
+          this.used.set(from.outsideKey, { peer: from, since: this.clock.now(), lastPongAt: this.clock.now(), nonce: 0 });
           this.log.info('relay available', { relay: from.vpn?.text ?? from.outsideKey });
+          // Unreached peers only: one on a rolodex moves once the relay settled (offRolodexes).
           for (const peer of this.store.peers.values()) {
-            if (peer !== from) for (const endpoint of this.endpointsFor(peer)) this.events.tryThrough(peer, endpoint);
+            if (peer !== from && peer.active === null) for (const endpoint of this.endpointsFor(peer)) this.events.tryThrough(peer, endpoint);
           }
         }
         return;
@@ -263,6 +277,38 @@ export class Relays implements DatagramTransport {
     }
     this.checkRolodexes();
     this.lastResorts(now);
+    this.offRolodexes(now);
+  }
+
+  /**
+   * Pairs whose session we opened (the client's) through a rolodex try the relay members that
+   * settled (alive SETTLE_DEAD_PERIODS relayDeadMs); the first handshake to complete takes the
+   * session over (PeerSessions.upgrade). Each try doubles the wait before a pair's next, so relay
+   * members that come and go cost a pair a bounded number of session changes; a pair that stayed
+   * on a relay member through the longest wait starts afresh.
+   */
+  private offRolodexes(now: number): void {
+    const settleMs = SETTLE_DEAD_PERIODS * this.timings.relayDeadMs;
+    const longestWaitMs = settleMs * 2 ** MAX_MOVE_DOUBLINGS;
+    for (const peer of this.store.peers.values()) {
+      const path = peer.active;
+      if (path === null || !isRelayed(path.remote)) continue;
+      const move = this.moves.get(peer);
+      if (pathPreference(path.remote) > 0) {
+        if (move && peer.handshakeAt !== null && now - peer.handshakeAt >= longestWaitMs) this.moves.delete(peer);
+        continue;
+      }
+      if (path.role !== 'client' || (move && now < move.nextAt)) continue;
+      const endpoints: Endpoint[] = [];
+      for (const used of this.used.values()) {
+        if (used.peer === peer || used.peer.active === null || now - used.since < settleMs || endpoints.length >= MAX_RELAYS_PER_PEER) continue;
+        endpoints.push(relayEndpoint(used.peer.outside, peer.outside));
+      }
+      if (endpoints.length === 0) continue;
+      const tries = move?.tries ?? 0;
+      this.moves.set(peer, { tries: tries + 1, nextAt: now + settleMs * 2 ** Math.min(tries + 1, MAX_MOVE_DOUBLINGS) });
+      for (const endpoint of endpoints) this.events.tryThrough(peer, endpoint);
+    }
   }
 
   /** Notes since when each peer has had no session, and offers those unreached long enough a rolodex that relays. */

@@ -21,6 +21,10 @@ export interface Listing {
   /** Null when the map carried no extension (an original rolodex): it says nothing about LAN endpoints. */
   locals: Endpoint[] | null;
   self: Endpoint;
+  /** The rolodex that listed it (its formatted endpoint). */
+  rolodex: string;
+  /** That rolodex relays to the member (`Meshboi.RelayTo`): it takes relay frames, so it may be tried through it. */
+  relayTo: boolean;
 }
 
 export interface RolodexEvents {
@@ -182,17 +186,18 @@ export class RolodexClient {
       if (i === map.yourIndex) continue;
       const outside = map.addresses[i];
       const key = formatEndpoint(outside);
+      const relayTo = map.relayTo?.has(key) ?? false;
       if (this.blind) {
         const voucher = this.blind.openVoucher(map.opaque.get(key), outside, now);
         if (!voucher) {
           this.unvouched++;
           continue;
         }
-        this.events.onListed({ outside, locals: voucher.locals, self });
+        this.events.onListed({ outside, locals: voucher.locals, self, rolodex: link.key, relayTo });
         continue;
       }
       const locals = map.meshboi ? (map.local.get(key) ?? []) : null;
-      this.events.onListed({ outside, locals, self });
+      this.events.onListed({ outside, locals, self, rolodex: link.key, relayTo });
     }
     for (const outside of map.gone) this.events.onGone(outside);
     return true;
