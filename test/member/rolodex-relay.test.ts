@@ -1,8 +1,9 @@
 // A rolodex started with `--relay` (docs/relays.md, "Through a rolodex") on the simulated network:
 // two members behind symmetric NATs with no relay member connect through it, which forwards their
 // own DTLS records; spent budgets refuse frames and are counted; a rolodex without --relay
-// relays nothing and is sent no frame; an original member never receives one; a relay member,
-// when there is one, is preferred.
+// relays nothing and is sent no frame; an original member never receives one, nor is tried
+// through it; a relay member, when there is one, is preferred, and a pair on the rolodex moves to
+// one that comes up, without flapping when relay members come and go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InFlight } from '../../src/net/memory-network';
