@@ -211,8 +211,8 @@ function meshboiTool(variant: Variant): TunnelTool {
       const [first, second] = started.members as [MeshMember, MeshMember];
       if (profileEnvironment) {
         profiledMembers.push(
-          { label: `${variant.name} (MTU ${mtu}), member on host A: TUN -> seal -> UDP (iperf3 sender side)`, pid: first.process.pid },
-          { label: `${variant.name} (MTU ${mtu}), member on host B: UDP -> open -> TUN (iperf3 receiver side)`, pid: second.process.pid },
+          { label: `${variant.name} (TUN MTU ${mtu}), member on host A: TUN -> seal -> UDP (iperf3 sender side)`, pid: first.process.pid },
+          { label: `${variant.name} (TUN MTU ${mtu}), member on host B: UDP -> open -> TUN (iperf3 receiver side)`, pid: second.process.pid },
         );
       }
       return {
