@@ -15,11 +15,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "offload.h"
 #include "record-cipher.h"
+#include "session-table.h"
 
 namespace fast {
 
@@ -75,14 +75,6 @@ struct Session {
 // A datagram's source: family, port and address bytes (the same key native/udp.cc numbers sources by).
 using Key = std::array<uint8_t, 20>;
 
-struct KeyHash {
-  size_t operator()(const Key& key) const {
-    uint64_t hash = 1469598103934665603ull;
-    for (uint8_t byte : key) hash = (hash ^ byte) * 1099511628211ull;
-    return static_cast<size_t>(hash);
-  }
-};
-
 class Receive {
  public:
   // Arms `key`: kind is "chacha20-poly1305" or "aes-128-gcm"; false for anything else.
@@ -96,25 +88,20 @@ class Receive {
     session->bits.assign(bits, bits + words);
     memcpy(session->vpn, vpn, vpnLength);
     session->vpnLength = vpnLength;
-    sessions_[key] = std::move(session);
+    sessions_.Put(key, std::move(session));
     return true;
   }
 
   // Removes `key`, handing its window back; false when it was not armed.
   bool Disarm(const Key& key, int64_t* highest, uint32_t* bits, size_t words) {
-    auto found = sessions_.find(key);
-    if (found == sessions_.end()) return false;
-    *highest = found->second->highest;
-    const std::vector<uint32_t>& own = found->second->bits;
-    for (size_t i = 0; i < words && i < own.size(); i++) bits[i] = own[i];
-    sessions_.erase(found);
+    std::unique_ptr<Session> session = sessions_.Remove(key);
+    if (session == nullptr) return false;
+    *highest = session->highest;
+    for (size_t i = 0; i < words && i < session->bits.size(); i++) bits[i] = session->bits[i];
     return true;
   }
 
-  const Session* Find(const Key& key) const {
-    auto found = sessions_.find(key);
-    return found == sessions_.end() ? nullptr : found->second.get();
-  }
+  const Session* Find(const Key& key) const { return sessions_.Find(key); }
 
   size_t armed() const { return sessions_.size(); }
   const double* counters() const { return counters_; }
@@ -129,9 +116,9 @@ class Receive {
   // One datagram from `key`. Opens in place; a kToTun or kOpened plaintext is [*plaintext, +*length).
   Verdict Take(const Key& key, uint8_t* data, size_t length, uint8_t** plaintext, size_t* plaintextLength) {
     if (tunFd_ < 0 || sessions_.empty() || length < record::kHeader || data[0] != record::kApplicationData) return Verdict::kNotOwned;
-    auto found = sessions_.find(key);
-    if (found == sessions_.end()) return Verdict::kNotOwned;
-    Session& session = *found->second;
+    Session* found = sessions_.Find(key);
+    if (found == nullptr) return Verdict::kNotOwned;
+    Session& session = *found;
     uint16_t epoch = static_cast<uint16_t>(data[3] << 8 | data[4]);
     if (epoch != session.epoch) return Verdict::kNotOwned;
     // From here on the record is this session's: JavaScript's window does not see application data
@@ -213,7 +200,7 @@ class Receive {
     }
   }
 
-  std::unordered_map<Key, std::unique_ptr<Session>, KeyHash> sessions_;
+  SessionTable<Key, Session> sessions_;
   int tunFd_ = -1;
   bool vnet_ = false;
   offload::Coalescer coalescer_;

@@ -13,25 +13,17 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "batch-send.h"
 #include "record-cipher.h"
+#include "session-table.h"
 
 namespace fast {
 
 // A destination VPN address: 4 or 16 bytes, zero-padded, and its length last.
 using Destination = std::array<uint8_t, 17>;
-
-struct DestinationHash {
-  size_t operator()(const Destination& key) const {
-    uint64_t hash = 1469598103934665603ull;
-    for (uint8_t byte : key) hash = (hash ^ byte) * 1099511628211ull;
-    return static_cast<size_t>(hash);
-  }
-};
 
 inline bool MakeDestination(const uint8_t* address, size_t length, Destination* out) {
   if (length != 4 && length != 16) return false;
@@ -66,31 +58,27 @@ class Send {
     session->next = next;
     session->sockaddr.assign(sockaddr, sockaddr + sockaddrLength);
     session->maxPacket = maxPacket;
-    sessions_[destination] = std::move(session);
+    sessions_.Put(destination, std::move(session));
     return true;
   }
 
   // Removes the destination, handing back its next sequence number; false when it was not armed.
   bool Disarm(const Destination& destination, uint64_t* next) {
-    auto found = sessions_.find(destination);
-    if (found == sessions_.end()) return false;
-    *next = found->second->next;
-    sessions_.erase(found);
+    std::unique_ptr<WriteSession> session = sessions_.Remove(destination);
+    if (session == nullptr) return false;
+    *next = session->next;
     return true;
   }
 
   // The next sequence number of an armed destination, for a record JavaScript seals itself.
   bool TakeSequence(const Destination& destination, uint64_t* sequence) {
-    auto found = sessions_.find(destination);
-    if (found == sessions_.end()) return false;
-    *sequence = found->second->next++;
+    WriteSession* session = sessions_.Find(destination);
+    if (session == nullptr) return false;
+    *sequence = session->next++;
     return true;
   }
 
-  const WriteSession* Find(const Destination& destination) const {
-    auto found = sessions_.find(destination);
-    return found == sessions_.end() ? nullptr : found->second.get();
-  }
+  const WriteSession* Find(const Destination& destination) const { return sessions_.Find(destination); }
 
   size_t armed() const { return sessions_.size(); }
   const double* counters() const { return counters_; }
@@ -118,9 +106,9 @@ class Send {
     } else {
       return false;
     }
-    auto found = sessions_.find(destination);
-    if (found == sessions_.end()) return false;
-    WriteSession& session = *found->second;
+    WriteSession* found = sessions_.Find(destination);
+    if (found == nullptr) return false;
+    WriteSession& session = *found;
     // JavaScript counts what it refuses (too large for an original peer) and what runs out of numbers.
     if (length > session.maxPacket || length > record::kMaxPlaintext || session.next > record::kMaxSequence ||
         record::kHeader + session.cipher.Expansion() + length > recordSize_) {
@@ -149,7 +137,7 @@ class Send {
   }
 
  private:
-  std::unordered_map<Destination, std::unique_ptr<WriteSession>, DestinationHash> sessions_;
+  SessionTable<Destination, WriteSession> sessions_;
   int fd_ = -1;
   size_t recordSize_ = 0;
   std::vector<uint8_t> buffer_;

@@ -64,15 +64,11 @@ class Cipher {
     // The header's epoch+sequence is the 8-byte explicit nonce AES-GCM carries.
     if (explicitNonce_) memcpy(out + kHeader, out + 3, 8);
     uint8_t* text = out + kHeader + (explicitNonce_ ? 8 : 0);
-    uint8_t nonce[12];
-    uint8_t aad[13];
-    Prepare(out, length, nonce, aad);
     EVP_CIPHER_CTX* ctx = ctx_.get();
     int written = 0;
     int finished = 0;
     uint8_t empty = 0;
-    bool ok = EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce, 1) == 1 &&
-              EVP_EncryptUpdate(ctx, nullptr, &written, aad, sizeof(aad)) == 1 &&
+    bool ok = Begin(out, length) &&
               (length == 0 || EVP_EncryptUpdate(ctx, text, &written, plaintext, static_cast<int>(length)) == 1) &&
               EVP_EncryptFinal_ex(ctx, length == 0 ? &empty : text + written, &finished) == 1 &&
               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTag, text + length) == 1;
@@ -85,17 +81,13 @@ class Cipher {
   long Open(uint8_t* record, size_t fragment, uint8_t** plaintext) {
     size_t length = fragment - Expansion();
     uint8_t* text = record + kHeader + (explicitNonce_ ? 8 : 0);
-    uint8_t nonce[12];
-    uint8_t aad[13];
-    Prepare(record, length, nonce, aad);
     uint8_t tag[kTag];
     memcpy(tag, text + length, kTag);
     EVP_CIPHER_CTX* ctx = ctx_.get();
     int written = 0;
     int finished = 0;
     uint8_t empty = 0;
-    bool ok = EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce, 0) == 1 &&
-              EVP_DecryptUpdate(ctx, nullptr, &written, aad, sizeof(aad)) == 1 &&
+    bool ok = Begin(record, length) &&
               (length == 0 || EVP_DecryptUpdate(ctx, text, &written, text, static_cast<int>(length)) == 1) &&
               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTag, tag) == 1 &&
               EVP_DecryptFinal_ex(ctx, length == 0 ? &empty : text + written, &finished) == 1;
@@ -108,9 +100,12 @@ class Cipher {
   }
 
  private:
-  // The nonce (AES: salt + the record's explicit 8 bytes; ChaCha20: IV XOR epoch+sequence) and the
-  // additional data (epoch+sequence, type, version, plaintext length) of the record at `header`.
-  void Prepare(const uint8_t* header, size_t length, uint8_t* nonce, uint8_t* aad) const {
+  // Starts sealing or opening the record at `header`, whose plaintext is `length` bytes: sets its
+  // nonce (AES: salt + the record's explicit 8 bytes; ChaCha20: IV XOR epoch+sequence) and feeds its
+  // additional data (epoch+sequence, type, version, plaintext length).
+  bool Begin(const uint8_t* header, size_t length) {
+    uint8_t nonce[12];
+    uint8_t aad[13];
     if (explicitNonce_) {
       memcpy(nonce, iv_, 4);
       memcpy(nonce + 4, header + kHeader, 8);
@@ -122,6 +117,10 @@ class Cipher {
     memcpy(aad + 8, header, 3);
     aad[11] = static_cast<uint8_t>(length >> 8);
     aad[12] = static_cast<uint8_t>(length);
+    EVP_CIPHER_CTX* ctx = ctx_.get();
+    int written = 0;
+    return EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce, encrypt_) == 1 &&
+           EVP_CipherUpdate(ctx, nullptr, &written, aad, sizeof(aad)) == 1;
   }
 
   std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx_;

@@ -20,12 +20,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "fast-send.h"
 #include "offload.h"
+#include "poll-reader.h"
 
 namespace {
 
@@ -179,13 +179,10 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       ErrnoError(env, err, "ioctl", "cannot create interface").ThrowAsJavaScriptException();
       return;
     }
-    fd_ = opened.fd;
+    reader_.Adopt(opened.fd);
     name_ = std::string(request.ifr_name, strnlen(request.ifr_name, IFNAMSIZ));
     if (vnet) EnableOffloads();
-    napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   }
-
-  ~TunDevice() override { Shutdown(); }
 
  private:
   Napi::Value Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
@@ -194,9 +191,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   // null once closed.
   Napi::Value Descriptor(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (fd_ < 0) return env.Null();
+    if (reader_.fd() < 0) return env.Null();
     Napi::Object result = Napi::Object::New(env);
-    result.Set("fd", fd_);
+    result.Set("fd", reader_.fd());
     result.Set("vnet", vnet_);
     return result;
   }
@@ -218,9 +215,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     vnet_ = true;
     scratch_.resize(offload::kVnetHdrLen + offload::kMaxIpPacket + 1);
     unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-    if (ioctl(fd_, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0) {
+    if (ioctl(reader_.fd(), TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0) {
       offloads_ = {"csum", "tso4", "tso6", "uso4", "uso6", "gro"};
-    } else if (ioctl(fd_, TUNSETOFFLOAD, tso) == 0) {
+    } else if (ioctl(reader_.fd(), TUNSETOFFLOAD, tso) == 0) {
       offloads_ = {"csum", "tso4", "tso6", "gro"};
       offloadProblem_ = std::string("UDP segmentation offload refused (") + strerror(errno) + "), needs kernel 6.2";
     } else {
@@ -233,7 +230,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   // onReadable(-errno) once when reading failed for good (the interface was deleted).
   void Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (fd_ < 0 || poll_ != nullptr || info.Length() < 1 || !info[0].IsFunction()) {
+    if (reader_.fd() < 0 || reader_.started() || info.Length() < 1 || !info[0].IsFunction()) {
       Napi::Error::New(env, "start needs an open, not yet started device and a function").ThrowAsJavaScriptException();
       return;
     }
@@ -242,25 +239,13 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       Napi::Error::New(env, "no event loop").ThrowAsJavaScriptException();
       return;
     }
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int status = uv_poll_init(loop, poll_, fd_);
-    if (status == 0) status = uv_poll_start(poll_, UV_READABLE, OnReadable);
-    if (status != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
-      poll_ = nullptr;
-      ErrnoError(env, -status, "uv_poll_start", "cannot watch the device").ThrowAsJavaScriptException();
-      return;
-    }
-    onReadable_ = Napi::Persistent(info[0].As<Napi::Function>());
-    asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "meshboi:tun");
-    // The poll handle points at this object: keep it alive while the handle can fire.
-    Ref();
+    int status = reader_.Start(loop, info[0].As<Napi::Function>(), "meshboi:tun");
+    if (status != 0) ErrnoError(env, -status, "uv_poll_start", "cannot watch the device").ThrowAsJavaScriptException();
   }
 
   // writeBatch(packets: Uint8Array[], count): the first `count` packets, coalesced where offloads allow.
   void WriteBatch(const Napi::CallbackInfo& info) {
-    if (info.Length() < 2 || !info[0].IsArray() || fd_ < 0) return;
+    if (info.Length() < 2 || !info[0].IsArray() || reader_.fd() < 0) return;
     Napi::Array packets = info[0].As<Napi::Array>();
     uint32_t count = std::min(packets.Length(), info[1].As<Napi::Number>().Uint32Value());
     batchData_.clear();
@@ -314,7 +299,6 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   Napi::Value ArmSend(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     fast::Destination destination;
-    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
     Napi::Buffer<uint8_t> address = info[1].As<Napi::Buffer<uint8_t>>();
     std::string kind = info[2].As<Napi::String>().Utf8Value();
     Napi::Uint8Array key = info[3].As<Napi::Uint8Array>();
@@ -322,7 +306,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     uint32_t epoch = info[5].As<Napi::Number>().Uint32Value();
     double next = info[6].As<Napi::Number>().DoubleValue();
     double maxPacket = info[7].As<Napi::Number>().DoubleValue();
-    if (fd_ < 0 || tap_ || epoch == 0 || epoch > 0xffff || next < 0 || !fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination)) {
+    if (reader_.fd() < 0 || tap_ || epoch == 0 || epoch > 0xffff || next < 0 || !DestinationOf(info[0], &destination)) {
       return Napi::Boolean::New(env, false);
     }
     size_t limit = maxPacket >= static_cast<double>(record::kMaxPlaintext) ? record::kMaxPlaintext : static_cast<size_t>(maxPacket);
@@ -333,36 +317,38 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
   // disarmSend(vpn) -> the session's next write sequence number, or null when it was not armed.
   Napi::Value DisarmSend(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     fast::Destination destination;
-    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
     uint64_t next = 0;
-    if (!fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination) || !send_.Disarm(destination, &next)) return env.Null();
-    return Napi::Number::New(env, static_cast<double>(next));
+    if (!DestinationOf(info[0], &destination) || !send_.Disarm(destination, &next)) return info.Env().Null();
+    return Napi::Number::New(info.Env(), static_cast<double>(next));
   }
 
   // takeSequence(vpn) -> the next write sequence number of an armed peer, taken, or null.
   Napi::Value TakeSequence(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     fast::Destination destination;
-    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
     uint64_t sequence = 0;
-    if (!fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination) || !send_.TakeSequence(destination, &sequence)) return env.Null();
-    return Napi::Number::New(env, static_cast<double>(sequence));
+    if (!DestinationOf(info[0], &destination) || !send_.TakeSequence(destination, &sequence)) return info.Env().Null();
+    return Napi::Number::New(info.Env(), static_cast<double>(sequence));
   }
 
   // sendCounters(vpn, out: Float64Array): [packets, bytes] sealed natively for one armed peer.
   void SendCounters(const Napi::CallbackInfo& info) {
     fast::Destination destination;
-    Napi::Uint8Array vpn = info[0].As<Napi::Uint8Array>();
     Napi::Float64Array out = info[1].As<Napi::Float64Array>();
     if (out.ElementLength() < 2) return;
-    const fast::WriteSession* session = fast::MakeDestination(vpn.Data(), vpn.ByteLength(), &destination) ? send_.Find(destination) : nullptr;
+    const fast::WriteSession* session = DestinationOf(info[0], &destination) ? send_.Find(destination) : nullptr;
     out[0] = session ? session->packets : 0;
     out[1] = session ? session->bytes : 0;
   }
 
-  void Close(const Napi::CallbackInfo&) { Shutdown(); }
+  void Close(const Napi::CallbackInfo&) { reader_.Close(); }
+
+  // A peer's VPN address from JavaScript (a Uint8Array) as the native send path's key; false
+  // unless it is 4 or 16 bytes.
+  static bool DestinationOf(const Napi::Value& vpn, fast::Destination* destination) {
+    Napi::Uint8Array bytes = vpn.As<Napi::Uint8Array>();
+    return fast::MakeDestination(bytes.Data(), bytes.ByteLength(), destination);
+  }
 
   void WriteOne(const uint8_t* packet, size_t length) {
     static const uint8_t kZeroHeader[offload::kVnetHdrLen] = {};
@@ -377,9 +363,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   // A write the kernel refuses is a drop, never an exception: EAGAIN/ENOBUFS mean the queue was
   // full, anything else (EIO while the link is down, EINVAL for a non-IP packet) a rejection.
   bool Deposit(const iovec* vectors, size_t count, size_t packetBytes, size_t packets) {
-    if (fd_ < 0) return false;
+    if (reader_.fd() < 0) return false;
     for (;;) {
-      if (writev(fd_, vectors, static_cast<int>(count)) >= 0) {
+      if (writev(reader_.fd(), vectors, static_cast<int>(count)) >= 0) {
         counters_[kPacketsWritten] += static_cast<double>(packets);
         counters_[kBytesWritten] += static_cast<double>(packetBytes);
         return true;
@@ -388,10 +374,6 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       counters_[errno == EAGAIN || errno == ENOBUFS ? kWriteDropsFull : kWriteDropsRejected] += static_cast<double>(packets);
       return false;
     }
-  }
-
-  static void OnReadable(uv_poll_t* handle, int status, int) {
-    static_cast<TunDevice*>(handle->data)->ReadBatch(status);
   }
 
   // Hands out the slab's slots to the segmenter; a full slab goes to JavaScript first, which is
@@ -405,7 +387,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
         device->counters_[kReadBatches]++;
         device->DeliverSlots(count);
         count = 0;
-        if (device->fd_ < 0) return nullptr;
+        if (device->reader_.fd() < 0) return nullptr;
       }
       device->lengths_[count] = static_cast<uint32_t>(length);
       device->counters_[kPacketsRead]++;
@@ -416,7 +398,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
   // One read with a virtio header, cut into slots. Returns the read's length, as read(2) does.
   ssize_t ReadOffloaded(SlotSink& sink) {
-    ssize_t length = read(fd_, scratch_.data(), scratch_.size());
+    ssize_t length = read(reader_.fd(), scratch_.data(), scratch_.size());
     if (length <= 0) return length;
     virtio_net_hdr hdr;
     if (static_cast<size_t>(length) <= offload::kVnetHdrLen) {
@@ -436,9 +418,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     SlotSink sink{this, 0};
     uint32_t& count = sink.count;
     int failure = status < 0 ? -status : 0;
-    for (uint32_t attempt = 0; failure == 0 && fd_ >= 0 && count < slotCount_ && attempt < slotCount_; attempt++) {
+    for (uint32_t attempt = 0; failure == 0 && reader_.fd() >= 0 && count < slotCount_ && attempt < slotCount_; attempt++) {
       uint8_t* slot = slab_ + size_t{slotSize_} * count;
-      ssize_t length = vnet_ ? ReadOffloaded(sink) : read(fd_, slot, slotSize_);
+      ssize_t length = vnet_ ? ReadOffloaded(sink) : read(reader_.fd(), slot, slotSize_);
       if (vnet_ && length > 0) {
         continue;
       } else if (length > 0 && static_cast<size_t>(length) < slotSize_) {
@@ -461,10 +443,10 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       counters_[kReadBatches]++;
       DeliverSlots(count);
     }
-    if (failure != 0 && poll_ != nullptr) {
+    if (failure != 0 && reader_.started()) {
       // The interface is gone: stop watching before telling JavaScript, which will close us.
-      uv_poll_stop(poll_);
-      Deliver(-failure);
+      reader_.Stop();
+      reader_.Deliver(-failure);
     }
   }
 
@@ -483,46 +465,12 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
       kept++;
     }
     send_.Flush();
-    if (kept > 0) Deliver(static_cast<int>(kept));
-  }
-
-  void Deliver(int value) {
-    if (fd_ < 0 || onReadable_.IsEmpty()) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    onReadable_.MakeCallback(Value(), {Napi::Number::New(env, value)}, *asyncContext_);
-    // No JavaScript frame is below a libuv callback: a throwing handler becomes an uncaught exception.
-    if (env.IsExceptionPending()) {
-      Napi::Error error = env.GetAndClearPendingException();
-      napi_fatal_exception(env, error.Value());
-    }
-  }
-
-  static void OnPollClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
-
-  // Worker termination or process exit with the device still open.
-  static void OnEnvCleanup(void* self) { static_cast<TunDevice*>(self)->Shutdown(); }
-
-  // Idempotent. Closing the last descriptor of a non-persistent device deletes the interface.
-  void Shutdown() {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
-      poll_ = nullptr;
-      onReadable_.Reset();
-      Unref();
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-      napi_remove_env_cleanup_hook(Env(), OnEnvCleanup, this);
-    }
+    if (kept > 0) reader_.Deliver(static_cast<int>(kept));
   }
 
   // Room a record needs beyond its packet: header, explicit nonce and tag.
   static constexpr size_t kRecordRoom = 64;
 
-  int fd_ = -1;
   std::string name_;
   bool vnet_ = false;
   bool tap_ = false;
@@ -539,10 +487,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   uint32_t slotCount_ = 0;
   Napi::Reference<Napi::Uint8Array> slabRef_;
   Napi::Reference<Napi::Uint32Array> lengthsRef_;
-  Napi::FunctionReference onReadable_;
-  std::unique_ptr<Napi::AsyncContext> asyncContext_;
-  uv_poll_t* poll_ = nullptr;
   double counters_[kCounterCount] = {};
+  // Owns the descriptor; closing it (close(), or the device collected) deletes a non-persistent interface.
+  io::PollReader<TunDevice, &TunDevice::ReadBatch> reader_{this};
 };
 
 // The codecs without a device, for tests. segment(headerAndPacket, capacity) cuts what a read

@@ -18,13 +18,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "batch-send.h"
 #include "fast-receive.h"
+#include "poll-reader.h"
 
 namespace {
 
@@ -202,21 +202,19 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     refs_[4] = Napi::Persistent(Napi::Object(state));
     // Our own descriptor for the same socket: libuv keys its watchers by descriptor, and Node's
     // dgram handle keeps the original for sends.
-    fd_ = fcntl(options.Get("fd").As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
-    if (fd_ < 0) {
+    int fd = fcntl(options.Get("fd").As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
       Napi::Error::New(env, std::string("cannot duplicate the UDP socket: ") + strerror(errno)).ThrowAsJavaScriptException();
       return;
     }
+    reader_.Adopt(fd);
     int on = 1;
-    gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+    gro_ = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
     headers_.resize(messageCount_);
     vectors_.resize(messageCount_);
     names_.resize(messageCount_);
     controls_.resize(messageCount_);
-    napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   }
-
-  ~UdpReceiver() override { Shutdown(); }
 
  private:
   struct Control {
@@ -229,23 +227,14 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
   void Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uv_loop_t* loop = nullptr;
-    if (fd_ < 0 || poll_ != nullptr || napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    if (reader_.fd() < 0 || reader_.started() || napi_get_uv_event_loop(env, &loop) != napi_ok) {
       Napi::Error::New(env, "start needs an open receiver that is not yet started").ThrowAsJavaScriptException();
       return;
     }
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int status = uv_poll_init(loop, poll_, fd_);
-    if (status == 0) status = uv_poll_start(poll_, UV_READABLE, OnReadable);
+    int status = reader_.Start(loop, info[0].As<Napi::Function>(), "meshboi:udp");
     if (status != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
-      poll_ = nullptr;
       Napi::Error::New(env, std::string("cannot watch the UDP socket: ") + uv_strerror(status)).ThrowAsJavaScriptException();
-      return;
     }
-    onReadable_ = Napi::Persistent(info[0].As<Napi::Function>());
-    asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "meshboi:udp");
-    Ref();
   }
 
   // source(number) -> [address, port] of a source number from the current generation.
@@ -272,11 +261,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     if (at < out.ElementLength()) out[at] = static_cast<double>(fast_.armed());
   }
 
-  void Close(const Napi::CallbackInfo&) { Shutdown(); }
-
-  static void OnReadable(uv_poll_t* handle, int status, int) {
-    static_cast<UdpReceiver*>(handle->data)->ReadBatch(status);
-  }
+  void Close(const Napi::CallbackInfo&) { reader_.Close(); }
 
   uint32_t SourceNumber(const SourceKey& key) {
     if (lastNumber_ < sourceList_.size() && sourceList_[lastNumber_] == key) return lastNumber_;
@@ -295,7 +280,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
 
   // One recvmmsg per call, so a busy socket cannot starve the loop; the poll fires again for the rest.
   void ReadBatch(int status) {
-    if (status < 0 || fd_ < 0) return;
+    if (status < 0 || reader_.fd() < 0) return;
     for (uint32_t i = 0; i < messageCount_; i++) {
       vectors_[i] = {slab_ + size_t{messageSize_} * i, messageSize_};
       mmsghdr& header = headers_[i];
@@ -309,7 +294,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     }
     int received;
     do {
-      received = recvmmsg(fd_, headers_.data(), messageCount_, MSG_DONTWAIT, nullptr);
+      received = recvmmsg(reader_.fd(), headers_.data(), messageCount_, MSG_DONTWAIT, nullptr);
     } while (received < 0 && errno == EINTR);
     if (received <= 0) {
       if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK) counters_[3]++;
@@ -317,7 +302,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     }
     counters_[1]++;
     uint32_t count = 0;
-    for (int i = 0; i < received && fd_ >= 0; i++) {
+    for (int i = 0; i < received && reader_.fd() >= 0; i++) {
       msghdr& header = headers_[i].msg_hdr;
       size_t length = headers_[i].msg_len;
       if ((header.msg_flags & MSG_TRUNC) != 0) {
@@ -338,9 +323,9 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
       uint32_t base = messageSize_ * static_cast<uint32_t>(i);
       for (size_t offset = 0; offset < length || length == 0; offset += segment) {
         if (count == entryCount_) {
-          Deliver(count);
+          reader_.Deliver(count);
           count = 0;
-          if (fd_ < 0) return;
+          if (reader_.fd() < 0) return;
         }
         size_t piece = length - offset < segment ? length - offset : segment;
         counters_[0]++;
@@ -363,7 +348,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     }
     // The opened packets view the slab, which the next recvmmsg reuses.
     fast_.Flush();
-    if (count > 0) Deliver(count);
+    if (count > 0) reader_.Deliver(count);
   }
 
   // arm(sockaddr, kind, key, iv, epoch, highest, bits: Uint32Array, vpn) -> whether the session
@@ -379,7 +364,7 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     int64_t highest = info[5].As<Napi::Number>().Int64Value();
     Napi::Uint32Array bits = info[6].As<Napi::Uint32Array>();
     Napi::Uint8Array vpn = info[7].As<Napi::Uint8Array>();
-    if (fd_ < 0 || !fast_.HasTun() || epoch == 0 || epoch > 0xffff) return Napi::Boolean::New(env, false);
+    if (reader_.fd() < 0 || !fast_.HasTun() || epoch == 0 || epoch > 0xffff) return Napi::Boolean::New(env, false);
     bool armed = fast_.Arm(KeyOf(address), kind, secret.Data(), secret.ByteLength(), iv.Data(), iv.ByteLength(), static_cast<uint16_t>(epoch),
                            highest, bits.Data(), bits.ElementLength(), vpn.Data(), vpn.ByteLength());
     return Napi::Boolean::New(env, armed);
@@ -409,37 +394,6 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
     fast_.AttachTun(info[0].As<Napi::Number>().Int32Value(), info[1].ToBoolean());
   }
 
-  void Deliver(uint32_t count) {
-    if (fd_ < 0 || onReadable_.IsEmpty()) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    onReadable_.MakeCallback(Value(), {Napi::Number::New(env, count)}, *asyncContext_);
-    if (env.IsExceptionPending()) {
-      Napi::Error error = env.GetAndClearPendingException();
-      napi_fatal_exception(env, error.Value());
-    }
-  }
-
-  static void OnPollClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
-  static void OnEnvCleanup(void* self) { static_cast<UdpReceiver*>(self)->Shutdown(); }
-
-  // Idempotent; closes only our duplicate, the dgram socket stays Node's to close.
-  void Shutdown() {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
-      poll_ = nullptr;
-      onReadable_.Reset();
-      Unref();
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-      napi_remove_env_cleanup_hook(Env(), OnEnvCleanup, this);
-    }
-  }
-
-  int fd_ = -1;
   bool gro_ = false;
   uint8_t* slab_ = nullptr;
   uint32_t* offsets_ = nullptr;
@@ -459,9 +413,8 @@ class UdpReceiver : public Napi::ObjectWrap<UdpReceiver> {
   uint32_t lastNumber_ = 0;
   double counters_[4] = {};
   fast::Receive fast_;
-  Napi::FunctionReference onReadable_;
-  std::unique_ptr<Napi::AsyncContext> asyncContext_;
-  uv_poll_t* poll_ = nullptr;
+  // Owns our duplicate of the socket's descriptor; the dgram socket stays Node's to close.
+  io::PollReader<UdpReceiver, &UdpReceiver::ReadBatch> reader_{this};
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -11,7 +11,7 @@ import type { MemoryTransport, Nat } from '../../src/net/memory-network';
 import type { Endpoint } from '../../src/net/transport';
 import { ChannelDevice } from '../../src/tun/channel-device';
 import { activeHandles, assertNoLeaks, capturedLogger, type LogCapture } from './harness';
-import { Simulation } from './simulation';
+import { Simulation } from '../support/simulation';
 
 export const FAST_ROLODEX: Partial<RolodexOptions> = { mapIntervalMs: 40, forgetAfterMs: 600, joinFlushMs: 0, summaryIntervalMs: 0 };
 

@@ -10,7 +10,7 @@ import { RolodexClient, type Listing } from '../../src/member/rolodex-client';
 import { TimerSet } from '../../src/member/timers';
 import { activeHandles, assertNoLeaks, capturedLogger } from './harness';
 import { withMesh } from './mesh';
-import { Simulation } from './simulation';
+import { Simulation } from '../support/simulation';
 
 const FAST_ROLODEX = { mapIntervalMs: 40, forgetAfterMs: 400, joinFlushMs: 0, summaryIntervalMs: 0 };
 

@@ -11,7 +11,7 @@ import { decodeMap, encodeHeartbeat } from '../../src/rolodex-wire';
 import { COOKIE_BYTES, decodeRolodexFrame, encodeRolodexFrame, isRolodexFrame, type RolodexFrame } from '../../src/relay/rolodex-frame';
 import { RolodexServer } from '../../rolodex/server';
 import { resolveOptions, type RolodexOptions } from '../../rolodex/options';
-import { Simulation } from '../member/simulation';
+import { Simulation } from '../support/simulation';
 
 const ROLODEX: Endpoint = { address: '192.0.2.1', port: 6264 };
 const FORGET_AFTER_MS = 2_000;

@@ -1,7 +1,7 @@
-// Simulated time and datagrams for the member tests, as Nebula's e2e router steps packets: one
-// ManualClock for every member, rolodex and DTLS session, and a MemoryNetwork whose datagrams
-// move only when stepped. Time advances timer by timer and every datagram due is delivered in
-// between, so a test runs as fast as the CPU allows and the same on a loaded machine.
+// Simulated time and datagrams for the in-process tests (members, rolodex), as Nebula's e2e router
+// steps packets: one ManualClock for every member, rolodex and DTLS session, and a MemoryNetwork
+// whose datagrams move only when stepped. Time advances timer by timer and every datagram due is
+// delivered in between, so a test runs as fast as the CPU allows and the same on a loaded machine.
 import { ManualClock } from '../../src/clock';
 import { MemoryNetwork, type InFlight } from '../../src/net/memory-network';
 
