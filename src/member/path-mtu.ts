@@ -1,7 +1,8 @@
 // Path MTU between our own members: once a peer of ours is established on a direct path, size
 // probes (probe-codec.ts) padded to the packets common underlay MTUs leave room for find the
 // largest IP packet that crosses in one record, and routes to the peer's VPN addresses carry that
-// MTU, above the device's. Originals, relayed paths and TAP networks keep the device MTU.
+// MTU, above the device's; the path is checked again every 10 minutes. Originals, relayed paths
+// and TAP networks keep the device MTU.
 import type { Logger } from '../log';
 import { isRelayed } from './relay-endpoint';
 import { PEER_MTU_CEILING } from '../tun/device';
@@ -29,13 +30,17 @@ const SWEEP_MS = 1_000;
 /** Rounds of probes per path and the time between them: a lost probe costs one round, not the size. */
 const ROUNDS = 3;
 const ROUND_MS = 2_000;
+/** A probed path is checked again this often, so the route follows a path MTU that shrank or grew. */
+const RECHECK_MS = 10 * 60_000;
 
 interface Probing {
   path: Path;
   /** Packet sizes still worth a probe, largest first. */
   candidates: number[];
-  /** The largest size a reply confirmed; null until one did. */
+  /** The route's MTU: the largest size the last finished check confirmed, or a larger one answered since; null for none. */
   mtu: number | null;
+  /** The largest size answered in the check under way. */
+  best: number | null;
   roundsLeft: number;
   nextRoundAt: number;
   /** Probes in flight on this path: id -> the size it tried. */
@@ -83,9 +88,12 @@ export class PathMtu {
     const size = state?.path === path ? state.sizes.get(record.id) : undefined;
     if (state === undefined || size === undefined) return true;
     state.sizes.delete(record.id);
+    if (size > (state.best ?? 0)) {
+      state.best = size;
+      state.candidates = state.candidates.filter((candidate) => candidate > size);
+    }
     if (size > (state.mtu ?? 0)) {
       state.mtu = size;
-      state.candidates = state.candidates.filter((candidate) => candidate > size);
       this.log.info('path MTU raised', { vpnIp: path.peer?.vpn?.text ?? null, endpoint: path.remoteKey, mtu: size, deviceMtu: this.deviceMtu });
       this.apply();
     }
@@ -103,12 +111,27 @@ export class PathMtu {
       if (path === null) continue;
       let state = this.probing.get(peer);
       if (state === undefined) {
-        state = { path, candidates: this.candidates(path), mtu: null, roundsLeft: ROUNDS, nextRoundAt: now, sizes: new Map() };
+        state = { path, candidates: this.candidates(path), mtu: null, best: null, roundsLeft: ROUNDS, nextRoundAt: now, sizes: new Map() };
         this.probing.set(peer, state);
       }
-      if (state.roundsLeft > 0 && state.candidates.length > 0 && now >= state.nextRoundAt) this.sendRound(state, now);
+      if (now < state.nextRoundAt) continue;
+      if (state.roundsLeft > 0 && state.candidates.length > 0) this.sendRound(state, now);
+      else this.finishCheck(state, now);
     }
     this.apply();
+  }
+
+  /** The check's rounds are over: its largest answer becomes the route's MTU, and the next check is due in RECHECK_MS. */
+  private finishCheck(state: Probing, now: number): void {
+    if (state.best !== state.mtu) {
+      this.log.info('path MTU lowered', { vpnIp: state.path.peer?.vpn?.text ?? null, endpoint: state.path.remoteKey, from: state.mtu, to: state.best ?? this.deviceMtu });
+      state.mtu = state.best;
+    }
+    state.best = null;
+    state.candidates = this.candidates(state.path);
+    state.roundsLeft = ROUNDS;
+    state.nextRoundAt = now + RECHECK_MS;
+    state.sizes.clear();
   }
 
   /** The path to probe: the active one of a peer of ours, when it is direct. */

@@ -90,3 +90,21 @@ test('a peer that stops loses its raised MTU', async () => {
     await mesh.until('the route is gone', () => alice.peerMtus.size === 0, 3_000);
   });
 });
+
+test('a path whose MTU shrinks is followed down at the next check, ten minutes on, and back up once it grows again', async () => {
+  await withMesh(async (mesh) => {
+    const [alice] = await mesh.addPair();
+    const ethernet = 1500 - IPV4_AND_UDP - RECORD_OVERHEAD;
+    await mesh.until('alice raised the MTU', () => alice.peerMtus.get('192.168.50.2') === ethernet, 3_000);
+    underlayMtu(mesh, 1400);
+    await mesh.run(9 * 60_000);
+    assert.equal(alice.peerMtus.get('192.168.50.2'), ethernet, 'nothing changes before the check is due');
+    await mesh.until('the next check lowers the MTU', () => alice.peerMtus.get('192.168.50.2') === 1400 - IPV4_AND_UDP - RECORD_OVERHEAD, 2 * 60_000);
+    assert.ok(alice.logs.lines.some((line) => line.message === 'path MTU lowered' && line.from === ethernet));
+    underlayMtu(mesh, 1260);
+    await mesh.until('a check where nothing large gets through removes the route', () => !alice.peerMtus.has('192.168.50.2'), 11 * 60_000);
+    await mesh.ping('alice', 'bob');
+    mesh.network.interceptor = (datagram) => datagram;
+    await mesh.until('the MTU is raised again', () => alice.peerMtus.get('192.168.50.2') === ethernet, 11 * 60_000);
+  });
+});
