@@ -223,7 +223,7 @@ export class RolodexServer {
       this.checkCookie(known, heartbeat.cookie, now);
       // A cookie the budget held back goes with the next heartbeat rather than a whole interval later.
       if (known.meshboi) this.sendCookie(known, now);
-      const relayTo = this.relaysTo(known);
+      const relayTo = this.relaysTo(known.takesRelay);
       if (heartbeat.local.length === 0 && known.entry.localJson === '' && heartbeat.opaque === known.opaque && relayTo === (known.entry.relayJson !== '')) return;
       this.changed(network, known, renderEntry(from, heartbeat.local, heartbeat.opaque, relayTo), heartbeat.opaque, now);
       return;
@@ -257,9 +257,10 @@ export class RolodexServer {
       this.drop('network_full', `refused a member: its network holds the limit of ${this.options.maxMembersPerNetwork} members (--max-members-per-network)`, from);
       return;
     }
-    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local, heartbeat.opaque, this.relay !== null && heartbeat.relay === true), source, heartbeat.meshboi, now);
+    const takesRelay = heartbeat.relay === true;
+    const member = new Member(from.address, from.port, renderEntry(from, heartbeat.local, heartbeat.opaque, this.relaysTo(takesRelay)), source, heartbeat.meshboi, now);
     member.opaque = heartbeat.opaque;
-    member.takesRelay = heartbeat.relay === true;
+    member.takesRelay = takesRelay;
     network.append(member);
     this.relay?.registered(network, member.entry.key);
     this.memberCount++;
@@ -270,11 +271,12 @@ export class RolodexServer {
   }
 
   /**
-   * Whether maps list the member in `RelayTo`: we relay and it takes relay frames. Its peers then
-   * try it through us, and never one we would refuse as `relay_no_route` (an original member).
+   * Whether maps and cookies list a member that takes relay frames (or not) in `RelayTo`: only when
+   * we relay. Its peers then try it through us, and never one we would refuse as `relay_no_route`
+   * (an original member).
    */
-  private relaysTo(member: Member): boolean {
-    return this.relay !== null && member.takesRelay;
+  private relaysTo(takesRelay: boolean): boolean {
+    return this.relay !== null && takesRelay;
   }
 
   /**
@@ -319,7 +321,7 @@ export class RolodexServer {
   private sendCookie(member: Member, now: number): void {
     const quarter = this.options.forgetAfterMs / 4;
     if (now - member.verifiedAt <= 2 * quarter || now - member.cookieSentAt < quarter) return;
-    if (!this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry, this.relay !== null && member.takesRelay), now)) return;
+    if (!this.send(member, encodeCookieDatagram(this.cookies.issue(member.entry.key, now), member.entry, this.relaysTo(member.takesRelay)), now)) return;
     member.cookieSentAt = now;
     if (member.firstCookieAt === Number.NEGATIVE_INFINITY) member.firstCookieAt = now;
   }
